@@ -1,0 +1,62 @@
+# The two commands a newcomer needs: `make run` and `make test` (README.md). Everything else is optional.
+# Both install what they need into local virtual environments first (.venv, and .venv-sam for SAM CLI).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+SAM := $(SAM_VENV)/bin/sam
+export SAM_CLI_TELEMETRY := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test pytest lint format typecheck validate build bench clean venv sam
+
+$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
+	@touch $@
+
+venv: $(VENV)/.installed
+sam: $(SAM_VENV)/.installed
+
+## Serve the whole API on http://127.0.0.1:$${PORT:-3000} with an embedded DynamoDB.
+run: venv
+	$(PY) -m localdev
+
+## Everything CI runs: lint, types, template checks, sam build, unit/handler/e2e tests.
+test: venv sam lint typecheck pytest
+
+pytest: venv sam
+	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(PY) -m pytest
+
+lint: venv
+	$(VENV)/bin/ruff check shared functions localdev tests bench scripts
+	$(VENV)/bin/ruff format --check shared functions localdev tests bench scripts
+
+format: venv
+	$(VENV)/bin/ruff format shared functions localdev tests bench scripts
+	$(VENV)/bin/ruff check --fix shared functions localdev tests bench scripts
+
+typecheck: venv
+	$(VENV)/bin/mypy shared functions
+
+validate: venv sam
+	$(SAM) validate --lint
+	$(VENV)/bin/cfn-lint template.yaml
+
+build: venv sam
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM) build
+
+## Round trips, cold starts, authorizer latency, package sizes, bcrypt cost (DESIGN.md "Quality bars").
+bench: venv sam
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m bench
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,193 @@
+"""DynamoDB round trips per flow, counted by a botocore event hook.
+
+PynamoDB builds a botocore session and client per ``Connection`` (and ``Table.transaction()`` opens a
+new ``Connection`` each time), so there is no single long-lived client to register on. Instead every
+botocore client created for ``dynamodb`` gets a ``before-send.dynamodb`` handler as it is created
+(:func:`install` wraps ``botocore.session.Session.create_client``). ``before-send`` fires once per HTTP
+request, so a BatchGetItem or a TransactWriteItems counts as one, and a botocore retry counts again.
+Only requests made by the measuring thread are counted (moto's server threads are not).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from botocore.session import Session as BotocoreSession
+
+from bench import report
+from bench.dynamo import Dynamo
+
+T = TypeVar("T")
+
+_recorders: list[Recorder] = []
+
+
+@dataclass
+class Recorder:
+    """The DynamoDB requests (operation names) and new clients seen on one thread while active."""
+
+    thread: int = field(default_factory=threading.get_ident)
+    operations: list[str] = field(default_factory=list)
+    clients: int = 0
+
+    def __enter__(self) -> Recorder:
+        _recorders.append(self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        _recorders.remove(self)
+
+
+def _on_send(event_name: str = "", **_: Any) -> None:
+    operation = event_name.rsplit(".", 1)[-1]
+    for recorder in list(_recorders):
+        if recorder.thread == threading.get_ident():
+            recorder.operations.append(operation)
+
+
+def install() -> None:
+    """Hook every DynamoDB client botocore creates from now on (idempotent)."""
+    original = BotocoreSession.create_client
+    if getattr(original, "_bench_hooked", False):
+        return
+
+    @functools.wraps(original)
+    def create_client(self: BotocoreSession, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        client = original(self, service_name, *args, **kwargs)
+        if service_name == "dynamodb":
+            client.meta.events.register("before-send.dynamodb", _on_send)
+            for recorder in list(_recorders):
+                if recorder.thread == threading.get_ident():
+                    recorder.clients += 1
+        return client
+
+    create_client._bench_hooked = True  # type: ignore[attr-defined]
+    BotocoreSession.create_client = create_client  # type: ignore[method-assign]
+
+
+@dataclass
+class Measured:
+    trips: int
+    operations: list[str]
+    clients: int
+    seconds: float
+
+
+def measure(action: Callable[[], T]) -> tuple[T, Measured]:
+    with Recorder() as recorder:
+        start = time.perf_counter()
+        result = action()
+        elapsed = time.perf_counter() - start
+    return result, Measured(len(recorder.operations), recorder.operations, recorder.clients, elapsed)
+
+
+def describe(operations: list[str]) -> str:
+    """``BatchGetItem ×2 + PutItem``: the requests in order, consecutive repeats folded."""
+    groups: list[list[Any]] = []
+    for op in operations:
+        if groups and groups[-1][0] == op:
+            groups[-1][1] += 1
+        else:
+            groups.append([op, 1])
+    return " + ".join(op if n == 1 else f"{op} ×{n}" for op, n in groups) or "-"
+
+
+def phone_login_route() -> str | None:
+    """A phone/SMS sign-in route of template.yaml, if one exists yet."""
+    from localdev.template import read_api
+
+    for route in read_api().routes:
+        path = route.path.lower()
+        if route.method == "POST" and ("phone" in path or "sms" in path) and "login" in path:
+            return f"{route.method} {route.path}"
+    return None
+
+
+def run(dynamo: Dynamo) -> None:
+    from localdev.template import read_api
+    from shared.authorizer import authorize, parse_requirements
+    from shared.domain import ClientInfo
+    from shared.services.accounts import RegisterCommand
+
+    install()
+    report.heading("1. DynamoDB round trips per flow (botocore before-send hook; moto, fresh table, bcrypt cost 4)")
+    services = dynamo.fresh_services()
+    client = ClientInfo(ip="203.0.113.7", user_agent="bench")
+    accounts, sessions = services.accounts, services.sessions
+
+    _, first_register = measure(
+        lambda: accounts.register(
+            RegisterCommand(username="alice", password="correct horse", email="alice@example.com"), client
+        )
+    )
+    _, register = measure(
+        lambda: accounts.register(
+            RegisterCommand(username="bob", password="correct horse", email="bob@example.com"), client
+        )
+    )
+    _, first_login = measure(lambda: accounts.login("alice", "correct horse", None, client))
+    signed_in, repeat_login = measure(lambda: accounts.login("alice", "correct horse", None, client))
+    pair, refresh = measure(lambda: sessions.refresh(signed_in.tokens.refresh_token))
+
+    requirements = read_api().functions["AuthorizerFunction"].environment.get("ROUTE_REQUIREMENTS")
+    routes = parse_requirements(requirements)
+    event = {
+        "type": "TOKEN",
+        "authorizationToken": f"Bearer {pair.access_token}",
+        "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/GET/api/auth/user/info",
+    }
+    policy, authorizer = measure(lambda: authorize(event, sessions, routes))
+    assert policy["principalId"] == pair.session.user_id
+
+    rows: list[list[str]] = []
+
+    def row(flow: str, target: int | None, m: Measured, status: str | None = None) -> None:
+        shown = status or (report.verdict(m.trips <= target) if target is not None else "")
+        rows.append(
+            [
+                flow,
+                str(m.trips),
+                f"≤ {target}" if target is not None else "-",
+                shown,
+                describe(m.operations),
+                str(m.clients),
+                f"{m.seconds * 1000:.1f}",
+            ]
+        )
+
+    row("authorizer call (valid token)", 1, authorizer)
+    row("login, first (after sign-up)", 3, first_login)
+    row("login, repeat", 3, repeat_login)
+    row("refresh", 2, refresh)
+    row("register into app0 (default role exists)", 2, register)
+    row("register, very first of app0 (one-off)", None, first_register, "one-off")
+    phone = phone_login_route()
+    rows.append(
+        [
+            "phone login",
+            "-",
+            "≤ 3",
+            "not implemented yet" if phone is None else f"not measured yet ({phone})",
+            "",
+            "",
+            "",
+        ]
+    )
+    report.table(
+        ["flow", "trips", "target", "status", "requests, in order", "new clients", "wall ms"],
+        rows,
+        "<><<<>>",
+    )
+    report.note("the very first register also creates app0's default role (PutItem + re-read); it happens once.")
+    report.note(
+        "'new clients' = botocore DynamoDB clients built during the flow (PynamoDB builds one per model "
+        "connection, and Table.transaction() builds a new one per transaction); each costs wall time, "
+        "not a round trip."
+    )
+    if not any(m.trips for m in (authorizer, first_login, refresh, register)):
+        report.note("the hook saw no request at all: is DynamoDB still reached through botocore?")

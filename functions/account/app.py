@@ -1,0 +1,223 @@
+"""Account function: password sign-up/in, OAuth2 token endpoint, sessions, user info, JWKS.
+
+Thin by design: each route parses its body, calls one domain service and wraps the result; every error
+becomes an envelope in ``shared.http.install_error_handlers``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared import http
+from shared.config import get_settings
+from shared.container import get_services
+from shared.domain import ClientInfo
+from shared.errors import AppError, InvalidCredentialsError, NotFoundError, TokenInvalidError, ValidationError
+from shared.observability import logger, metrics, tracer
+from shared.schemas import (
+    LoginBody,
+    LogoutBody,
+    PasswordChangeBody,
+    ProfileUpdateBody,
+    RefreshBody,
+    RegisterBody,
+    TokenGrantBody,
+    VerifyTokenBody,
+)
+from shared.services.accounts import RegisterCommand
+
+
+app = APIGatewayRestResolver()
+http.install_error_handlers(app, logger)
+
+
+def _max() -> int:
+    return get_settings().max_body_bytes
+
+
+def _client() -> ClientInfo:
+    ip, user_agent = http.client_info(app)
+    return ClientInfo(ip=ip, user_agent=user_agent)
+
+
+@app.post("/api/auth/register")
+@tracer.capture_method
+def register() -> Response[str]:
+    body = http.parse(app, RegisterBody, _max())
+    command = RegisterCommand(
+        **body.model_dump(include=set(RegisterCommand.__dataclass_fields__), exclude_none=False)
+    )
+    result = get_services().accounts.register(command, _client())
+    metrics.add_metric(name="SignUps", unit=MetricUnit.Count, value=1)
+    logger.info("user registered", extra={"user_id": result.user_info["user_id"]})
+    return http.ok(app, result.as_data(), status=201, no_store=True)
+
+
+@app.post("/api/auth/login")
+@tracer.capture_method
+def login() -> Response[str]:
+    body = http.parse(app, LoginBody, _max())
+    try:
+        result = get_services().accounts.login(body.username, body.password, body.app_name, _client())
+    except AppError:
+        metrics.add_metric(name="LoginFailures", unit=MetricUnit.Count, value=1)
+        raise
+    metrics.add_metric(name="Logins", unit=MetricUnit.Count, value=1)
+    logger.info("user signed in", extra={"user_id": result.user_info["user_id"]})
+    return http.ok(app, result.as_data(), no_store=True)
+
+
+@app.post("/api/auth/token")
+@tracer.capture_method
+def oauth_token() -> Response[str]:
+    """RFC 6749 token endpoint: raw JSON answers, RFC error bodies."""
+    try:
+        body = http.parse(app, TokenGrantBody, _max())
+        services = get_services()
+        if body.grant_type == "password":
+            if not body.username or not body.password:
+                return _oauth_error("invalid_request", "username and password are required")
+            data = services.accounts.login(body.username, body.password, body.app_name, _client()).tokens.as_data()
+            metrics.add_metric(name="Logins", unit=MetricUnit.Count, value=1)
+        elif body.grant_type == "refresh_token":
+            if not body.refresh_token:
+                return _oauth_error("invalid_request", "refresh_token is required")
+            data = services.sessions.refresh(body.refresh_token).as_data()
+        else:
+            return _oauth_error("unsupported_grant_type", "grant_type must be password or refresh_token")
+    except InvalidCredentialsError:
+        metrics.add_metric(name="LoginFailures", unit=MetricUnit.Count, value=1)
+        return _oauth_error("invalid_grant", "invalid username or password")
+    except ValidationError as exc:
+        return _oauth_error("invalid_request", "; ".join(sorted(exc.errors or {})) or "invalid request")
+    except AppError as exc:
+        if exc.status in (401, 403):
+            return _oauth_error("invalid_grant", exc.message("en"))
+        if exc.status == 400:
+            return _oauth_error("invalid_request", exc.message("en"))
+        raise
+    return http.raw(data, no_store=True)
+
+
+def _oauth_error(error: str, description: str) -> Response[str]:
+    return http.raw({"error": error, "error_description": description}, status=400, no_store=True)
+
+
+@app.post("/api/auth/token/refresh")
+@tracer.capture_method
+def refresh() -> Response[str]:
+    body = http.parse(app, RefreshBody, _max())
+    pair = get_services().sessions.refresh(body.refresh_token)
+    metrics.add_metric(name="TokenRefreshes", unit=MetricUnit.Count, value=1)
+    return http.ok(app, pair.as_data(), no_store=True)
+
+
+@app.post("/api/auth/logout")
+@tracer.capture_method
+def logout() -> Response[str]:
+    me = http.caller(app)
+    body = http.parse(app, LogoutBody, _max())
+    sessions = get_services().sessions
+    if body.all:
+        revoked = sessions.revoke_all(me["user_id"])
+    else:
+        revoked = sessions.revoke(me["user_id"], me["session_id"])
+    logger.info("user signed out", extra={"user_id": me["user_id"], "revoked": revoked})
+    return http.ok(app, {"revoked": revoked})
+
+
+@app.post("/api/auth/verify-token")
+@tracer.capture_method
+def verify_token() -> Response[str]:
+    body = http.parse(app, VerifyTokenBody, _max())
+    token = body.token or body.access_token
+    if not token:
+        token = _bearer_token()
+    if not token:
+        raise TokenInvalidError()
+    claims, session = get_services().sessions.verify(token)
+    return http.ok(
+        app,
+        {
+            "valid": True,
+            "user_id": claims.user_id,
+            "userId": claims.user_id,
+            "session_id": claims.session_id,
+            "app_name": claims.app_name,
+            "roles": session.roles,
+            "permissions": session.permissions,
+            "exp": claims.exp,
+        },
+    )
+
+
+def _bearer_token() -> str | None:
+    value = http.header(app.current_event.headers, "authorization") or ""
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+@app.get("/api/auth/user/info")
+@tracer.capture_method
+def user_info() -> Response[str]:
+    me = http.caller(app)
+    return http.ok(app, get_services().accounts.info(me["user_id"], me["app_name"]))
+
+
+@app.put("/api/auth/user/info/update")
+@tracer.capture_method
+def update_user_info() -> Response[str]:
+    me = http.caller(app)
+    body = http.parse(app, ProfileUpdateBody, _max())
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True)
+    info = get_services().accounts.update_profile(me["user_id"], me["app_name"], changes)
+    return http.ok(app, info)
+
+
+@app.post("/api/auth/password/change")
+@tracer.capture_method
+def change_password() -> Response[str]:
+    me = http.caller(app)
+    body = http.parse(app, PasswordChangeBody, _max())
+    revoked = get_services().accounts.change_password(
+        me["user_id"], me["session_id"], body.old_password, body.new_password, body.confirm_password
+    )
+    logger.info("password changed", extra={"user_id": me["user_id"], "revoked": revoked})
+    return http.ok(app, {"revoked": revoked})
+
+
+@app.get("/api/auth/sessions")
+@tracer.capture_method
+def list_sessions() -> Response[str]:
+    me = http.caller(app)
+    return http.ok(app, {"items": get_services().sessions.list(me["user_id"], me["session_id"])})
+
+
+@app.delete("/api/auth/sessions/<session_id>")
+@tracer.capture_method
+def delete_session(session_id: str) -> Response[str]:
+    me = http.caller(app)
+    revoked = get_services().sessions.revoke(me["user_id"], session_id)
+    if not revoked:
+        raise NotFoundError()
+    return http.ok(app, {"revoked": revoked})
+
+
+@app.get("/.well-known/jwks.json")
+def jwks() -> Response[str]:
+    document = get_services().tokens.keys.ring().jwks()
+    response = http.raw(document)
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return http.with_cors(event, app.resolve(event, context), get_settings().cors_allowed_origins)

@@ -1,0 +1,35 @@
+"""Lambda authorizer (TOKEN type): JWT + live session + route requirements → IAM policy.
+
+Kept light for cold starts: no Pydantic and no event handler, one GetItem per call.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.authorizer import RouteRequirement, Unauthorized, authorize, parse_requirements
+from shared.config import get_settings
+from shared.container import get_session_service
+from shared.observability import logger, metrics, tracer
+
+
+@lru_cache(maxsize=1)
+def route_requirements() -> list[RouteRequirement]:
+    return parse_requirements(get_settings().route_requirements)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        policy = authorize(event, get_session_service(), route_requirements())
+    except Unauthorized:
+        metrics.add_metric(name="AuthorizerDenied", unit=MetricUnit.Count, value=1)
+        raise
+    logger.info("authorized", extra={"user_id": policy["principalId"]})
+    return policy

@@ -1,0 +1,3 @@
+from localdev.server import main
+
+main()

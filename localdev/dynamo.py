@@ -1,0 +1,123 @@
+"""The embedded DynamoDB of local mode (moto's server) and the table built from template.yaml.
+
+Local data survives normal restarts: the table is written to ``.local/dynamodb.json`` on shutdown
+(and every ``SNAPSHOT_SECONDS`` while running) and loaded again at start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer
+
+from localdev.template import create_table_kwargs, ttl_attribute
+
+REGION = "us-east-1"
+
+
+class EmbeddedDynamo:
+    """moto's DynamoDB server on a free loopback port, in this process's threads."""
+
+    def __init__(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        # moto logs every request through werkzeug; local mode and tests do not need that noise.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.endpoint = ""
+
+    def start(self) -> str:
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+        return self.endpoint
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+def client(endpoint: str | None) -> Any:
+    """A low-level DynamoDB client for ``endpoint`` (None: real AWS)."""
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    return boto3.client("dynamodb", endpoint_url=endpoint, region_name=os.environ.get("AWS_REGION", REGION))
+
+
+def ensure_table(endpoint: str | None, table_name: str, table_properties: dict[str, Any]) -> bool:
+    """Create the table from the template's definition unless it exists; True when created."""
+    dynamodb = client(endpoint)
+    if table_name in dynamodb.list_tables().get("TableNames", []):
+        return False
+    dynamodb.create_table(**create_table_kwargs(table_properties, table_name))
+    dynamodb.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 0.1})
+    ttl = ttl_attribute(table_properties)
+    if ttl:
+        dynamodb.update_time_to_live(
+            TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl}
+        )
+    return True
+
+
+def snapshot(endpoint: str, table_name: str, path: Path) -> int:
+    """Write every item of the table to ``path`` (atomically); returns the item count."""
+    dynamodb = client(endpoint)
+    deserializer = TypeDeserializer()
+    items: list[dict[str, Any]] = []
+    for page in dynamodb.get_paginator("scan").paginate(TableName=table_name):
+        items.extend({k: deserializer.deserialize(v) for k, v in item.items()} for item in page["Items"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".snapshot-")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(items, handle, default=_encode, ensure_ascii=False)
+    os.replace(tmp, path)
+    return len(items)
+
+
+def restore(endpoint: str, table_name: str, path: Path) -> int:
+    """Load items written by :func:`snapshot`; returns the item count (0 when there is no file)."""
+    if not path.exists():
+        return 0
+    items = json.loads(path.read_text(encoding="utf-8"), parse_float=_decimal)
+    table = boto3.resource(
+        "dynamodb", endpoint_url=endpoint, region_name=os.environ.get("AWS_REGION", REGION)
+    ).Table(table_name)
+    with table.batch_writer() as writer:
+        for item in items:
+            writer.put_item(Item={k: _restore_value(v) for k, v in item.items()})
+    return len(items)
+
+
+def _decimal(text: str) -> Any:
+    from decimal import Decimal
+
+    return Decimal(text)
+
+
+def _encode(value: Any) -> Any:
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, set):
+        return sorted(value)
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    raise TypeError(type(value).__name__)
+
+
+def _restore_value(value: Any) -> Any:
+    from decimal import Decimal
+
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _restore_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_restore_value(v) for v in value]
+    return value

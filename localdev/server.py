@@ -1,0 +1,226 @@
+"""`make run`: the whole API on http://127.0.0.1:$PORT (default 3000), as API Gateway would serve it.
+
+Local mode (API.md section 10): embedded DynamoDB (moto) unless ``DYNAMODB_ENDPOINT`` is set, the table
+created from template.yaml, data kept under ``.local/`` across normal restarts (``LOCAL_RESET=1``
+starts empty), a generated dev signing key, the authorizer cache at 0 unless configured, and an
+``ADMIN_USERNAME``/``ADMIN_PASSWORD`` super admin created once.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from localdev import dynamo
+from localdev.gateway import Gateway
+from localdev.template import ROOT, read_api
+from localdev.workers import FunctionPool
+
+SNAPSHOT_SECONDS = 30
+
+
+class LocalServer:
+    """Everything `make run` starts, as one object the tests can start and stop too."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self.env = dict(os.environ if env is None else env)
+        self.port = int(self.env.get("PORT", "3000"))
+        self.host = self.env.get("HOST", "127.0.0.1")
+        self.data_dir = Path(self.env.get("LOCAL_DATA_DIR", str(ROOT / ".local")))
+        self.stage = self.env.get("STAGE", "dev")
+        self.table_name = self.env.get("TABLE_NAME", f"user-center-{self.stage}")
+        self.embedded: dynamo.EmbeddedDynamo | None = None
+        self.endpoint = self.env.get("DYNAMODB_ENDPOINT") or None
+        self.pools: dict[str, FunctionPool] = {}
+        self.httpd: ThreadingHTTPServer | None = None
+        self._stop = threading.Event()
+        self._snapshot_thread: threading.Thread | None = None
+
+    @property
+    def snapshot_file(self) -> Path:
+        return self.data_dir / "dynamodb.json"
+
+    @property
+    def url(self) -> str:
+        assert self.httpd is not None
+        return f"http://{self.host}:{self.httpd.server_address[1]}"
+
+    def start(self) -> str:
+        if self.env.get("LOCAL_RESET") == "1" and self.data_dir.exists():
+            shutil.rmtree(self.data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        overrides = {
+            "Stage": self.stage,
+            "AuthorizerCacheTtl": self.env.get("AUTHORIZER_CACHE_TTL", "0"),
+        }
+        api = read_api(overrides)
+        if self.endpoint is None:
+            self.embedded = dynamo.EmbeddedDynamo()
+            self.endpoint = self.embedded.start()
+            dynamo.ensure_table(self.endpoint, self.table_name, api.table_properties)
+            dynamo.restore(self.endpoint, self.table_name, self.snapshot_file)
+        else:
+            dynamo.ensure_table(self.endpoint, self.table_name, api.table_properties)
+
+        environment = self.function_environment()
+        max_workers = int(self.env.get("LOCAL_CONCURRENCY", "4"))
+        for name, function in api.functions.items():
+            # The template's values for a few settings are AWS-only; local mode replaces them.
+            function.environment.update({k: v for k, v in environment.items() if k in LOCAL_OVERRIDES})
+            self.pools[name] = FunctionPool(function, environment, max_workers)
+        warmers = [threading.Thread(target=pool.warm) for pool in self.pools.values()]
+        for thread in warmers:
+            thread.start()
+        for thread in warmers:
+            thread.join()
+
+        self.bootstrap_admin(environment)
+        gateway = Gateway(api, self.pools, self.stage)
+        self.httpd = ThreadingHTTPServer((self.host, self.port), _handler_class(gateway))
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        if self.embedded is not None:
+            self._snapshot_thread = threading.Thread(target=self._snapshot_loop, daemon=True)
+            self._snapshot_thread.start()
+        return self.url
+
+    def function_environment(self) -> dict[str, str]:
+        """What every local "container" gets besides its template variables."""
+        env = {k: v for k, v in self.env.items() if k.startswith(PASSTHROUGH_PREFIXES)}
+        env.update(
+            {
+                "LOCAL_MODE": "1",
+                "STAGE": self.stage,
+                "TABLE_NAME": self.table_name,
+                "DYNAMODB_ENDPOINT": self.endpoint or "",
+                "AWS_ACCESS_KEY_ID": self.env.get("AWS_ACCESS_KEY_ID", "local"),
+                "AWS_SECRET_ACCESS_KEY": self.env.get("AWS_SECRET_ACCESS_KEY", "local"),
+                "AWS_DEFAULT_REGION": self.env.get("AWS_REGION", "us-east-1"),
+                "AWS_REGION": self.env.get("AWS_REGION", "us-east-1"),
+                "SIGNING_KEYS_FILE": self.env.get("SIGNING_KEYS_FILE", str(self.data_dir / "signing-keys.json")),
+                "SIGNING_KEYS_PARAMETER": "",
+                "LOCAL_OUTBOX": self.env.get("LOCAL_OUTBOX", str(self.data_dir / "outbox.jsonl")),
+                "AUTHORIZER_CACHE_TTL": self.env.get("AUTHORIZER_CACHE_TTL", "0"),
+                "POWERTOOLS_TRACE_DISABLED": "1",
+                "POWERTOOLS_METRICS_DISABLED": self.env.get("POWERTOOLS_METRICS_DISABLED", "1"),
+                "POWERTOOLS_LOG_LEVEL": self.env.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+                "PYTHONDONTWRITEBYTECODE": "1",
+            }
+        )
+        for name in SETTINGS_PASSTHROUGH:
+            if name in self.env:
+                env[name] = self.env[name]
+        return env
+
+    def bootstrap_admin(self, environment: dict[str, str]) -> None:
+        """Create the ADMIN_USERNAME super admin once (idempotent across restarts)."""
+        username, password = self.env.get("ADMIN_USERNAME"), self.env.get("ADMIN_PASSWORD")
+        if not username or not password:
+            return
+        saved = dict(os.environ)
+        os.environ.update(environment)
+        try:
+            from shared.bootstrap import ensure_super_admin
+            from shared.config import Settings
+            from shared.container import build_services
+
+            created = ensure_super_admin(build_services(Settings.from_env()), username, password)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        print(f"super admin {username!r} {'created' if created else 'already exists'}", flush=True)
+
+    def _snapshot_loop(self) -> None:
+        while not self._stop.wait(SNAPSHOT_SECONDS):
+            self.save()
+
+    def save(self) -> None:
+        if self.embedded is not None and self.endpoint:
+            dynamo.snapshot(self.endpoint, self.table_name, self.snapshot_file)
+
+    def stop(self) -> None:
+        """Stop serving, write the data snapshot, stop the workers and the embedded DynamoDB."""
+        self._stop.set()
+        if self.httpd is not None:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+        try:
+            self.save()
+        finally:
+            for pool in self.pools.values():
+                pool.stop()
+            if self.embedded is not None:
+                self.embedded.stop()
+
+
+PASSTHROUGH_PREFIXES = ("WECHAT_", "SMS_", "EMAIL_", "ALIYUN_", "CODE_", "LOGIN_", "CAPTCHA_")
+SETTINGS_PASSTHROUGH = (
+    "ACCESS_TOKEN_TTL",
+    "REFRESH_TOKEN_TTL",
+    "BCRYPT_ROUNDS",
+    "PASSWORD_MIN_LENGTH",
+    "CORS_ALLOWED_ORIGINS",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+    "MAX_BODY_BYTES",
+    "DEFAULT_APP",
+    "DEFAULT_ROLE",
+)
+LOCAL_OVERRIDES = (
+    "STAGE",
+    "TABLE_NAME",
+    "SIGNING_KEYS_PARAMETER",
+    "AUTHORIZER_CACHE_TTL",
+    *SETTINGS_PASSTHROUGH,
+)
+
+
+def _handler_class(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "user-center-local"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = {k: v for k, v in self.headers.items()}
+            response = gateway.handle(self.command, self.path, headers, body, self.client_address[0])
+            self.send_response(response.status)
+            for key, value in response.headers.items():
+                if key.lower() not in ("content-length", "connection"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            if os.environ.get("LOCAL_ACCESS_LOG", "1") == "1":
+                sys.stderr.write("%s %s\n" % (self.log_date_time_string(), format % args))
+
+    return Handler
+
+
+def main() -> None:
+    server = LocalServer()
+    url = server.start()
+    print(f"User center is running at {url} (stage {server.stage}; data in {server.data_dir})", flush=True)
+    done = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    done.wait()
+    print("stopping: saving local data", flush=True)
+    server.stop()

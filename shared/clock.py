@@ -1,0 +1,45 @@
+"""Injectable time and identifiers, so domain code never calls ``datetime.now()`` or ``uuid4()``."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import datetime, timezone
+from typing import Callable, Protocol
+
+
+class Clock(Protocol):
+    """Seconds since the epoch, as a float."""
+
+    def __call__(self) -> float: ...
+
+
+def system_clock() -> float:
+    """The real clock."""
+    return time.time()
+
+
+class FakeClock:
+    """A clock tests move by hand."""
+
+    def __init__(self, start: float = 1_790_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+IdFactory = Callable[[], str]
+
+
+def new_id() -> str:
+    """A 128-bit random identifier, URL-safe: opaque to clients, unguessable."""
+    return secrets.token_hex(16)
+
+
+def iso(ts: float) -> str:
+    """Epoch seconds as an ISO 8601 UTC string (``2026-11-21T12:00:00Z``)."""
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,118 @@
+"""Typed settings, parsed once from the environment.
+
+Domain code never reads ``os.environ``: it receives a :class:`Settings` (tests build one directly).
+Every knob here is listed in the README's configuration table and, for AWS, set by template.yaml.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Mapping
+
+STAGES = ("dev", "prod")
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"setting {name} must be an integer, got {raw!r}") from exc
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    return raw in ("1", "true", "yes", "on")
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(name, "")
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of one deployment (one stage)."""
+
+    stage: str = "dev"
+    table_name: str = "user-center-dev"
+    region: str = "us-east-1"
+    dynamodb_endpoint: str | None = None
+    # Tokens
+    jwt_issuer: str = "user-center"
+    jwt_audience: str = "user-center"
+    access_token_ttl: int = 3600
+    refresh_token_ttl: int = 7 * 24 * 3600
+    refresh_reuse_memory: int = 20
+    # Signing keys: an SSM parameter name in AWS, a file locally, or inline JSON (tests).
+    signing_keys_parameter: str | None = None
+    signing_keys_file: str | None = None
+    signing_keys_json: str | None = None
+    signing_keys_cache_seconds: int = 300
+    # Passwords
+    bcrypt_rounds: int = 11
+    password_min_length: int = 6
+    # Apps and roles
+    default_app: str = "app0"
+    default_role: str = "l0"
+    # Requests
+    max_body_bytes: int = 64 * 1024
+    authorizer_cache_ttl: int = 300
+    route_requirements: str | None = None
+    cors_allowed_origins: tuple[str, ...] = field(default_factory=tuple)
+    # Local mode
+    local_mode: bool = False
+
+    @property
+    def is_prod(self) -> bool:
+        return self.stage == "prod"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables (names in the README's configuration table).
+
+        Raises:
+            ValueError: a value is malformed (an unknown stage, a non-integer number).
+        """
+        env = os.environ if env is None else env
+        stage = env.get("STAGE", "dev").strip() or "dev"
+        if stage not in STAGES:
+            raise ValueError(f"STAGE must be one of {STAGES}, got {stage!r}")
+        rounds = _int(env, "BCRYPT_ROUNDS", 11)
+        if not 4 <= rounds <= 16:
+            raise ValueError("BCRYPT_ROUNDS must be between 4 and 16")
+        return cls(
+            stage=stage,
+            table_name=env.get("TABLE_NAME", f"user-center-{stage}"),
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+            dynamodb_endpoint=env.get("DYNAMODB_ENDPOINT") or None,
+            jwt_issuer=env.get("JWT_ISSUER", "user-center"),
+            jwt_audience=env.get("JWT_AUDIENCE", "user-center"),
+            access_token_ttl=_int(env, "ACCESS_TOKEN_TTL", 3600),
+            refresh_token_ttl=_int(env, "REFRESH_TOKEN_TTL", 7 * 24 * 3600),
+            signing_keys_parameter=env.get("SIGNING_KEYS_PARAMETER") or None,
+            signing_keys_file=env.get("SIGNING_KEYS_FILE") or None,
+            signing_keys_json=env.get("SIGNING_KEYS_JSON") or None,
+            signing_keys_cache_seconds=_int(env, "SIGNING_KEYS_CACHE_SECONDS", 300),
+            bcrypt_rounds=rounds,
+            password_min_length=_int(env, "PASSWORD_MIN_LENGTH", 6),
+            default_app=env.get("DEFAULT_APP", "app0"),
+            default_role=env.get("DEFAULT_ROLE", "l0"),
+            max_body_bytes=_int(env, "MAX_BODY_BYTES", 64 * 1024),
+            authorizer_cache_ttl=_int(env, "AUTHORIZER_CACHE_TTL", 300),
+            route_requirements=env.get("ROUTE_REQUIREMENTS") or None,
+            cors_allowed_origins=_list(env, "CORS_ALLOWED_ORIGINS"),
+            local_mode=_bool(env, "LOCAL_MODE", False),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this container, parsed on first use (never at import)."""
+    return Settings.from_env()

@@ -1,0 +1,73 @@
+"""Key formats of the single table, one small function each (docs/data-model.md has the table).
+
+Every item has ``PK`` and ``SK``; secondary access patterns use the overloaded index ``GSI1``
+(``GSI1PK``/``GSI1SK``). Identifier values are normalised by the caller before they reach a key.
+"""
+
+from __future__ import annotations
+
+PROFILE = "PROFILE"
+CLAIM = "CLAIM"
+SESSION = "SESSION"
+META = "META"
+
+
+def user_pk(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
+def username_claim(username_lower: str) -> str:
+    return f"UNAME#{username_lower}"
+
+
+def email_claim(email_lower: str) -> str:
+    return f"EMAIL#{email_lower}"
+
+
+def phone_claim(phone_e164: str) -> str:
+    return f"PHONE#{phone_e164}"
+
+
+def account_sk(provider: str, app_id: str, open_id: str) -> str:
+    return f"ACCOUNT#{provider}#{app_id}#{open_id}"
+
+
+def account_claim(provider: str, app_id: str, open_id: str) -> str:
+    return f"ACCT#{provider}#{app_id}#{open_id}"
+
+
+def session_pk(session_id: str) -> str:
+    return f"SESSION#{session_id}"
+
+
+def session_gsi1sk(created_at: float, session_id: str) -> str:
+    # Zero-padded so sessions list oldest first in string order.
+    return f"SESSION#{int(created_at):012d}#{session_id}"
+
+
+def app_pk(app_name: str) -> str:
+    return f"APP#{app_name}"
+
+
+def role_sk(role_code: str) -> str:
+    return f"ROLE#{role_code}"
+
+
+def user_role_sk(app_name: str, role_code: str) -> str:
+    return f"ROLE#{app_name}#{role_code}"
+
+
+def role_members_gsi1pk(app_name: str, role_code: str) -> str:
+    return f"ROLE#{app_name}#{role_code}"
+
+
+def role_id_claim(role_id: str) -> str:
+    return f"ROLEID#{role_id}"
+
+
+def audit_pk(user_id: str) -> str:
+    return f"AUDIT#{user_id}"
+
+
+def audit_sk(ts: float, event_id: str) -> str:
+    return f"EVENT#{int(ts):012d}#{event_id}"

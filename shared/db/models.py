@@ -1,0 +1,197 @@
+"""PynamoDB models of the single table: one base model, one subclass per entity.
+
+Each subclass docstring states its key format (builders in ``shared.db.keys``). The ``type`` attribute
+is PynamoDB's discriminator, so a Query over a user's partition returns typed items. The table name,
+region and endpoint are not fixed here: :func:`bind` sets them from settings at first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    DiscriminatorAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+
+class Gsi1(GlobalSecondaryIndex["BaseItem"]):
+    """Overloaded index: sessions by user, users by role (see docs/data-model.md)."""
+
+    class Meta:
+        index_name = "GSI1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True, attr_name="GSI1PK")
+    gsi1sk = UnicodeAttribute(range_key=True, attr_name="GSI1SK")
+
+
+class BaseItem(Model):
+    """Every item: ``PK``, ``SK``, the ``type`` discriminator, optional GSI1 keys and ``ttl``."""
+
+    class Meta:
+        table_name = "unbound"  # set by bind()
+        region = "us-east-1"
+        connect_timeout_seconds = 2
+        read_timeout_seconds = 3
+        max_retry_attempts = 2
+
+    pk = UnicodeAttribute(hash_key=True, attr_name="PK")
+    sk = UnicodeAttribute(range_key=True, attr_name="SK")
+    item_type = DiscriminatorAttribute(attr_name="type")
+    gsi1pk = UnicodeAttribute(null=True, attr_name="GSI1PK")
+    gsi1sk = UnicodeAttribute(null=True, attr_name="GSI1SK")
+    ttl = NumberAttribute(null=True)
+
+    gsi1 = Gsi1()
+
+
+class UserItem(BaseItem, discriminator="user"):
+    """A person. ``PK=USER#<user_id>``, ``SK=PROFILE``."""
+
+    user_id = UnicodeAttribute()
+    username = UnicodeAttribute(null=True)
+    nickname = UnicodeAttribute(null=True)
+    real_name = UnicodeAttribute(null=True)
+    email = UnicodeAttribute(null=True)
+    phone = UnicodeAttribute(null=True)
+    avatar = UnicodeAttribute(null=True)
+    gender = UnicodeAttribute(null=True)
+    birthday = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(default="active")
+    union_id = UnicodeAttribute(null=True)
+    referer_id = UnicodeAttribute(null=True)
+    department_id = UnicodeAttribute(null=True)
+    password_hash = UnicodeAttribute(null=True)
+    created_at = NumberAttribute()
+    updated_at = NumberAttribute(null=True)
+    last_login_at = NumberAttribute(null=True)
+
+
+class ClaimItem(BaseItem, discriminator="claim"):
+    """Uniqueness claim of an identifier. ``PK=UNAME#|EMAIL#|PHONE#|UNION#|ACCT#...``, ``SK=CLAIM``.
+
+    Written in the same transaction as the item it protects, with ``attribute_not_exists(PK)``.
+    """
+
+    user_id = UnicodeAttribute()
+
+
+class AccountItem(BaseItem, discriminator="account"):
+    """One way a user signs in. ``PK=USER#<user_id>``, ``SK=ACCOUNT#<provider>#<app_id>#<open_id>``."""
+
+    user_id = UnicodeAttribute()
+    provider = UnicodeAttribute()
+    account_type = UnicodeAttribute(null=True)
+    app_id = UnicodeAttribute(null=True)
+    open_id = UnicodeAttribute()
+    nickname = UnicodeAttribute(null=True)
+    avatar_url = UnicodeAttribute(null=True)
+    created_at = NumberAttribute()
+
+
+class SessionItem(BaseItem, discriminator="session"):
+    """One sign-in. ``PK=SESSION#<session_id>``, ``SK=SESSION``; ``GSI1PK=USER#<user_id>``.
+
+    It is also the authorization snapshot the authorizer reads with one GetItem: the user's role codes
+    and permissions in ``app_name``. Every write that changes a user's grants updates these fields.
+    ``refresh_hash`` is the SHA-256 of the current refresh token; ``previous_hashes`` is a bounded ring of
+    the last used ones so that a replay is recognised as reuse and revokes the
+    session.
+    """
+
+    session_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    app_name = UnicodeAttribute()
+    roles = ListAttribute(of=UnicodeAttribute, default=list)
+    permissions = ListAttribute(of=UnicodeAttribute, default=list)
+    refresh_hash = UnicodeAttribute()
+    generation = NumberAttribute(default=0)
+    previous_hashes = ListAttribute(of=UnicodeAttribute, default=list)
+    created_at = NumberAttribute()
+    last_used_at = NumberAttribute()
+    expires_at = NumberAttribute()
+    ip = UnicodeAttribute(null=True)
+    user_agent = UnicodeAttribute(null=True)
+
+
+class AppItem(BaseItem, discriminator="app"):
+    """An app isolating roles. ``PK=APP#<app_name>``, ``SK=META``."""
+
+    app_name = UnicodeAttribute()
+    display_name = UnicodeAttribute(null=True)
+    default_role = UnicodeAttribute(null=True)
+    allowed_callback_origins = ListAttribute(of=UnicodeAttribute, default=list)
+    require_captcha = BooleanAttribute(default=False)
+    require_email_verification = BooleanAttribute(default=False)
+    require_phone_verification = BooleanAttribute(default=False)
+    wechat = MapAttribute[str, Any](null=True)
+    created_at = NumberAttribute()
+
+
+class RoleItem(BaseItem, discriminator="role"):
+    """A role of one app. ``PK=APP#<app_name>``, ``SK=ROLE#<role_code>``."""
+
+    role_id = UnicodeAttribute()
+    app_name = UnicodeAttribute()
+    role_code = UnicodeAttribute()
+    role_name = UnicodeAttribute()
+    permissions = ListAttribute(of=UnicodeAttribute, default=list)
+    menu_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    status = UnicodeAttribute(default="active")
+    created_at = NumberAttribute()
+
+
+class UserRoleItem(BaseItem, discriminator="user_role"):
+    """A user holds a role. ``PK=USER#<user_id>``, ``SK=ROLE#<app_name>#<role_code>``.
+
+    ``GSI1PK=ROLE#<app_name>#<role_code>``, ``GSI1SK=USER#<user_id>`` answers "who has this role".
+    The role's display name and permissions are copied here so login needs no extra read.
+    """
+
+    user_id = UnicodeAttribute()
+    app_name = UnicodeAttribute()
+    role_code = UnicodeAttribute()
+    role_id = UnicodeAttribute()
+    role_name = UnicodeAttribute()
+    permissions = ListAttribute(of=UnicodeAttribute, default=list)
+    created_at = NumberAttribute()
+
+
+class AuditItem(BaseItem, discriminator="event"):
+    """An audit event. ``PK=AUDIT#<user_id>``, ``SK=EVENT#<ts>#<id>``; expires through ``ttl``."""
+
+    user_id = UnicodeAttribute()
+    action = UnicodeAttribute()
+    at = NumberAttribute()
+    ip = UnicodeAttribute(null=True)
+    detail = MapAttribute[str, Any](null=True)
+
+
+ALL_MODELS: tuple[type[BaseItem], ...] = (
+    BaseItem,
+    UserItem,
+    ClaimItem,
+    AccountItem,
+    SessionItem,
+    AppItem,
+    RoleItem,
+    UserRoleItem,
+    AuditItem,
+)
+
+
+def bind(table_name: str, region: str, host: str | None = None) -> None:
+    """Point every model at one table (tests and local mode call it again with other values)."""
+    BaseItem.Meta.table_name = table_name
+    BaseItem.Meta.region = region
+    BaseItem.Meta.host = host  # type: ignore[attr-defined]
+    for model in ALL_MODELS:
+        model._connection = None
+        model.gsi1._connection = None  # type: ignore[attr-defined]

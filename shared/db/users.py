@@ -1,0 +1,265 @@
+"""User partition access: profile, identifier claims, accounts and role grants.
+
+Access patterns (docs/data-model.md): find a user by username/email/phone (GetItem on a claim), load a
+user with accounts and grants (one Query on ``USER#<id>``), create a user with its claims and first
+session (one transaction), swap an identifier claim (one transaction).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+
+from shared.clock import Clock, system_clock
+from shared.db import keys
+from shared.db.models import AccountItem, AuditItem, BaseItem, ClaimItem, SessionItem, UserItem, UserRoleItem
+from shared.db.sessions import session_item
+from shared.db.table import Table, failed_indexes, is_conflict
+from shared.domain import Account, RoleGrant, Session, User, UserRecord
+
+USER_FIELDS = (
+    "username",
+    "nickname",
+    "real_name",
+    "email",
+    "phone",
+    "avatar",
+    "gender",
+    "birthday",
+    "status",
+    "union_id",
+    "referer_id",
+    "department_id",
+    "password_hash",
+    "created_at",
+    "last_login_at",
+)
+
+
+class ClaimTakenError(Exception):
+    """An identifier claim already exists; ``claim`` is the claim key that lost."""
+
+    def __init__(self, claim: str) -> None:
+        super().__init__(claim)
+        self.claim = claim
+
+
+def to_user(item: UserItem) -> User:
+    return User(user_id=item.user_id, **{name: getattr(item, name) for name in USER_FIELDS})
+
+
+def to_account(item: AccountItem) -> Account:
+    return Account(
+        provider=item.provider,
+        open_id=item.open_id,
+        account_type=item.account_type,
+        app_id=item.app_id,
+        nickname=item.nickname,
+        avatar_url=item.avatar_url,
+        created_at=item.created_at,
+    )
+
+
+def to_grant(item: UserRoleItem) -> RoleGrant:
+    return RoleGrant(
+        app_name=item.app_name,
+        role_code=item.role_code,
+        role_id=item.role_id,
+        role_name=item.role_name,
+        permissions=list(item.permissions or []),
+    )
+
+
+class UserRepository:
+    def __init__(self, table: Table, clock: Clock = system_clock, retries: int = 3) -> None:
+        self.table = table
+        self.clock = clock
+        self.retries = retries
+
+    def find_user_id(self, claim_keys: list[str]) -> str | None:
+        """The user owning the first of ``claim_keys`` that exists (one GetItem or BatchGetItem)."""
+        if len(claim_keys) == 1:
+            try:
+                return ClaimItem.get(claim_keys[0], keys.CLAIM).user_id
+            except DoesNotExist:
+                return None
+        found = {c.pk: c.user_id for c in ClaimItem.batch_get([(k, keys.CLAIM) for k in claim_keys])}
+        return next((found[k] for k in claim_keys if k in found), None)
+
+    def load(self, user_id: str) -> UserRecord | None:
+        """Profile, accounts and grants in one Query of the user's partition."""
+        record: UserRecord | None = None
+        accounts: list[Account] = []
+        grants: list[RoleGrant] = []
+        for item in BaseItem.query(keys.user_pk(user_id)):
+            if isinstance(item, UserItem):
+                record = UserRecord(user=to_user(item))
+            elif isinstance(item, AccountItem):
+                accounts.append(to_account(item))
+            elif isinstance(item, UserRoleItem):
+                grants.append(to_grant(item))
+        if record is None:
+            return None
+        record.accounts = accounts
+        record.grants = grants
+        return record
+
+    def create(
+        self,
+        user: User,
+        claims: list[str],
+        accounts: list[Account],
+        grants: list[RoleGrant],
+        session: Session | None,
+        audit: dict[str, Any] | None = None,
+    ) -> None:
+        """Write a new user, its claims, accounts, grants and first session atomically.
+
+        Raises:
+            ClaimTakenError: one of ``claims`` exists already (nothing was written).
+        """
+        for attempt in range(self.retries):
+            try:
+                with self.table.transaction() as tx:
+                    # Claims first: their positions map cancellation reasons back to identifiers.
+                    for claim in claims:
+                        tx.save(
+                            ClaimItem(pk=claim, sk=keys.CLAIM, user_id=user.user_id),
+                            condition=ClaimItem.pk.does_not_exist(),
+                        )
+                    tx.save(self._user_item(user), condition=UserItem.pk.does_not_exist())
+                    for account in accounts:
+                        tx.save(self._account_item(user.user_id, account))
+                    for grant in grants:
+                        tx.save(grant_item(user.user_id, grant, user.created_at))
+                    if session is not None:
+                        tx.save(session_item(session))
+                    if audit is not None:
+                        tx.save(self._audit_item(user.user_id, audit))
+                return
+            except TransactWriteError as exc:
+                lost = [i for i in failed_indexes(exc) if i < len(claims)]
+                if lost:
+                    raise ClaimTakenError(claims[lost[0]]) from exc
+                if not is_conflict(exc) or attempt == self.retries - 1:
+                    raise
+
+    def open_session(self, session: Session, audit: dict[str, Any] | None = None) -> None:
+        """Write a new session and stamp ``last_login_at`` in one transaction."""
+        with self.table.transaction() as tx:
+            tx.save(session_item(session))
+            tx.update(
+                UserItem(pk=keys.user_pk(session.user_id), sk=keys.PROFILE),
+                actions=[UserItem.last_login_at.set(int(session.created_at))],
+                condition=UserItem.pk.exists(),
+            )
+            if audit is not None:
+                tx.save(self._audit_item(session.user_id, audit))
+
+    def update_profile(
+        self,
+        user_id: str,
+        changes: dict[str, Any],
+        claim_swaps: list[tuple[str | None, str | None]] | None = None,
+    ) -> None:
+        """Set profile fields; each ``(old_claim, new_claim)`` moves (or drops, when ``new_claim`` is
+        None) an identifier claim in the same transaction.
+
+        Raises:
+            ClaimTakenError: a new claim belongs to someone else.
+        """
+        swaps = claim_swaps or []
+        new_claims = [new for _, new in swaps if new]
+        actions = []
+        for name, value in changes.items():
+            attr = getattr(UserItem, name)
+            actions.append(attr.remove() if value is None else attr.set(value))
+        actions.append(UserItem.updated_at.set(int(self.clock())))
+        try:
+            with self.table.transaction() as tx:
+                for new_claim in new_claims:
+                    tx.save(
+                        ClaimItem(pk=new_claim, sk=keys.CLAIM, user_id=user_id),
+                        condition=ClaimItem.pk.does_not_exist(),
+                    )
+                for old_claim, _ in swaps:
+                    if old_claim:
+                        tx.delete(
+                            ClaimItem(pk=old_claim, sk=keys.CLAIM), condition=ClaimItem.user_id == user_id
+                        )
+                tx.update(
+                    UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE),
+                    actions=actions,
+                    condition=UserItem.pk.exists(),
+                )
+        except TransactWriteError as exc:
+            lost = [i for i in failed_indexes(exc) if i < len(new_claims)]
+            if lost:
+                raise ClaimTakenError(new_claims[lost[0]]) from exc
+            raise
+
+    def add_grant(self, user_id: str, grant: RoleGrant, now: float) -> None:
+        """Give a user a role (idempotent: the link item is keyed by app and role code)."""
+        grant_item(user_id, grant, now).save()
+
+    def set_password(self, user_id: str, password_hash: str, revoke_session_ids: list[str]) -> None:
+        """Store a new password hash and delete the given sessions atomically (≤ 99 sessions per call)."""
+        with self.table.transaction() as tx:
+            tx.update(
+                UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE),
+                actions=[
+                    UserItem.password_hash.set(password_hash),
+                    UserItem.updated_at.set(int(self.clock())),
+                ],
+                condition=UserItem.pk.exists(),
+            )
+            for sid in revoke_session_ids[:99]:
+                tx.delete(SessionItem(pk=keys.session_pk(sid), sk=keys.SESSION))
+
+    def _user_item(self, user: User) -> UserItem:
+        values = {name: getattr(user, name) for name in USER_FIELDS}
+        return UserItem(pk=keys.user_pk(user.user_id), sk=keys.PROFILE, user_id=user.user_id, **values)
+
+    def _account_item(self, user_id: str, account: Account) -> AccountItem:
+        return AccountItem(
+            pk=keys.user_pk(user_id),
+            sk=keys.account_sk(account.provider, account.app_id or "-", account.open_id),
+            user_id=user_id,
+            provider=account.provider,
+            account_type=account.account_type,
+            app_id=account.app_id,
+            open_id=account.open_id,
+            nickname=account.nickname,
+            avatar_url=account.avatar_url,
+            created_at=account.created_at,
+        )
+
+    def _audit_item(self, user_id: str, audit: dict[str, Any]) -> AuditItem:
+        at = float(audit["at"])
+        return AuditItem(
+            pk=keys.audit_pk(user_id),
+            sk=keys.audit_sk(at, str(audit["id"])),
+            user_id=user_id,
+            action=str(audit["action"]),
+            at=int(at),
+            ip=audit.get("ip"),
+            detail=audit.get("detail"),
+            ttl=audit.get("ttl"),
+        )
+
+
+def grant_item(user_id: str, grant: RoleGrant, created_at: float) -> UserRoleItem:
+    return UserRoleItem(
+        pk=keys.user_pk(user_id),
+        sk=keys.user_role_sk(grant.app_name, grant.role_code),
+        gsi1pk=keys.role_members_gsi1pk(grant.app_name, grant.role_code),
+        gsi1sk=keys.user_pk(user_id),
+        user_id=user_id,
+        app_name=grant.app_name,
+        role_code=grant.role_code,
+        role_id=grant.role_id,
+        role_name=grant.role_name,
+        permissions=list(grant.permissions),
+        created_at=int(created_at),
+    )

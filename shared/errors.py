@@ -1,0 +1,153 @@
+"""One typed error hierarchy: each error carries its stable API code, HTTP status and messages.
+
+The envelope (``shared.envelope``) is the only place that turns these into responses; nothing picks a
+status by reading message text. Messages are Chinese by default and English on ``Accept-Language: en``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class AppError(Exception):
+    """Base of every error the API answers with its own envelope."""
+
+    code: ClassVar[str] = "INTERNAL_ERROR"
+    status: ClassVar[int] = 500
+    message_zh: ClassVar[str] = "服务器内部错误"
+    message_en: ClassVar[str] = "Internal server error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        data: dict[str, Any] | None = None,
+        errors: dict[str, list[str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or self.message_en)
+        self.detail = detail
+        self.data = data
+        self.errors = errors
+        self.headers = headers or {}
+
+    def message(self, lang: str) -> str:
+        """The message for people, in ``lang`` (``zh`` or ``en``)."""
+        return self.message_en if lang == "en" else self.message_zh
+
+
+class BadRequestError(AppError):
+    code, status = "BAD_REQUEST", 400
+    message_zh, message_en = "请求格式错误", "Malformed request"
+
+
+class PayloadTooLargeError(AppError):
+    code, status = "PAYLOAD_TOO_LARGE", 413
+    message_zh, message_en = "请求体过大", "Request body too large"
+
+
+class ValidationError(AppError):
+    """A field is missing or invalid; ``errors`` maps each bad field to its messages."""
+
+    code, status = "VALIDATION_ERROR", 422
+    message_zh, message_en = "参数校验失败", "Validation failed"
+
+    def __init__(self, errors: dict[str, list[str]], detail: str | None = None) -> None:
+        super().__init__(detail, errors=errors)
+
+
+class PasswordMismatchError(AppError):
+    code, status = "PASSWORD_MISMATCH", 400
+    message_zh, message_en = "两次输入的密码不一致", "Passwords do not match"
+
+
+class UsernameTakenError(AppError):
+    code, status = "USERNAME_TAKEN", 409
+    message_zh, message_en = "用户名已注册", "Username already registered"
+
+
+class EmailTakenError(AppError):
+    code, status = "EMAIL_TAKEN", 409
+    message_zh, message_en = "邮箱已注册", "Email already registered"
+
+
+class PhoneTakenError(AppError):
+    code, status = "PHONE_TAKEN", 409
+    message_zh, message_en = "手机号已注册", "Phone number already registered"
+
+
+class InvalidCredentialsError(AppError):
+    code, status = "INVALID_CREDENTIALS", 401
+    message_zh, message_en = "用户名或密码错误", "Invalid username or password"
+
+
+class UserDisabledError(AppError):
+    code, status = "USER_DISABLED", 403
+    message_zh, message_en = "用户已被禁用", "User is disabled"
+
+
+class UnauthorizedError(AppError):
+    code, status = "UNAUTHORIZED", 401
+    message_zh, message_en = "未登录或登录已失效", "Authentication required"
+
+
+class TokenInvalidError(AppError):
+    code, status = "TOKEN_INVALID", 401
+    message_zh, message_en = "令牌无效", "Invalid token"
+
+
+class TokenExpiredError(AppError):
+    code, status = "TOKEN_EXPIRED", 401
+    message_zh, message_en = "令牌已过期", "Token expired"
+
+
+class TokenRevokedError(AppError):
+    code, status = "TOKEN_REVOKED", 401
+    message_zh, message_en = "令牌已被撤销", "Token revoked"
+
+
+class RefreshTokenReusedError(AppError):
+    code, status = "REFRESH_TOKEN_REUSED", 401
+    message_zh, message_en = "刷新令牌被重复使用，会话已注销", "Refresh token reused; the session was revoked"
+
+
+class PermissionDeniedError(AppError):
+    code, status = "PERMISSION_DENIED", 403
+    message_zh, message_en = "没有权限", "Permission denied"
+
+
+class NotFoundError(AppError):
+    code, status = "NOT_FOUND", 404
+    message_zh, message_en = "资源不存在", "Not found"
+
+
+class MethodNotAllowedError(AppError):
+    code, status = "METHOD_NOT_ALLOWED", 405
+    message_zh, message_en = "请求方法不被允许", "Method not allowed"
+
+
+class RateLimitedError(AppError):
+    code, status = "RATE_LIMITED", 429
+    message_zh, message_en = "请求过于频繁，请稍后再试", "Too many requests, try again later"
+
+    def __init__(self, retry_after: int) -> None:
+        retry_after = max(1, int(retry_after))
+        super().__init__(data={"retry_after": retry_after}, headers={"Retry-After": str(retry_after)})
+
+
+class ServiceUnavailableError(AppError):
+    code, status = "SERVICE_UNAVAILABLE", 503
+    message_zh, message_en = "服务暂时不可用，请稍后再试", "Service temporarily unavailable"
+
+
+class UpstreamUnavailableError(AppError):
+    code, status = "UPSTREAM_UNAVAILABLE", 503
+    message_zh, message_en = "上游服务暂时不可用", "Upstream service unavailable"
+
+
+class InternalError(AppError):
+    """Anything unexpected; ``data`` carries the request id so operators can find the log line."""
+
+
+class ConfigurationError(RuntimeError):
+    """The deployment is misconfigured (missing keys, bad settings): fails loudly, never a 4xx."""

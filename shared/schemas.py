@@ -1,0 +1,100 @@
+"""Request bodies of the HTTP contract (API.md section 4), validated with Pydantic.
+
+Unknown fields are ignored. Identifiers sent as numbers by older clients are accepted as strings.
+Length caps stop oversized values before they reach bcrypt or DynamoDB.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+
+def _stringify(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return str(int(value)) if float(value).is_integer() else str(value)
+    return value
+
+
+def _boolish(value: Any) -> Any:
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off", ""):
+            return False
+    return value
+
+
+IdStr = Annotated[str, BeforeValidator(_stringify), Field(max_length=128)]
+Text = Annotated[str, Field(max_length=256)]
+Secret = Annotated[str, Field(min_length=1, max_length=1024)]
+Flag = Annotated[bool, BeforeValidator(_boolish)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+
+
+class RegisterBody(Body):
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Secret
+    confirm_password: Secret | None = None
+    email: Text | None = None
+    phone: Annotated[str, BeforeValidator(_stringify), Field(max_length=32)] | None = None
+    nickname: Annotated[str, Field(max_length=64)] | None = None
+    real_name: Annotated[str, Field(max_length=64)] | None = None
+    email_code: Annotated[str, BeforeValidator(_stringify), Field(max_length=16)] | None = None
+    sms_code: Annotated[str, BeforeValidator(_stringify), Field(max_length=16)] | None = None
+    referer_id: IdStr | None = None
+    app_name: Annotated[str, Field(max_length=64)] | None = None
+
+
+class LoginBody(Body):
+    username: Annotated[str, BeforeValidator(_stringify), Field(min_length=1, max_length=254)]
+    password: Secret
+    app_name: Annotated[str, Field(max_length=64)] | None = None
+    captcha_key: Text | None = None
+    captcha_code: Annotated[str, Field(max_length=16)] | None = None
+
+
+class RefreshBody(Body):
+    refresh_token: Annotated[str, Field(min_length=1, max_length=512)]
+
+
+class LogoutBody(Body):
+    all: Flag = False
+
+
+class VerifyTokenBody(Body):
+    token: Annotated[str, Field(max_length=4096)] | None = None
+    access_token: Annotated[str, Field(max_length=4096)] | None = None
+
+
+class ProfileUpdateBody(Body):
+    nickname: Annotated[str, Field(max_length=64)] | None = None
+    real_name: Annotated[str, Field(max_length=64)] | None = None
+    email: Text | None = None
+    avatar: Annotated[str, Field(max_length=1024)] | None = None
+    gender: Annotated[str, BeforeValidator(_stringify), Field(max_length=16)] | None = None
+    birthday: Annotated[str, Field(max_length=32)] | None = None
+
+
+class PasswordChangeBody(Body):
+    old_password: Secret
+    new_password: Secret
+    confirm_password: Secret | None = None
+
+
+class TokenGrantBody(Body):
+    """OAuth2 token endpoint (RFC 6749 section 4.3 and 6)."""
+
+    grant_type: Annotated[str, Field(max_length=64)]
+    username: Annotated[str, Field(max_length=254)] | None = None
+    password: Annotated[str, Field(max_length=1024)] | None = None
+    refresh_token: Annotated[str, Field(max_length=512)] | None = None
+    scope: Annotated[str, Field(max_length=512)] | None = None
+    app_name: Annotated[str, Field(max_length=64)] | None = None

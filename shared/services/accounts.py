@@ -1,0 +1,342 @@
+"""Password accounts: sign-up, sign-in, profile and password changes.
+
+Sign-in answers the same way, after the same bcrypt work, for an unknown identifier and a wrong password
+(no user enumeration). A client never chooses its roles: a new user gets the app's default role.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.clock import Clock, IdFactory, iso, new_id, system_clock
+from shared.config import Settings
+from shared.db import keys
+from shared.db.apps import AppRepository
+from shared.db.users import ClaimTakenError, UserRepository
+from shared.domain import Account, AppConfig, ClientInfo, RoleGrant, User, UserRecord
+from shared.errors import (
+    AppError,
+    EmailTakenError,
+    InvalidCredentialsError,
+    NotFoundError,
+    PasswordMismatchError,
+    PhoneTakenError,
+    UserDisabledError,
+    UsernameTakenError,
+    ValidationError,
+)
+from shared.identifiers import is_valid_username, normalize_email, normalize_phone, username_key
+from shared.services.catalog import builtin_role
+from shared.services.passwords import PasswordHasher, PasswordPolicy
+from shared.services.sessions import SessionService, TokenPair, authorization_of
+
+PROFILE_FIELDS = ("nickname", "real_name", "email", "avatar", "gender", "birthday")
+
+
+@dataclass
+class RegisterCommand:
+    username: str
+    password: str
+    confirm_password: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    nickname: str | None = None
+    real_name: str | None = None
+    referer_id: str | None = None
+    app_name: str | None = None
+
+
+@dataclass
+class SignedIn:
+    """The result of a sign-in: tokens and the user as seen from the token's app."""
+
+    tokens: TokenPair
+    user_info: dict[str, Any]
+    created: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_data(self) -> dict[str, Any]:
+        return {**self.tokens.as_data(), "user_info": self.user_info}
+
+
+def claim_error(claim: str) -> AppError:
+    """Map a lost identifier claim to its API error."""
+    if claim.startswith("EMAIL#"):
+        return EmailTakenError()
+    if claim.startswith("PHONE#"):
+        return PhoneTakenError()
+    return UsernameTakenError()
+
+
+def user_info(record: UserRecord, app_name: str) -> dict[str, Any]:
+    """``user_info`` of API.md section 2: roles and permissions of ``app_name`` only."""
+    user = record.user
+    grants = record.grants_in(app_name)
+    _, permissions = authorization_of(grants)
+    return {
+        "user_id": user.user_id,
+        "username": user.username,
+        "nickname": user.nickname,
+        "real_name": user.real_name,
+        "email": user.email,
+        "phone": user.phone,
+        "avatar": user.avatar,
+        "gender": user.gender,
+        "birthday": user.birthday,
+        "union_id": user.union_id,
+        "referer_id": user.referer_id,
+        "department_id": user.department_id,
+        "status": user.status,
+        "app_name": app_name,
+        "roles": [
+            {"role_id": g.role_id, "role_code": g.role_code, "role_name": g.role_name, "app_name": g.app_name}
+            for g in sorted(grants, key=lambda g: g.role_code)
+        ],
+        "permissions": permissions,
+        "accounts": [
+            {
+                "provider": a.provider,
+                "type": a.account_type,
+                "app_id": a.app_id,
+                "open_id": a.open_id,
+                "nickname": a.nickname,
+                "avatar_url": a.avatar_url,
+                "created_at": iso(a.created_at),
+            }
+            for a in record.accounts
+        ],
+        "created_at": iso(user.created_at),
+        "last_login_at": iso(user.last_login_at) if user.last_login_at else None,
+    }
+
+
+class AppDirectory:
+    """App settings and default roles; ``app0`` exists from the start even before it has an item."""
+
+    def __init__(self, apps: AppRepository, settings: Settings, clock: Clock = system_clock) -> None:
+        self.apps = apps
+        self.settings = settings
+        self.clock = clock
+
+    def resolve(self, app_name: str | None) -> str:
+        name = (app_name or self.settings.default_app).strip()
+        if not name or len(name) > 64 or not name.replace("_", "").replace("-", "").isalnum():
+            raise ValidationError({"app_name": ["invalid app name"]})
+        return name
+
+    def default_grant(self, app_name: str) -> tuple[AppConfig, RoleGrant]:
+        """The app's settings and the grant every new user of it receives (role created if missing).
+
+        Raises:
+            ValidationError: the app does not exist.
+        """
+        app, role = self.apps.get_app_and_role(app_name, None)
+        if app is None:
+            if app_name != self.settings.default_app:
+                raise ValidationError({"app_name": ["unknown app"]})
+            app = AppConfig(app_name=app_name, default_role=self.settings.default_role)
+        code = app.default_role or self.settings.default_role
+        role = self.apps.get_role(app_name, code)
+        if role is None:
+            role = builtin_role(app_name, code)
+            self.apps.create_role_if_missing(role, self.clock())
+            role = self.apps.get_role(app_name, code) or role
+        grant = RoleGrant(app_name, role.role_code, role.role_id, role.role_name, list(role.permissions))
+        return app, grant
+
+    def grant_of(self, app_name: str, role_code: str) -> RoleGrant:
+        """A grant of a built-in role, creating the role when missing (bootstrap, dev shortcuts)."""
+        role = self.apps.get_role(app_name, role_code)
+        if role is None:
+            role = builtin_role(app_name, role_code)
+            self.apps.create_role_if_missing(role, self.clock())
+        return RoleGrant(app_name, role.role_code, role.role_id, role.role_name, list(role.permissions))
+
+
+class AccountService:
+    def __init__(
+        self,
+        users: UserRepository,
+        apps: AppDirectory,
+        sessions: SessionService,
+        hasher: PasswordHasher,
+        policy: PasswordPolicy,
+        *,
+        clock: Clock = system_clock,
+        ids: IdFactory = new_id,
+    ) -> None:
+        self.users = users
+        self.apps = apps
+        self.sessions = sessions
+        self.hasher = hasher
+        self.policy = policy
+        self.clock = clock
+        self.ids = ids
+
+    # -- sign-up -------------------------------------------------------------------------------
+    def register(self, cmd: RegisterCommand, client: ClientInfo, extra_grants: list[RoleGrant] | None = None) -> SignedIn:
+        """Create a password user with the app's default role and open its first session.
+
+        Raises:
+            ValidationError, PasswordMismatchError: bad input.
+            UsernameTakenError, EmailTakenError, PhoneTakenError: an identifier is registered.
+        """
+        app_name = self.apps.resolve(cmd.app_name)
+        errors: dict[str, list[str]] = {}
+        username = cmd.username.strip()
+        if not is_valid_username(username):
+            errors["username"] = ["2-64 letters, digits, _ . - or Chinese characters; not all digits"]
+        email = normalize_email(cmd.email) if cmd.email else None
+        if cmd.email and email is None:
+            errors["email"] = ["invalid email"]
+        phone = normalize_phone(cmd.phone) if cmd.phone else None
+        if cmd.phone and phone is None:
+            errors["phone"] = ["invalid phone number"]
+        if errors:
+            raise ValidationError(errors)
+        self.policy.check(cmd.password, "password")
+        if cmd.confirm_password is not None and cmd.confirm_password != cmd.password:
+            raise PasswordMismatchError()
+
+        _, grant = self.apps.default_grant(app_name)
+        grants = [grant, *(extra_grants or [])]
+        now = self.clock()
+        user = User(
+            user_id=self.ids(),
+            username=username,
+            nickname=(cmd.nickname or username)[:64],
+            real_name=cmd.real_name,
+            email=email,
+            phone=phone,
+            referer_id=cmd.referer_id,
+            password_hash=self.hasher.hash(cmd.password),
+            created_at=now,
+            last_login_at=now,
+        )
+        claims = [keys.username_claim(username_key(username))]
+        if email:
+            claims.append(keys.email_claim(email))
+        if phone:
+            claims.append(keys.phone_claim(phone))
+        account = Account(provider="password", open_id=user.user_id, created_at=now)
+        tokens = self.sessions.new(user.user_id, app_name, grants, client)
+        try:
+            self.users.create(user, claims, [account], grants, tokens.session, self._audit("register", now, client))
+        except ClaimTakenError as exc:
+            raise claim_error(exc.claim) from exc
+        record = UserRecord(user=user, accounts=[account], grants=grants)
+        return SignedIn(tokens, user_info(record, app_name), created=True)
+
+    # -- sign-in -------------------------------------------------------------------------------
+    def login(self, identifier: str, password: str, app_name: str | None, client: ClientInfo) -> SignedIn:
+        """Sign in with username, email or phone and a password.
+
+        Raises:
+            InvalidCredentialsError: unknown identifier or wrong password (same answer, same work).
+            UserDisabledError: the password was right but the user is disabled.
+        """
+        app = self.apps.resolve(app_name)
+        record = self._find(identifier)
+        stored = record.user.password_hash if record else None
+        if not self.hasher.verify(password, stored) or record is None:
+            raise InvalidCredentialsError()
+        if record.user.status != "active":
+            raise UserDisabledError()
+        if not record.grants_in(app):
+            # First sign-in to this app: the app's default role, like a sign-up would give.
+            _, grant = self.apps.default_grant(app)
+            self.users.add_grant(record.user.user_id, grant, self.clock())
+            record.grants.append(grant)
+        return self.open_session(record, app, client, "login")
+
+    def open_session(self, record: UserRecord, app_name: str, client: ClientInfo, action: str) -> SignedIn:
+        """Open a session for an authenticated user (also used by other sign-in methods)."""
+        tokens = self.sessions.new(record.user.user_id, app_name, record.grants, client)
+        now = tokens.session.created_at
+        self.users.open_session(tokens.session, self._audit(action, now, client))
+        record.user.last_login_at = now
+        return SignedIn(tokens, user_info(record, app_name))
+
+    def _find(self, identifier: str) -> UserRecord | None:
+        value = (identifier or "").strip()
+        if not value or len(value) > 254:
+            return None
+        claims: list[str] = []
+        if "@" in value:
+            email = normalize_email(value)
+            claims = [keys.email_claim(email)] if email else []
+        else:
+            phone = normalize_phone(value)
+            if phone:
+                claims.append(keys.phone_claim(phone))
+            claims.append(keys.username_claim(username_key(value)))
+        user_id = self.users.find_user_id(claims) if claims else None
+        return self.users.load(user_id) if user_id else None
+
+    # -- profile -------------------------------------------------------------------------------
+    def get(self, user_id: str) -> UserRecord:
+        record = self.users.load(user_id)
+        if record is None:
+            raise NotFoundError()
+        return record
+
+    def info(self, user_id: str, app_name: str) -> dict[str, Any]:
+        return user_info(self.get(user_id), app_name)
+
+    def update_profile(self, user_id: str, app_name: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Change profile fields; a new email moves the email claim atomically.
+
+        Raises:
+            EmailTakenError: the email belongs to another user.
+        """
+        record = self.get(user_id)
+        updates = {k: v for k, v in changes.items() if k in PROFILE_FIELDS}
+        swaps: list[tuple[str | None, str | None]] = []
+        if "email" in updates:
+            if updates["email"] in (None, ""):
+                updates["email"] = None
+            else:
+                email = normalize_email(str(updates["email"]))
+                if email is None:
+                    raise ValidationError({"email": ["invalid email"]})
+                updates["email"] = email
+            old = record.user.email
+            new = updates["email"]
+            if new == old:
+                updates.pop("email")
+            else:
+                swaps.append(
+                    (keys.email_claim(old) if old else None, keys.email_claim(new) if new else None)
+                )
+        if updates:
+            try:
+                self.users.update_profile(user_id, updates, swaps)
+            except ClaimTakenError as exc:
+                raise claim_error(exc.claim) from exc
+            for name, value in updates.items():
+                setattr(record.user, name, value)
+        return user_info(record, app_name)
+
+    def change_password(
+        self, user_id: str, session_id: str, old: str, new: str, confirm: str | None
+    ) -> int:
+        """Replace the password and revoke every other session; returns how many were revoked.
+
+        Raises:
+            InvalidCredentialsError: ``old`` is wrong.
+        """
+        record = self.get(user_id)
+        self.policy.check(new, "new_password")
+        if confirm is not None and confirm != new:
+            raise PasswordMismatchError()
+        if not self.hasher.verify(old, record.user.password_hash):
+            raise InvalidCredentialsError()
+        others = self.sessions.other_session_ids(user_id, keep=session_id)
+        self.users.set_password(user_id, self.hasher.hash(new), others)
+        if len(others) > 99:
+            self.sessions.sessions.delete_many(others[99:])
+        return len(others)
+
+    def _audit(self, action: str, now: float, client: ClientInfo) -> dict[str, Any]:
+        return {"action": action, "at": now, "id": self.ids(), "ip": client.ip}

@@ -1,0 +1,86 @@
+"""Password policy and hashing (bcrypt, configurable cost).
+
+bcrypt only reads the first 72 bytes of its input, so longer passwords are refused with 422 instead of
+being truncated silently. Unknown users are checked against a dummy hash so that a wrong username and a
+wrong password take the same time (API.md section 7).
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Protocol
+
+import bcrypt
+
+from shared.errors import ValidationError
+
+BCRYPT_MAX_BYTES = 72
+
+
+class PasswordHasher(Protocol):
+    """What the account service needs from a hasher."""
+
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, password: str, hashed: str | None) -> bool: ...
+
+    def needs_rehash(self, hashed: str) -> bool: ...
+
+
+class BcryptHasher:
+    """bcrypt with a fixed cost; ``verify(password, None)`` burns the same time and returns False."""
+
+    def __init__(self, rounds: int = 11) -> None:
+        self.rounds = rounds
+        self._dummy: bytes | None = None
+
+    def hash(self, password: str) -> str:
+        return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(self.rounds)).decode("ascii")
+
+    def verify(self, password: str, hashed: str | None) -> bool:
+        secret = password.encode("utf-8")
+        if len(secret) > BCRYPT_MAX_BYTES:
+            secret = secret[:BCRYPT_MAX_BYTES]  # never stored this way; only bounds the dummy work
+            hashed = None
+        if not hashed:
+            bcrypt.checkpw(secret, self._dummy_hash())
+            return False
+        try:
+            return bool(bcrypt.checkpw(secret, hashed.encode("ascii")))
+        except ValueError:
+            return False
+
+    def needs_rehash(self, hashed: str) -> bool:
+        try:
+            return int(hashed.split("$")[2]) != self.rounds
+        except (IndexError, ValueError):
+            return True
+
+    def _dummy_hash(self) -> bytes:
+        if self._dummy is None:
+            self._dummy = bcrypt.hashpw(b"dummy-password-for-timing", bcrypt.gensalt(self.rounds))
+        return self._dummy
+
+
+class PasswordPolicy:
+    """Length rules of API.md section 7: at least ``min_length`` characters, at most 72 UTF-8 bytes."""
+
+    def __init__(self, min_length: int = 6) -> None:
+        self.min_length = min_length
+
+    def check(self, password: str, field: str = "password") -> None:
+        """Raises:
+        ValidationError: the password is too short or longer than bcrypt can hash.
+        """
+        problems: list[str] = []
+        if len(password) < self.min_length:
+            problems.append(f"must be at least {self.min_length} characters")
+        if len(password.encode("utf-8")) > BCRYPT_MAX_BYTES:
+            problems.append(f"must be at most {BCRYPT_MAX_BYTES} bytes in UTF-8")
+        if problems:
+            raise ValidationError({field: problems})
+
+
+def constant_time_equals(a: str, b: str) -> bool:
+    """Compare secrets without leaking where they differ."""
+    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))

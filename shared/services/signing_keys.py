@@ -1,0 +1,193 @@
+"""Signing keys: a key ring with one active key and any number of keys still accepted.
+
+The ring is a JSON document ``{"active_kid": "...", "keys": [{"kid", "alg", "private_key"}]}`` kept in
+an SSM SecureString parameter in AWS (read through Powertools Parameters, cached), in a file under
+``.local/`` in local mode (generated on first run), or inline for tests. Rotation adds a key, makes it
+active, and keeps the previous one until every token it signed has expired, so nobody is logged out
+(``scripts/signing_keys.py``; docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from shared.clock import Clock, system_clock
+from shared.errors import ConfigurationError
+
+SUPPORTED_ALGORITHMS = ("ES256", "RS256")
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    alg: str
+    private_key: Any
+    public_key: Any
+
+    def public_jwk(self) -> dict[str, str]:
+        """The RFC 7517 public JWK of this key."""
+        numbers = self.public_key.public_numbers()
+        if self.alg == "ES256":
+            return {
+                "kty": "EC",
+                "crv": "P-256",
+                "x": _b64(numbers.x.to_bytes(32, "big")),
+                "y": _b64(numbers.y.to_bytes(32, "big")),
+                "kid": self.kid,
+                "alg": self.alg,
+                "use": "sig",
+            }
+        n_bytes = (numbers.n.bit_length() + 7) // 8
+        return {
+            "kty": "RSA",
+            "n": _b64(numbers.n.to_bytes(n_bytes, "big")),
+            "e": _b64(numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")),
+            "kid": self.kid,
+            "alg": self.alg,
+            "use": "sig",
+        }
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+class KeyRing:
+    """Parsed keys: ``active`` signs, every key in ``keys`` verifies."""
+
+    def __init__(self, active: SigningKey, keys: dict[str, SigningKey]) -> None:
+        self.active = active
+        self.keys = keys
+
+    @classmethod
+    def from_document(cls, document: str | dict[str, Any]) -> KeyRing:
+        """Parse the ring document.
+
+        Raises:
+            ConfigurationError: the document is malformed or names no usable active key.
+        """
+        try:
+            data = json.loads(document) if isinstance(document, str) else document
+            keys: dict[str, SigningKey] = {}
+            for entry in data["keys"]:
+                alg = entry.get("alg", "ES256")
+                if alg not in SUPPORTED_ALGORITHMS:
+                    raise ConfigurationError(f"unsupported signing algorithm {alg}")
+                private = serialization.load_pem_private_key(entry["private_key"].encode(), password=None)
+                keys[entry["kid"]] = SigningKey(entry["kid"], alg, private, private.public_key())
+            active = keys[data.get("active_kid") or data["keys"][-1]["kid"]]
+        except ConfigurationError:
+            raise
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
+            raise ConfigurationError(f"malformed signing key ring: {type(exc).__name__}") from exc
+        return cls(active, keys)
+
+    def jwks(self) -> dict[str, list[dict[str, str]]]:
+        return {"keys": [key.public_jwk() for key in self.keys.values()]}
+
+
+def generate_key(alg: str = "ES256") -> dict[str, str]:
+    """A new private key entry for a ring document (PEM, PKCS#8)."""
+    private: Any
+    if alg == "ES256":
+        private = ec.generate_private_key(ec.SECP256R1())
+    elif alg == "RS256":
+        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    else:
+        raise ConfigurationError(f"unsupported signing algorithm {alg}")
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode("ascii")
+    return {"kid": secrets.token_hex(8), "alg": alg, "private_key": pem}
+
+
+def new_ring_document(alg: str = "ES256") -> dict[str, Any]:
+    key = generate_key(alg)
+    return {"active_kid": key["kid"], "keys": [key]}
+
+
+def rotate_document(document: dict[str, Any], alg: str = "ES256", keep: int = 2) -> dict[str, Any]:
+    """Add a new active key and keep the newest ``keep`` keys (the old active one keeps verifying)."""
+    key = generate_key(alg)
+    keys = [*document.get("keys", []), key][-keep:]
+    return {"active_kid": key["kid"], "keys": keys}
+
+
+def load_or_create_file(path: str) -> str:
+    """Local mode: read the ring file, creating a fresh ES256 ring (mode 0600) when missing."""
+    file = Path(path)
+    if not file.exists():
+        file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(new_ring_document(), handle)
+    return file.read_text()
+
+
+class KeyRingProvider:
+    """Loads the ring lazily and caches it for ``max_age`` seconds (one load per container normally).
+
+    ``loader`` returns the ring document; an unknown ``kid`` triggers one early reload so that a key
+    added by rotation is picked up before the cache expires, at most once a minute.
+    """
+
+    def __init__(self, loader: Callable[[], str], max_age: int = 300, clock: Clock = system_clock) -> None:
+        self._loader = loader
+        self._max_age = max_age
+        self._clock = clock
+        self._ring: KeyRing | None = None
+        self._loaded_at = 0.0
+        self._lock = threading.Lock()
+
+    def ring(self, force: bool = False) -> KeyRing:
+        now = self._clock()
+        with self._lock:
+            stale = self._ring is None or now - self._loaded_at > self._max_age
+            early = force and now - self._loaded_at > 60
+            if stale or early:
+                self._ring = KeyRing.from_document(self._loader())
+                self._loaded_at = now
+            assert self._ring is not None
+            return self._ring
+
+    def key_for(self, kid: str) -> SigningKey | None:
+        key = self.ring().keys.get(kid)
+        if key is None:
+            key = self.ring(force=True).keys.get(kid)
+        return key
+
+
+def provider_from_settings(settings: Any) -> KeyRingProvider:
+    """Pick the ring source: inline JSON, then SSM parameter, then local file.
+
+    Raises:
+        ConfigurationError: no source is configured.
+    """
+    max_age = settings.signing_keys_cache_seconds
+    if settings.signing_keys_json:
+        document = settings.signing_keys_json
+        return KeyRingProvider(lambda: document, max_age)
+    if settings.signing_keys_parameter:
+        name = settings.signing_keys_parameter
+
+        def from_ssm() -> str:
+            from aws_lambda_powertools.utilities import parameters
+
+            value = parameters.get_parameter(name, decrypt=True, max_age=max_age)
+            return str(value)
+
+        return KeyRingProvider(from_ssm, max_age)
+    if settings.signing_keys_file:
+        path = settings.signing_keys_file
+        return KeyRingProvider(lambda: load_or_create_file(path), max_age)
+    raise ConfigurationError("no signing keys configured (SIGNING_KEYS_PARAMETER or SIGNING_KEYS_FILE)")

@@ -1,0 +1,139 @@
+"""Access tokens (JWT, ES256/RS256 with ``kid``) and opaque refresh tokens.
+
+Verification follows RFC 8725: the algorithm comes from the key named by ``kid``, never from the token,
+so ``alg: none`` and algorithm confusion are refused; ``exp``, ``iss``, ``aud`` and ``typ`` are checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from shared.clock import Clock, IdFactory, new_id, system_clock
+from shared.errors import TokenExpiredError, TokenInvalidError
+from shared.services.signing_keys import KeyRingProvider
+
+REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "sid", "jti"]
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    """The verified claims of an access token."""
+
+    user_id: str
+    session_id: str
+    app_name: str
+    roles: list[str]
+    exp: int
+    raw: dict[str, Any]
+
+
+class TokenService:
+    """Signs and verifies access tokens with the key ring."""
+
+    def __init__(
+        self,
+        keys: KeyRingProvider,
+        *,
+        issuer: str,
+        audience: str,
+        access_ttl: int,
+        clock: Clock = system_clock,
+        ids: IdFactory = new_id,
+    ) -> None:
+        self.keys = keys
+        self.issuer = issuer
+        self.audience = audience
+        self.access_ttl = access_ttl
+        self.clock = clock
+        self.ids = ids
+
+    def issue_access(self, user_id: str, session_id: str, app_name: str, roles: list[str]) -> tuple[str, int]:
+        """A signed access token and its lifetime in seconds."""
+        key = self.keys.ring().active
+        now = int(self.clock())
+        claims = {
+            "sub": user_id,
+            "sid": session_id,
+            "app": app_name,
+            "roles": list(roles),
+            "iat": now,
+            "exp": now + self.access_ttl,
+            "iss": self.issuer,
+            "aud": self.audience,
+            "jti": self.ids(),
+            "typ": "access",
+        }
+        token = jwt.encode(claims, key.private_key, algorithm=key.alg, headers={"kid": key.kid, "typ": "JWT"})
+        return token, self.access_ttl
+
+    def verify_access(self, token: str) -> AccessClaims:
+        """Check signature, algorithm, ``exp``, ``iss``, ``aud`` and ``typ``.
+
+        Raises:
+            TokenExpiredError: the token is past ``exp``.
+            TokenInvalidError: anything else is wrong with it.
+        """
+        if not token or len(token) > 4096:
+            raise TokenInvalidError()
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise TokenInvalidError() from exc
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise TokenInvalidError()
+        key = self.keys.key_for(kid)
+        if key is None or header.get("alg") != key.alg:
+            raise TokenInvalidError()
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key.public_key,
+                algorithms=[key.alg],
+                audience=self.audience,
+                issuer=self.issuer,
+                # exp is checked below against the injected clock, not PyJWT's real time.
+                options={"require": REQUIRED_CLAIMS, "verify_iat": False, "verify_exp": False},
+            )
+        except jwt.PyJWTError as exc:
+            raise TokenInvalidError() from exc
+        if not isinstance(claims["exp"], int):
+            raise TokenInvalidError()
+        if claims["exp"] <= int(self.clock()):
+            raise TokenExpiredError()
+        roles = claims.get("roles", [])
+        if claims.get("typ") != "access" or not isinstance(roles, list):
+            raise TokenInvalidError()
+        return AccessClaims(
+            user_id=str(claims["sub"]),
+            session_id=str(claims["sid"]),
+            app_name=str(claims.get("app", "")),
+            roles=[str(r) for r in roles],
+            exp=int(claims["exp"]),
+            raw=claims,
+        )
+
+
+def new_refresh_token(session_id: str) -> tuple[str, str]:
+    """A refresh token ``<session_id>.<secret>`` and the hash stored in the session."""
+    secret = secrets.token_urlsafe(32)
+    return f"{session_id}.{secret}", hash_secret(secret)
+
+
+def split_refresh_token(token: str) -> tuple[str, str] | None:
+    """``(session_id, secret_hash)`` of a refresh token, or None when it is malformed."""
+    if not isinstance(token, str) or len(token) > 256 or token.count(".") != 1:
+        return None
+    session_id, secret = token.split(".")
+    if not session_id or not secret or not session_id.isalnum():
+        return None
+    return session_id, hash_secret(secret)
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()

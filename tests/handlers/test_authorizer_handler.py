@@ -1,0 +1,47 @@
+"""The authorizer function with the sample TOKEN event (events/authorizer-token.json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from functions.authorizer import app as authorizer
+from shared.container import Services
+from shared.domain import ClientInfo
+from shared.services.accounts import RegisterCommand
+
+SAMPLE = json.loads((Path(__file__).resolve().parents[2] / "events" / "authorizer-token.json").read_text())
+
+
+def token_event(token: str) -> dict[str, str]:
+    return {**SAMPLE, "authorizationToken": f"Bearer {token}"}
+
+
+def test_valid_token_gets_an_allow_policy_and_context(services: Services, context) -> None:
+    signed_in = services.accounts.register(RegisterCommand(username="alice", password="secret123"), ClientInfo())
+    policy = authorizer.lambda_handler(token_event(signed_in.tokens.access_token), context)
+    assert policy["principalId"] == signed_in.user_info["user_id"]
+    allow = policy["policyDocument"]["Statement"][0]
+    assert allow["Effect"] == "Allow" and allow["Resource"] == ["arn:aws:execute-api:us-east-1:123456789012:abc123/dev/*/*"]
+    assert policy["context"] == {
+        "user_id": signed_in.user_info["user_id"],
+        "session_id": signed_in.tokens.session.session_id,
+        "app_name": "app0",
+        "roles": "l0",
+        "permissions": "",
+    }
+
+
+@pytest.mark.parametrize("header", ["", "Bearer", "Basic abc", "Bearer not-a-jwt", "Token x.y.z"])
+def test_missing_or_malformed_tokens_are_unauthorized(services: Services, context, header: str) -> None:
+    with pytest.raises(Exception, match="^Unauthorized$"):
+        authorizer.lambda_handler({**SAMPLE, "authorizationToken": header}, context)
+
+
+def test_revoked_session_is_unauthorized(services: Services, context) -> None:
+    signed_in = services.accounts.register(RegisterCommand(username="alice", password="secret123"), ClientInfo())
+    services.sessions.revoke(signed_in.user_info["user_id"], signed_in.tokens.session.session_id)
+    with pytest.raises(Exception, match="^Unauthorized$"):
+        authorizer.lambda_handler(token_event(signed_in.tokens.access_token), context)
