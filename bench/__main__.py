@@ -7,8 +7,20 @@ import os
 import platform
 import sys
 import time
+import traceback
+from collections.abc import Callable
 
-from bench import report
+failures: list[str] = []
+
+
+def section(name: str, action: Callable[[], None]) -> None:
+    """Run one section; a failure is printed and remembered, and the other sections still run."""
+    try:
+        action()
+    except Exception as exc:
+        failures.append(name)
+        print(f"\n{name}: FAILED ({type(exc).__name__}: {exc})")
+        traceback.print_exc(limit=-3, file=sys.stdout)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,20 +29,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     print(
-        f"make bench{' --quick' if args.quick else ''}: Python {platform.python_version()} "
-        f"on {platform.machine()}, {os.cpu_count()} CPUs ({platform.system()} {platform.release()})"
+        f"make bench{' --quick' if args.quick else ''}: Python {platform.python_version()} on "
+        f"{platform.machine()}, {os.cpu_count()} CPUs, load average {load} at start"
     )
 
-    from bench import roundtrips
+    from bench import bcrypt_cost, coldstart, latency, roundtrips, sizes
     from bench.dynamo import embedded
 
     with embedded() as dynamo:
-        roundtrips.run(dynamo)
+        section("round trips", lambda: roundtrips.run(dynamo))
+        section("cold start", lambda: coldstart.run(3 if args.quick else 7))
+        section("authorizer latency", lambda: latency.run(dynamo, 100 if args.quick else 300))
+    section("package sizes", sizes.run)
+    section("bcrypt cost", lambda: bcrypt_cost.run(3 if args.quick else 5))
 
     print()
-    print(f"done in {time.perf_counter() - started:.1f} s")
-    return 0
+    print(f"done in {time.perf_counter() - started:.1f} s" + (f"; failed: {', '.join(failures)}" if failures else ""))
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

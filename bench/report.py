@@ -26,6 +26,11 @@ def us(seconds: float) -> str:
     return f"{seconds * 1_000_000:.0f} µs"
 
 
+def duration(seconds: float) -> str:
+    """µs below a millisecond, ms above."""
+    return us(seconds) if seconds < 0.001 else ms(seconds, 2)
+
+
 def size(num_bytes: int) -> str:
     if num_bytes >= 1024 * 1024:
         return f"{num_bytes / (1024 * 1024):.1f} MB"
@@ -44,7 +49,7 @@ def heading(title: str) -> None:
     print("-" * len(title))
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> None:
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str = "", indent: int = 0) -> None:
     """Print rows under headers; ``align`` holds one ``<`` or ``>`` per column (default ``<``)."""
     widths = [len(h) for h in headers]
     for row in rows:
@@ -54,7 +59,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str = ""
 
     def line(cells: Sequence[str]) -> str:
         parts = [f"{cell:{spec[i]}{widths[i]}}" for i, cell in enumerate(cells)]
-        return "  ".join(parts).rstrip()
+        return (" " * indent + "  ".join(parts)).rstrip()
 
     print(line(headers))
     print(line(["-" * w for w in widths]))

@@ -87,7 +87,7 @@ def measure(action: Callable[[], T]) -> tuple[T, Measured]:
 
 
 def describe(operations: list[str]) -> str:
-    """``BatchGetItem ×2 + PutItem``: the requests in order, consecutive repeats folded."""
+    """The requests in order, consecutive repeats of one operation folded into one entry with a count."""
     groups: list[list[Any]] = []
     for op in operations:
         if groups and groups[-1][0] == op:
@@ -179,13 +179,13 @@ def run(dynamo: Dynamo) -> None:
         ]
     )
     report.table(
-        ["flow", "trips", "target", "status", "requests, in order", "new clients", "wall ms"],
+        ["flow", "trips", "target", "status", "requests, in order", "clients built", "wall ms"],
         rows,
         "<><<<>>",
     )
     report.note("the very first register also creates app0's default role (PutItem + re-read); it happens once.")
     report.note(
-        "'new clients' = botocore DynamoDB clients built during the flow (PynamoDB builds one per model "
+        "'clients built' = botocore DynamoDB clients built during the flow (PynamoDB builds one per model "
         "connection, and Table.transaction() builds a new one per transaction); each costs wall time, "
         "not a round trip."
     )

@@ -9,7 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
+import subprocess
+import sys
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -22,24 +27,67 @@ REGION = "us-east-1"
 
 
 class EmbeddedDynamo:
-    """moto's DynamoDB server on a free loopback port, in this process's threads."""
+    """moto's DynamoDB server on a free loopback port.
 
-    def __init__(self) -> None:
-        from moto.server import ThreadedMotoServer
+    In-process (threads) for the unit tests; in its own process for local mode, so that each local
+    server has its own state (moto keeps its data in process-wide globals) and it dies with it.
+    """
 
-        # moto logs every request through werkzeug; local mode and tests do not need that noise.
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    def __init__(self, separate_process: bool = False) -> None:
+        self.separate_process = separate_process
         self.endpoint = ""
+        self._server: Any = None
+        self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> str:
+        if self.separate_process:
+            port = _free_port()
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            self.endpoint = f"http://127.0.0.1:{port}"
+            _wait_until_up(self.endpoint, self._process)
+            return self.endpoint
+        from moto.server import ThreadedMotoServer
+
+        # moto logs every request through werkzeug; tests do not need that noise.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
         return self.endpoint
 
     def stop(self) -> None:
-        self._server.stop()
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+        if self._server is not None:
+            self._server.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_up(endpoint: str, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the embedded DynamoDB (moto server) exited at start")
+        try:
+            with urllib.request.urlopen(endpoint + "/moto-api/", timeout=1):  # noqa: S310 - loopback only
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("the embedded DynamoDB (moto server) did not start")
 
 
 def client(endpoint: str | None) -> Any:
@@ -84,9 +132,9 @@ def restore(endpoint: str, table_name: str, path: Path) -> int:
     if not path.exists():
         return 0
     items = json.loads(path.read_text(encoding="utf-8"), parse_float=_decimal)
-    table = boto3.resource(
-        "dynamodb", endpoint_url=endpoint, region_name=os.environ.get("AWS_REGION", REGION)
-    ).Table(table_name)
+    table = boto3.resource("dynamodb", endpoint_url=endpoint, region_name=os.environ.get("AWS_REGION", REGION)).Table(
+        table_name
+    )
     with table.batch_writer() as writer:
         for item in items:
             writer.put_item(Item={k: _restore_value(v) for k, v in item.items()})

@@ -43,9 +43,7 @@ class Gateway:
         self._lock = threading.Lock()
 
     # -- entry point -------------------------------------------------------------------------------
-    def handle(
-        self, method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str
-    ) -> HttpResponse:
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str) -> HttpResponse:
         request_id = str(uuid.uuid4())
         path, _, query = target.partition("?")
         path = unquote(path) or "/"

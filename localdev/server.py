@@ -49,7 +49,8 @@ class LocalServer:
 
     @property
     def url(self) -> str:
-        assert self.httpd is not None
+        if self.httpd is None:
+            raise RuntimeError("the server is not started")
         return f"http://{self.host}:{self.httpd.server_address[1]}"
 
     def start(self) -> str:
@@ -62,7 +63,7 @@ class LocalServer:
         }
         api = read_api(overrides)
         if self.endpoint is None:
-            self.embedded = dynamo.EmbeddedDynamo()
+            self.embedded = dynamo.EmbeddedDynamo(separate_process=True)
             self.endpoint = self.embedded.start()
             dynamo.ensure_table(self.endpoint, self.table_name, api.table_properties)
             dynamo.restore(self.endpoint, self.table_name, self.snapshot_file)
@@ -205,7 +206,7 @@ def _handler_class(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: Any) -> None:
             if os.environ.get("LOCAL_ACCESS_LOG", "1") == "1":
-                sys.stderr.write("%s %s\n" % (self.log_date_time_string(), format % args))
+                sys.stderr.write(f"{self.log_date_time_string()} {format % args}\n")
 
     return Handler
 

@@ -8,6 +8,7 @@ what the concurrency tests exercise through HTTP.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import multiprocessing as mp
 import os
@@ -55,7 +56,8 @@ def _worker_main(function: Function, environment: dict[str, str], conn: Connecti
     spec = importlib.util.spec_from_file_location(
         f"local_{function.name}_{module_name}", function.code_dir / f"{module_name}.py"
     )
-    assert spec is not None and spec.loader is not None
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {function.handler} from {function.code_dir}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     handler = getattr(module, handler_name)
@@ -94,10 +96,8 @@ class _Worker:
         return payload
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(BrokenPipeError, OSError):
             self.conn.send(None)
-        except (BrokenPipeError, OSError):
-            pass
         self.process.join(timeout=2)
         if self.process.is_alive():
             self.process.terminate()

@@ -12,8 +12,9 @@ Requirement map: ``{"METHOD /path/{param}": "user" | "role:<code>" | "perm:<code
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from shared.errors import AppError, ConfigurationError
 

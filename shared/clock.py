@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import secrets
 import time
-from datetime import datetime, timezone
-from typing import Callable, Protocol
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Protocol
 
 
 class Clock(Protocol):
@@ -42,4 +43,4 @@ def new_id() -> str:
 
 def iso(ts: float) -> str:
     """Epoch seconds as an ISO 8601 UTC string (``2026-11-21T12:00:00Z``)."""
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

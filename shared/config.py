@@ -7,9 +7,9 @@ Every knob here is listed in the README's configuration table and, for AWS, set 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Mapping
 
 STAGES = ("dev", "prod")
 

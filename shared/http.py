@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Mapping, TypeVar
+from collections.abc import Mapping
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -172,22 +173,22 @@ def install_error_handlers(app: APIGatewayRestResolver, logger: Any) -> None:
     """The one place where exceptions become envelopes (API.md section 9)."""
     from pynamodb.exceptions import PynamoDBException
 
-    @app.exception_handler(AppError)
+    @app.exception_handler(AppError)  # type: ignore[untyped-decorator]
     def handle_app_error(exc: AppError) -> Response[str]:
         if exc.status >= 500:
             logger.warning("request failed", extra={"error": exc.code})
         return error_response(app, exc)
 
-    @app.exception_handler(PynamoDBException)
+    @app.exception_handler(PynamoDBException)  # type: ignore[untyped-decorator]
     def handle_database_error(exc: PynamoDBException) -> Response[str]:
         logger.error("database failure", extra={"error": type(exc).__name__, "cause": exc.cause_response_code})
         return error_response(app, ServiceUnavailableError())
 
-    @app.exception_handler(RouteNotFound)
+    @app.exception_handler(RouteNotFound)  # type: ignore[untyped-decorator]
     def handle_not_found(exc: RouteNotFound) -> Response[str]:
         return error_response(app, NotFoundError())
 
-    @app.exception_handler(Exception)
+    @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def handle_unexpected(exc: Exception) -> Response[str]:
         logger.exception("unhandled error")
         return error_response(app, InternalError(data={"request_id": request_id(app)}))

@@ -20,13 +20,13 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "UserCenterTests")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "user-center")
 os.environ.setdefault("POWERTOOLS_DEV", "0")
 
-from localdev.dynamo import EmbeddedDynamo, client, ensure_table  # noqa: E402
-from localdev.template import read_api  # noqa: E402
-from shared import container  # noqa: E402
-from shared.clock import FakeClock  # noqa: E402
-from shared.config import Settings  # noqa: E402
-from shared.container import Services, build_services  # noqa: E402
-from shared.services.signing_keys import KeyRingProvider, new_ring_document  # noqa: E402
+from localdev.dynamo import EmbeddedDynamo, client, ensure_table
+from localdev.template import read_api
+from shared import container
+from shared.clock import FakeClock
+from shared.config import Settings
+from shared.container import Services, build_services
+from shared.services.signing_keys import KeyRingProvider, new_ring_document
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,6 @@ from shared.schemas import (
 )
 from shared.services.accounts import RegisterCommand
 
-
 app = APIGatewayRestResolver()
 http.install_error_handlers(app, logger)
 
@@ -49,9 +48,7 @@ def _client() -> ClientInfo:
 @tracer.capture_method
 def register() -> Response[str]:
     body = http.parse(app, RegisterBody, _max())
-    command = RegisterCommand(
-        **body.model_dump(include=set(RegisterCommand.__dataclass_fields__), exclude_none=False)
-    )
+    command = RegisterCommand(**body.model_dump(include=set(RegisterCommand.__dataclass_fields__), exclude_none=False))
     result = get_services().accounts.register(command, _client())
     metrics.add_metric(name="SignUps", unit=MetricUnit.Count, value=1)
     logger.info("user registered", extra={"user_id": result.user_info["user_id"]})
@@ -123,10 +120,7 @@ def logout() -> Response[str]:
     me = http.caller(app)
     body = http.parse(app, LogoutBody, _max())
     sessions = get_services().sessions
-    if body.all:
-        revoked = sessions.revoke_all(me["user_id"])
-    else:
-        revoked = sessions.revoke(me["user_id"], me["session_id"])
+    revoked = sessions.revoke_all(me["user_id"]) if body.all else sessions.revoke(me["user_id"], me["session_id"])
     logger.info("user signed out", extra={"user_id": me["user_id"], "revoked": revoked})
     return http.ok(app, {"revoked": revoked})
 
@@ -195,7 +189,7 @@ def change_password() -> Response[str]:
 @tracer.capture_method
 def list_sessions() -> Response[str]:
     me = http.caller(app)
-    return http.ok(app, {"items": get_services().sessions.list(me["user_id"], me["session_id"])})
+    return http.ok(app, {"items": get_services().sessions.list_sessions(me["user_id"], me["session_id"])})
 
 
 @app.delete("/api/auth/sessions/<session_id>")

@@ -23,7 +23,7 @@ def to_app(item: AppItem) -> AppConfig:
         require_captcha=bool(item.require_captcha),
         require_email_verification=bool(item.require_email_verification),
         require_phone_verification=bool(item.require_phone_verification),
-        wechat=dict(item.wechat.as_dict()) if item.wechat is not None else {},
+        wechat=dict(item.wechat or {}),
     )
 
 

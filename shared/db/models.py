@@ -13,7 +13,7 @@ from pynamodb.attributes import (
     BooleanAttribute,
     DiscriminatorAttribute,
     ListAttribute,
-    MapAttribute,
+    JSONAttribute,
     NumberAttribute,
     UnicodeAttribute,
 )
@@ -21,7 +21,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 
-class Gsi1(GlobalSecondaryIndex["BaseItem"]):
+class Gsi1(GlobalSecondaryIndex["BaseItem"]):  # type: ignore[no-untyped-call]
     """Overloaded index: sessions by user, users by role (see docs/data-model.md)."""
 
     class Meta:
@@ -109,11 +109,11 @@ class SessionItem(BaseItem, discriminator="session"):
     session_id = UnicodeAttribute()
     user_id = UnicodeAttribute()
     app_name = UnicodeAttribute()
-    roles = ListAttribute(of=UnicodeAttribute, default=list)
-    permissions = ListAttribute(of=UnicodeAttribute, default=list)
+    roles = ListAttribute[str](default=list)
+    permissions = ListAttribute[str](default=list)
     refresh_hash = UnicodeAttribute()
     generation = NumberAttribute(default=0)
-    previous_hashes = ListAttribute(of=UnicodeAttribute, default=list)
+    previous_hashes = ListAttribute[str](default=list)
     created_at = NumberAttribute()
     last_used_at = NumberAttribute()
     expires_at = NumberAttribute()
@@ -127,11 +127,11 @@ class AppItem(BaseItem, discriminator="app"):
     app_name = UnicodeAttribute()
     display_name = UnicodeAttribute(null=True)
     default_role = UnicodeAttribute(null=True)
-    allowed_callback_origins = ListAttribute(of=UnicodeAttribute, default=list)
+    allowed_callback_origins = ListAttribute[str](default=list)
     require_captcha = BooleanAttribute(default=False)
     require_email_verification = BooleanAttribute(default=False)
     require_phone_verification = BooleanAttribute(default=False)
-    wechat = MapAttribute[str, Any](null=True)
+    wechat = JSONAttribute(null=True)
     created_at = NumberAttribute()
 
 
@@ -142,8 +142,8 @@ class RoleItem(BaseItem, discriminator="role"):
     app_name = UnicodeAttribute()
     role_code = UnicodeAttribute()
     role_name = UnicodeAttribute()
-    permissions = ListAttribute(of=UnicodeAttribute, default=list)
-    menu_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    permissions = ListAttribute[str](default=list)
+    menu_ids = ListAttribute[str](default=list)
     status = UnicodeAttribute(default="active")
     created_at = NumberAttribute()
 
@@ -160,7 +160,7 @@ class UserRoleItem(BaseItem, discriminator="user_role"):
     role_code = UnicodeAttribute()
     role_id = UnicodeAttribute()
     role_name = UnicodeAttribute()
-    permissions = ListAttribute(of=UnicodeAttribute, default=list)
+    permissions = ListAttribute[str](default=list)
     created_at = NumberAttribute()
 
 
@@ -171,7 +171,7 @@ class AuditItem(BaseItem, discriminator="event"):
     action = UnicodeAttribute()
     at = NumberAttribute()
     ip = UnicodeAttribute(null=True)
-    detail = MapAttribute[str, Any](null=True)
+    detail = JSONAttribute(null=True)
 
 
 ALL_MODELS: tuple[type[BaseItem], ...] = (

@@ -119,9 +119,7 @@ class SessionRepository:
         """Every session of a user, oldest first (one Query on GSI1)."""
         return [
             to_session(item)
-            for item in SessionItem.gsi1.query(
-                keys.user_pk(user_id), SessionItem.gsi1sk.startswith("SESSION#")
-            )
+            for item in SessionItem.gsi1.query(keys.user_pk(user_id), SessionItem.gsi1sk.startswith("SESSION#"))
             if isinstance(item, SessionItem)
         ]
 

@@ -6,8 +6,8 @@ PynamoDB models on creation, so nothing connects at import time.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError

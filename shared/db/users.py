@@ -185,9 +185,7 @@ class UserRepository:
                     )
                 for old_claim, _ in swaps:
                     if old_claim:
-                        tx.delete(
-                            ClaimItem(pk=old_claim, sk=keys.CLAIM), condition=ClaimItem.user_id == user_id
-                        )
+                        tx.delete(ClaimItem(pk=old_claim, sk=keys.CLAIM), condition=ClaimItem.user_id == user_id)
                 tx.update(
                     UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE),
                     actions=actions,

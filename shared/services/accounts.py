@@ -175,7 +175,9 @@ class AccountService:
         self.ids = ids
 
     # -- sign-up -------------------------------------------------------------------------------
-    def register(self, cmd: RegisterCommand, client: ClientInfo, extra_grants: list[RoleGrant] | None = None) -> SignedIn:
+    def register(
+        self, cmd: RegisterCommand, client: ClientInfo, extra_grants: list[RoleGrant] | None = None
+    ) -> SignedIn:
         """Create a password user with the app's default role and open its first session.
 
         Raises:
@@ -306,9 +308,7 @@ class AccountService:
             if new == old:
                 updates.pop("email")
             else:
-                swaps.append(
-                    (keys.email_claim(old) if old else None, keys.email_claim(new) if new else None)
-                )
+                swaps.append((keys.email_claim(old) if old else None, keys.email_claim(new) if new else None))
         if updates:
             try:
                 self.users.update_profile(user_id, updates, swaps)
@@ -318,9 +318,7 @@ class AccountService:
                 setattr(record.user, name, value)
         return user_info(record, app_name)
 
-    def change_password(
-        self, user_id: str, session_id: str, old: str, new: str, confirm: str | None
-    ) -> int:
+    def change_password(self, user_id: str, session_id: str, old: str, new: str, confirm: str | None) -> int:
         """Replace the password and revoke every other session; returns how many were revoked.
 
         Raises:
@@ -335,7 +333,7 @@ class AccountService:
         others = self.sessions.other_session_ids(user_id, keep=session_id)
         self.users.set_password(user_id, self.hasher.hash(new), others)
         if len(others) > 99:
-            self.sessions.sessions.delete_many(others[99:])
+            self.sessions.delete_ids(others[99:])
         return len(others)
 
     def _audit(self, action: str, now: float, client: ClientInfo) -> dict[str, Any]:

@@ -32,9 +32,7 @@ def role_id(app_name: str, role_code: str) -> str:
 
 def builtin_role(app_name: str, role_code: str) -> Role:
     """The role to create when a built-in or default role is first needed."""
-    permissions = (
-        list(SYSTEM_PERMISSIONS) if (app_name, role_code) == (SUPER_ADMIN_APP, SUPER_ADMIN_ROLE) else []
-    )
+    permissions = list(SYSTEM_PERMISSIONS) if (app_name, role_code) == (SUPER_ADMIN_APP, SUPER_ADMIN_ROLE) else []
     return Role(
         role_id=role_id(app_name, role_code),
         app_name=app_name,

@@ -7,7 +7,7 @@ them all (within the authorizer cache time).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from shared.clock import Clock, IdFactory, iso, new_id, system_clock
 from shared.db.sessions import SessionRepository
@@ -103,11 +103,10 @@ class SessionService:
         )
         if session is None:
             self._explain_refusal(session_id, presented_hash, now)
-        assert session is not None
         access, expires_in = self.tokens.issue_access(session.user_id, session_id, session.app_name, session.roles)
         return TokenPair(access, new_token, expires_in, session)
 
-    def _explain_refusal(self, session_id: str, presented_hash: str, now: float) -> None:
+    def _explain_refusal(self, session_id: str, presented_hash: str, now: float) -> NoReturn:
         session = self.sessions.get(session_id)
         if session is None:
             raise TokenInvalidError()
@@ -134,7 +133,7 @@ class SessionService:
         claims = self.tokens.verify_access(token)
         return claims, self.check(claims)
 
-    def list(self, user_id: str, current_session_id: str | None) -> list[dict[str, Any]]:
+    def list_sessions(self, user_id: str, current_session_id: str | None) -> list[dict[str, Any]]:
         now = self.clock()
         return [
             {
@@ -158,6 +157,10 @@ class SessionService:
     def revoke_all(self, user_id: str, keep: str | None = None) -> int:
         """Delete every session of the user except ``keep``."""
         return self.sessions.delete_many(self.other_session_ids(user_id, keep))
+
+    def delete_ids(self, session_ids: list[str]) -> int:
+        """Delete sessions by id (already known to be the user's)."""
+        return self.sessions.delete_many(session_ids)
 
     def other_session_ids(self, user_id: str, keep: str | None) -> list[str]:
         return [s.session_id for s in self.sessions.list_for_user(user_id) if s.session_id != keep]

@@ -14,9 +14,10 @@ import json
 import os
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -84,16 +85,26 @@ class KeyRing:
                 if alg not in SUPPORTED_ALGORITHMS:
                     raise ConfigurationError(f"unsupported signing algorithm {alg}")
                 private = serialization.load_pem_private_key(entry["private_key"].encode(), password=None)
+                _check_key_fits(alg, private)
                 keys[entry["kid"]] = SigningKey(entry["kid"], alg, private, private.public_key())
             active = keys[data.get("active_kid") or data["keys"][-1]["kid"]]
         except ConfigurationError:
             raise
-        except (KeyError, ValueError, TypeError, IndexError) as exc:
+        except (KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
             raise ConfigurationError(f"malformed signing key ring: {type(exc).__name__}") from exc
         return cls(active, keys)
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         return {"keys": [key.public_jwk() for key in self.keys.values()]}
+
+
+def _check_key_fits(alg: str, private: Any) -> None:
+    """ES256 needs a P-256 EC key and RS256 an RSA key of at least 2048 bits (RFC 7518)."""
+    if alg == "ES256" and isinstance(private, ec.EllipticCurvePrivateKey) and private.curve.name == "secp256r1":
+        return
+    if alg == "RS256" and isinstance(private, rsa.RSAPrivateKey) and private.key_size >= 2048:
+        return
+    raise ConfigurationError(f"the key does not fit {alg}")
 
 
 def generate_key(alg: str = "ES256") -> dict[str, str]:
@@ -154,11 +165,11 @@ class KeyRingProvider:
         with self._lock:
             stale = self._ring is None or now - self._loaded_at > self._max_age
             early = force and now - self._loaded_at > 60
-            if stale or early:
-                self._ring = KeyRing.from_document(self._loader())
-                self._loaded_at = now
-            assert self._ring is not None
-            return self._ring
+            ring = self._ring
+            if ring is None or stale or early:
+                ring = KeyRing.from_document(self._loader())
+                self._ring, self._loaded_at = ring, now
+            return ring
 
     def key_for(self, kid: str) -> SigningKey | None:
         key = self.ring().keys.get(kid)

@@ -71,7 +71,9 @@ def test_duplicate_username_is_409_in_chinese_and_english(services: Services, ev
 def test_login_with_username_email_and_wrong_password(services: Services, event, context) -> None:
     register(event, context, email="a@example.com")
     for identifier in ("alice", "A@EXAMPLE.COM"):
-        status, data, headers = call(event("account-login.json", body={"username": identifier, "password": "secret123"}), context)
+        status, data, headers = call(
+            event("account-login.json", body={"username": identifier, "password": "secret123"}), context
+        )
         assert status == 200 and data["data"]["user_info"]["username"] == "alice"
         assert headers["Cache-Control"] == "no-store"
     wrong = call(event("account-login.json", body={"username": "alice", "password": "wrong-pass"}), context)
@@ -92,7 +94,9 @@ def test_login_with_username_email_and_wrong_password(services: Services, event,
         ("{}", 422, "VALIDATION_ERROR"),
     ],
 )
-def test_malformed_bodies_get_4xx_envelopes(services: Services, event, context, raw: str, status: int, error: str) -> None:
+def test_malformed_bodies_get_4xx_envelopes(
+    services: Services, event, context, raw: str, status: int, error: str
+) -> None:
     got_status, data, _ = call(event("account-login.json", raw_body=raw), context)
     assert (got_status, data["code"], data["error"], data["success"]) == (status, status, error, False)
     if status == 422:
@@ -129,7 +133,9 @@ def test_oauth_token_endpoint_form_body_and_rfc_errors(services: Services, event
     status, data, headers = call(event("account-token-form.json"), context)
     assert status == 200 and data["token_type"] == "Bearer" and "success" not in data
     assert headers["Cache-Control"] == "no-store"
-    refreshed = event("account-token-form.json", raw_body=f"grant_type=refresh_token&refresh_token={data['refresh_token']}")
+    refreshed = event(
+        "account-token-form.json", raw_body=f"grant_type=refresh_token&refresh_token={data['refresh_token']}"
+    )
     status, again, _ = call(refreshed, context)
     assert status == 200 and again["refresh_token"] != data["refresh_token"]
     bad = event("account-token-form.json", raw_body="grant_type=password&username=alice&password=nope12")
@@ -190,7 +196,9 @@ def test_database_failure_is_a_clean_503(services: Services, make_services, even
     broken = make_services(dynamodb_endpoint="http://127.0.0.1:9", table_name="missing")
     container.override(broken)
     try:
-        status, data, _ = call(event("account-login.json", body={"username": "alice", "password": "secret123"}), context)
+        status, data, _ = call(
+            event("account-login.json", body={"username": "alice", "password": "secret123"}), context
+        )
     finally:
         container.override(services)
     assert (status, data["error"]) == (503, "SERVICE_UNAVAILABLE")

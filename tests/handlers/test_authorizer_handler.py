@@ -24,7 +24,9 @@ def test_valid_token_gets_an_allow_policy_and_context(services: Services, contex
     policy = authorizer.lambda_handler(token_event(signed_in.tokens.access_token), context)
     assert policy["principalId"] == signed_in.user_info["user_id"]
     allow = policy["policyDocument"]["Statement"][0]
-    assert allow["Effect"] == "Allow" and allow["Resource"] == ["arn:aws:execute-api:us-east-1:123456789012:abc123/dev/*/*"]
+    assert allow["Effect"] == "Allow" and allow["Resource"] == [
+        "arn:aws:execute-api:us-east-1:123456789012:abc123/dev/*/*"
+    ]
     assert policy["context"] == {
         "user_id": signed_in.user_info["user_id"],
         "session_id": signed_in.tokens.session.session_id,

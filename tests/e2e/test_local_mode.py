@@ -1,0 +1,63 @@
+"""Local mode itself: data kept across normal restarts, LOCAL_RESET=1, the dev signing key."""
+
+from __future__ import annotations
+
+import json
+import stat
+
+import pytest
+import requests
+
+from localdev.server import LocalServer
+from tests.e2e.conftest import local_env
+
+pytestmark = pytest.mark.e2e
+
+
+def start(env: dict[str, str]) -> LocalServer:
+    server = LocalServer(env)
+    server.start()
+    return server
+
+
+def test_data_survives_a_normal_restart_and_local_reset_wipes_it(tmp_path) -> None:
+    env = local_env(tmp_path, LOCAL_CONCURRENCY="1")
+    first = start(env)
+    try:
+        created = requests.post(
+            f"{first.url}/api/auth/register", json={"username": "keep", "password": "secret123"}, timeout=30
+        )
+        assert created.status_code == 201
+        refresh = created.json()["data"]["refresh_token"]
+    finally:
+        first.stop()
+    assert (tmp_path / "dynamodb.json").exists()
+    key_file = tmp_path / "signing-keys.json"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    kid = json.loads(key_file.read_text())["active_kid"]
+
+    second = start(env)
+    try:
+        login = requests.post(
+            f"{second.url}/api/auth/login", json={"username": "keep", "password": "secret123"}, timeout=30
+        )
+        assert login.status_code == 200
+        # Same key ring: the session and refresh token from before the restart still work.
+        assert (
+            requests.post(
+                f"{second.url}/api/auth/token/refresh", json={"refresh_token": refresh}, timeout=30
+            ).status_code
+            == 200
+        )
+        assert requests.get(f"{second.url}/.well-known/jwks.json", timeout=30).json()["keys"][0]["kid"] == kid
+    finally:
+        second.stop()
+
+    wiped = start({**env, "LOCAL_RESET": "1"})
+    try:
+        login = requests.post(
+            f"{wiped.url}/api/auth/login", json={"username": "keep", "password": "secret123"}, timeout=30
+        )
+        assert login.status_code == 401
+    finally:
+        wiped.stop()

@@ -1,0 +1,88 @@
+"""template.yaml: lint, the route table, and `sam build` producing Lambda-ready artifacts."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from localdev.template import ROOT, load, read_api
+
+SAM_ENV = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
+
+
+def sam() -> str:
+    found = shutil.which("sam") or str(ROOT / ".venv-sam" / "bin" / "sam")
+    assert Path(found).exists(), "SAM CLI is installed by `make test` into .venv-sam"
+    return found
+
+
+def test_sam_validate_lint_passes() -> None:
+    result = subprocess.run([sam(), "validate", "--lint"], cwd=ROOT, env=SAM_ENV, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid SAM Template" in result.stdout + result.stderr
+
+
+def test_cfn_lint_passes() -> None:
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    result = subprocess.run([str(cfn_lint), "template.yaml"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_table_has_ttl_pitr_on_demand_and_gsi() -> None:
+    table = read_api().table_properties
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert [index["IndexName"] for index in table["GlobalSecondaryIndexes"]] == ["GSI1"]
+
+
+def test_authorizer_is_exported_and_protected_routes_use_it() -> None:
+    template = load()
+    export = template["Outputs"]["AuthorizerFunctionArn"]["Export"]["Name"]
+    assert export == {"Fn::Sub": "${AWS::StackName}-AuthorizerFunctionArn"}
+    routes = {(r.method, r.path): r.authorizer for r in read_api().routes}
+    assert routes[("GET", "/api/auth/user/info")] == "JwtAuthorizer"
+    assert routes[("POST", "/api/auth/login")] is None
+    assert routes[("POST", "/api/auth/logout")] == "JwtAuthorizer"
+
+
+def test_every_template_route_is_served_by_its_handler() -> None:
+    """The template is the route table: each of its paths resolves in its function's resolver."""
+    from functions.account import app as account
+
+    resolvers = {"AccountFunction": account.app}
+    for route in read_api().routes:
+        resolver = resolvers[route.function]
+        sample = re.sub(r"\{[^}]+\}", "abc123", route.path)
+        registered = resolver._static_routes + resolver._dynamic_routes
+        assert any(r.method == route.method and r.rule.match(sample) for r in registered), route
+
+
+@pytest.mark.slow
+def test_sam_build_makes_arm64_python314_artifacts_without_boto3(tmp_path: Path) -> None:
+    build_dir = tmp_path / "build"
+    env = {**SAM_ENV, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    result = subprocess.run(
+        [sam(), "build", "--build-dir", str(build_dir), "--cache-dir", str(tmp_path / "cache")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    layer = build_dir / "SharedLayer" / "python"
+    assert (layer / "shared" / "container.py").exists()
+    assert (build_dir / "AccountFunction" / "app.py").exists()
+    assert (build_dir / "AuthorizerFunction" / "app.py").exists()
+    names = {p.name for p in layer.iterdir()}
+    assert not {n for n in names if n.startswith(("boto3", "botocore", "s3transfer"))}, names
+    native = [p.name for p in layer.rglob("*.so")]
+    assert native and all("x86_64" not in n for n in native)
+    assert any("cpython-314-aarch64" in n for n in native), native
+    assert not list(layer.rglob("__pycache__"))
