@@ -52,8 +52,13 @@ class RouteRequirement:
     requirement: str
 
     def resource_patterns(self) -> list[str]:
-        """``METHOD/path`` ARN suffixes, path parameters as ``*``, with and without a trailing slash."""
-        parts = [("*" if p.startswith("{") else p) for p in self.path.strip("/").split("/") if p]
+        """``METHOD/path`` ARN suffixes, with and without a trailing slash.
+
+        A path parameter becomes ``?*`` (one character or more), so ``/users/{id}`` does not match
+        ``/users/``. IAM wildcards also match ``/``: a parameter route's Deny covers deeper paths
+        below it too, which can only ever deny more, never allow more (docs/architecture.md).
+        """
+        parts = [("?*" if p.startswith("{") else p) for p in self.path.strip("/").split("/") if p]
         path = "/".join(parts)
         return [f"{self.method}/{path}", f"{self.method}/{path}/"]
 

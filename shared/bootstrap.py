@@ -1,5 +1,5 @@
 """One-time setup: the super admin of ``app0`` (local ``ADMIN_USERNAME``/``ADMIN_PASSWORD``, or the
-``scripts/create_admin.py`` command after a deploy)."""
+``scripts/create_admin.py`` after a deploy)."""
 
 from __future__ import annotations
 

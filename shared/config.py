@@ -24,13 +24,6 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"setting {name} must be an integer, got {raw!r}") from exc
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    return raw in ("1", "true", "yes", "on")
-
-
 def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     raw = env.get(name, "")
     return tuple(part.strip() for part in raw.split(",") if part.strip())
@@ -49,6 +42,7 @@ class Settings:
     jwt_audience: str = "user-center"
     access_token_ttl: int = 3600
     refresh_token_ttl: int = 7 * 24 * 3600
+    session_max_lifetime: int = 30 * 24 * 3600
     refresh_reuse_memory: int = 20
     # Signing keys: an SSM parameter name in AWS, a file locally, or inline JSON (tests).
     signing_keys_parameter: str | None = None
@@ -63,11 +57,9 @@ class Settings:
     default_role: str = "l0"
     # Requests
     max_body_bytes: int = 64 * 1024
-    authorizer_cache_ttl: int = 300
     route_requirements: str | None = None
+    audit_retention_days: int = 180
     cors_allowed_origins: tuple[str, ...] = field(default_factory=tuple)
-    # Local mode
-    local_mode: bool = False
 
     @property
     def is_prod(self) -> bool:
@@ -96,6 +88,8 @@ class Settings:
             jwt_audience=env.get("JWT_AUDIENCE", "user-center"),
             access_token_ttl=_int(env, "ACCESS_TOKEN_TTL", 3600),
             refresh_token_ttl=_int(env, "REFRESH_TOKEN_TTL", 7 * 24 * 3600),
+            session_max_lifetime=_int(env, "SESSION_MAX_LIFETIME", 30 * 24 * 3600),
+            refresh_reuse_memory=max(1, _int(env, "REFRESH_REUSE_MEMORY", 20)),
             signing_keys_parameter=env.get("SIGNING_KEYS_PARAMETER") or None,
             signing_keys_file=env.get("SIGNING_KEYS_FILE") or None,
             signing_keys_json=env.get("SIGNING_KEYS_JSON") or None,
@@ -105,10 +99,9 @@ class Settings:
             default_app=env.get("DEFAULT_APP", "app0"),
             default_role=env.get("DEFAULT_ROLE", "l0"),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 64 * 1024),
-            authorizer_cache_ttl=_int(env, "AUTHORIZER_CACHE_TTL", 300),
             route_requirements=env.get("ROUTE_REQUIREMENTS") or None,
+            audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 180),
             cors_allowed_origins=_list(env, "CORS_ALLOWED_ORIGINS"),
-            local_mode=_bool(env, "LOCAL_MODE", False),
         )
 
 

@@ -1,27 +1,27 @@
 """Builds the domain services once per container (tests build their own with fakes).
 
-Nothing is created at import: the first request calls :func:`get_services`, which reads settings,
-binds the table and prepares the key ring loader. Tests call :func:`override` to inject theirs.
+Nothing is created at import: the first request calls :func:`get_services` (or, in the authorizer,
+:func:`get_session_service`), which reads settings, binds the table and prepares the key ring loader.
+Tests call :func:`override` to inject theirs. The authorizer's path imports only what it needs
+(sessions and tokens), which keeps its cold start small (``make bench``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from shared.clock import Clock, IdFactory, new_id, system_clock
 from shared.config import Settings, get_settings
-from shared.db.apps import AppRepository
 from shared.db.sessions import SessionRepository
 from shared.db.table import Table
-from shared.db.users import UserRepository
-from shared.services.accounts import AccountService, AppDirectory
-from shared.services.passwords import BcryptHasher, PasswordPolicy
 from shared.services.sessions import SessionService
 from shared.services.signing_keys import KeyRingProvider, provider_from_settings
 from shared.services.tokens import TokenService
 
-# The authorizer only needs get_session_service(); its import cost is the same modules minus nothing
-# heavy (bcrypt and the account service are small; Pydantic and the event handler are not imported).
+if TYPE_CHECKING:
+    from shared.db.users import UserRepository
+    from shared.services.accounts import AccountService, AppDirectory
 
 
 @dataclass
@@ -35,17 +35,15 @@ class Services:
     accounts: AccountService
 
 
-def build_services(
+def build_session_service(
     settings: Settings,
+    table: Table,
     *,
     clock: Clock = system_clock,
     ids: IdFactory = new_id,
     keys: KeyRingProvider | None = None,
-) -> Services:
-    """Wire the services for ``settings``; every dependency can be replaced."""
-    table = Table(settings.table_name, settings.region, settings.dynamodb_endpoint)
-    users = UserRepository(table, clock)
-    apps = AppDirectory(AppRepository(table), settings, clock)
+) -> SessionService:
+    """Tokens and sessions only: what the authorizer and verify-token need."""
     tokens = TokenService(
         keys or provider_from_settings(settings),
         issuer=settings.jwt_issuer,
@@ -54,14 +52,34 @@ def build_services(
         clock=clock,
         ids=ids,
     )
-    sessions = SessionService(
+    return SessionService(
         SessionRepository(table),
         tokens,
         refresh_ttl=settings.refresh_token_ttl,
+        max_lifetime=settings.session_max_lifetime,
         reuse_memory=settings.refresh_reuse_memory,
         clock=clock,
         ids=ids,
     )
+
+
+def build_services(
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    ids: IdFactory = new_id,
+    keys: KeyRingProvider | None = None,
+) -> Services:
+    """Wire the services for ``settings``; every dependency can be replaced."""
+    from shared.db.apps import AppRepository
+    from shared.db.users import UserRepository
+    from shared.services.accounts import AccountService, AppDirectory
+    from shared.services.passwords import BcryptHasher, PasswordPolicy
+
+    table = Table(settings.table_name, settings.region, settings.dynamodb_endpoint)
+    users = UserRepository(table, clock)
+    apps = AppDirectory(AppRepository(table), settings, clock)
+    sessions = build_session_service(settings, table, clock=clock, ids=ids, keys=keys)
     accounts = AccountService(
         users,
         apps,
@@ -70,11 +88,13 @@ def build_services(
         PasswordPolicy(settings.password_min_length),
         clock=clock,
         ids=ids,
+        audit_retention_days=settings.audit_retention_days,
     )
-    return Services(settings, table, users, apps, tokens, sessions, accounts)
+    return Services(settings, table, users, apps, sessions.tokens, sessions, accounts)
 
 
 _services: Services | None = None
+_session_service: SessionService | None = None
 
 
 def get_services() -> Services:
@@ -86,11 +106,19 @@ def get_services() -> Services:
 
 
 def get_session_service() -> SessionService:
-    """The session service alone (what the authorizer needs)."""
-    return get_services().sessions
+    """The session service alone (the authorizer's only dependency), built on first use."""
+    global _session_service
+    if _services is not None:
+        return _services.sessions
+    if _session_service is None:
+        settings = get_settings()
+        table = Table(settings.table_name, settings.region, settings.dynamodb_endpoint)
+        _session_service = build_session_service(settings, table)
+    return _session_service
 
 
 def override(services: Services | None) -> None:
     """Replace (or with None, forget) the container's services: tests and local mode use it."""
-    global _services
+    global _services, _session_service
     _services = services
+    _session_service = None

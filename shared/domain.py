@@ -94,10 +94,17 @@ class Session:
     created_at: float
     last_used_at: float
     expires_at: float
+    max_expires_at: float | None = None
     generation: int = 0
     previous_hashes: list[str] = field(default_factory=list)
     ip: str | None = None
     user_agent: str | None = None
+
+    def effective_expiry(self) -> float:
+        """When the session really ends: its sliding expiry, capped by its absolute lifetime."""
+        if self.max_expires_at is None:
+            return self.expires_at
+        return min(self.expires_at, self.max_expires_at)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 from shared.errors import AppError
 
-SUCCESS_MESSAGES = {"zh": "成功", "en": "ok"}
+SUCCESS_MESSAGES = {"zh": "ok", "en": "ok"}  # as in API.md's envelope example
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 NO_STORE_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 

@@ -3,12 +3,73 @@ Globals (``POWERTOOLS_SERVICE_NAME``, ``POWERTOOLS_METRICS_NAMESPACE``).
 
 Creating them does no I/O. Nothing that is logged may contain a password, a token, a code or a secret:
 handlers log identifiers and outcomes only, never request bodies (``log_event`` stays off).
+
+The tracer is lazy: importing the X-Ray SDK builds its recorder and a botocore X-Ray client, about
+200 ms of cold start (measured by ``make bench``), while X-Ray samples only a small share of requests
+(1 a second plus 5 % by default). So the Powertools Tracer is created, and the handler traced through
+it, only when Lambda marks the current invocation as sampled (``Sampled=1`` in ``_X_AMZN_TRACE_ID``).
+Lambda's own active tracing still records every sampled invocation's segment either way.
 """
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+import functools
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aws_lambda_powertools import Logger, Metrics
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
+
+
+def _sampled() -> bool:
+    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in ("1", "true"):
+        return False
+    return "Sampled=1" in os.environ.get("_X_AMZN_TRACE_ID", "")
+
+
+class LazyTracer:
+    """The Powertools Tracer's decorators, applied only to sampled invocations."""
+
+    def __init__(self) -> None:
+        self._tracer: Any = None
+        self._wrapped: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def _real(self) -> Any:
+        if self._tracer is None:
+            from aws_lambda_powertools import Tracer
+
+            self._tracer = Tracer()
+        return self._tracer
+
+    def _traced(self, func: Callable[..., Any], kind: str) -> Callable[..., Any]:
+        wrapped = self._wrapped.get(func)
+        if wrapped is None:
+            wrapped = getattr(self._real(), kind)(func)
+            self._wrapped[func] = wrapped
+        return wrapped
+
+    def capture_lambda_handler(self, handler: F) -> F:
+        @functools.wraps(handler)
+        def run(event: Any, context: Any) -> Any:
+            if _sampled():
+                return self._traced(handler, "capture_lambda_handler")(event, context)
+            return handler(event, context)
+
+        return run  # type: ignore[return-value]
+
+    def capture_method(self, method: F) -> F:
+        @functools.wraps(method)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            if _sampled():
+                return self._traced(method, "capture_method")(*args, **kwargs)
+            return method(*args, **kwargs)
+
+        return run  # type: ignore[return-value]
+
+
+tracer = LazyTracer()

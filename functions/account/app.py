@@ -17,7 +17,7 @@ from shared import http
 from shared.config import get_settings
 from shared.container import get_services
 from shared.domain import ClientInfo
-from shared.errors import AppError, InvalidCredentialsError, NotFoundError, TokenInvalidError, ValidationError
+from shared.errors import AppError, InvalidCredentialsError, NotFoundError, ValidationError
 from shared.observability import logger, metrics, tracer
 from shared.schemas import (
     LoginBody,
@@ -85,6 +85,7 @@ def oauth_token() -> Response[str]:
             if not body.refresh_token:
                 return _oauth_error("invalid_request", "refresh_token is required")
             data = services.sessions.refresh(body.refresh_token).as_data()
+            metrics.add_metric(name="TokenRefreshes", unit=MetricUnit.Count, value=1)
         else:
             return _oauth_error("unsupported_grant_type", "grant_type must be password or refresh_token")
     except InvalidCredentialsError:
@@ -133,7 +134,7 @@ def verify_token() -> Response[str]:
     if not token:
         token = _bearer_token()
     if not token:
-        raise TokenInvalidError()
+        raise ValidationError({"token": ["a token is required (token, access_token or a Bearer header)"]})
     claims, session = get_services().sessions.verify(token)
     return http.ok(
         app,

@@ -7,13 +7,11 @@ region and endpoint are not fixed here: :func:`bind` sets them from settings at 
 
 from __future__ import annotations
 
-from typing import Any
-
 from pynamodb.attributes import (
     BooleanAttribute,
     DiscriminatorAttribute,
-    ListAttribute,
     JSONAttribute,
+    ListAttribute,
     NumberAttribute,
     UnicodeAttribute,
 )
@@ -117,6 +115,7 @@ class SessionItem(BaseItem, discriminator="session"):
     created_at = NumberAttribute()
     last_used_at = NumberAttribute()
     expires_at = NumberAttribute()
+    max_expires_at = NumberAttribute(null=True)
     ip = UnicodeAttribute(null=True)
     user_agent = UnicodeAttribute(null=True)
 

@@ -32,9 +32,10 @@ def session_item(session: Session) -> SessionItem:
         created_at=int(session.created_at),
         last_used_at=int(session.last_used_at),
         expires_at=int(session.expires_at),
+        max_expires_at=int(session.max_expires_at) if session.max_expires_at else None,
         ip=session.ip,
         user_agent=session.user_agent,
-        ttl=int(session.expires_at),
+        ttl=int(session.effective_expiry()),
     )
 
 
@@ -51,6 +52,7 @@ def to_session(item: SessionItem) -> Session:
         created_at=item.created_at,
         last_used_at=item.last_used_at,
         expires_at=item.expires_at,
+        max_expires_at=item.max_expires_at,
         ip=item.ip,
         user_agent=item.user_agent,
     )
@@ -93,7 +95,9 @@ class SessionRepository:
                     SessionItem.expires_at.set(int(expires_at)),
                     SessionItem.ttl.set(int(expires_at)),
                 ],
-                condition=(SessionItem.refresh_hash == presented_hash) & (SessionItem.expires_at > int(now)),
+                condition=(SessionItem.refresh_hash == presented_hash)
+                & (SessionItem.expires_at > int(now))
+                & (SessionItem.max_expires_at.does_not_exist() | (SessionItem.max_expires_at > int(now))),
             )
         except UpdateError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":

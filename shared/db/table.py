@@ -41,7 +41,11 @@ class Table:
 
 
 def failed_indexes(error: TransactWriteError, code: str = "ConditionalCheckFailed") -> list[int]:
-    """Positions of the transaction items cancelled with ``code``."""
+    """Positions of the transaction items cancelled with ``code``.
+
+    PynamoDB sends a transaction's items grouped by kind: condition checks, deletes, puts, updates
+    (each group in call order), and the positions refer to that order.
+    """
     return [i for i, reason in enumerate(error.cancellation_reasons) if reason is not None and reason.code == code]
 
 

@@ -192,7 +192,9 @@ class UserRepository:
                     condition=UserItem.pk.exists(),
                 )
         except TransactWriteError as exc:
-            lost = [i for i in failed_indexes(exc) if i < len(new_claims)]
+            # PynamoDB sends deletes before puts, so the new claims follow the old-claim deletes.
+            first = len([old for old, _ in swaps if old])
+            lost = [i - first for i in failed_indexes(exc) if first <= i < first + len(new_claims)]
             if lost:
                 raise ClaimTakenError(new_claims[lost[0]]) from exc
             raise

@@ -46,6 +46,7 @@ class SessionService:
         tokens: TokenService,
         *,
         refresh_ttl: int,
+        max_lifetime: int | None = None,
         reuse_memory: int = 20,
         clock: Clock = system_clock,
         ids: IdFactory = new_id,
@@ -53,6 +54,7 @@ class SessionService:
         self.sessions = sessions
         self.tokens = tokens
         self.refresh_ttl = refresh_ttl
+        self.max_lifetime = max_lifetime
         self.reuse_memory = reuse_memory
         self.clock = clock
         self.ids = ids
@@ -63,6 +65,7 @@ class SessionService:
         session_id = self.ids()
         refresh, refresh_hash = new_refresh_token(session_id)
         roles, permissions = authorization_of([g for g in grants if g.app_name == app_name])
+        max_expires_at = now + self.max_lifetime if self.max_lifetime else None
         session = Session(
             session_id=session_id,
             user_id=user_id,
@@ -73,6 +76,7 @@ class SessionService:
             created_at=now,
             last_used_at=now,
             expires_at=now + self.refresh_ttl,
+            max_expires_at=max_expires_at,
             ip=client.ip,
             user_agent=(client.user_agent or "")[:512] or None,
         )
@@ -113,7 +117,7 @@ class SessionService:
         if presented_hash in session.previous_hashes:
             self.sessions.delete(session_id)
             raise RefreshTokenReusedError()
-        if session.expires_at <= now:
+        if session.effective_expiry() <= now:
             raise TokenExpiredError()
         raise TokenInvalidError()
 
@@ -124,7 +128,7 @@ class SessionService:
             TokenRevokedError: the session was deleted, expired, or belongs to someone else.
         """
         session = self.sessions.get(claims.session_id)
-        if session is None or session.user_id != claims.user_id or session.expires_at <= self.clock():
+        if session is None or session.user_id != claims.user_id or session.effective_expiry() <= self.clock():
             raise TokenRevokedError()
         return session
 
@@ -141,13 +145,13 @@ class SessionService:
                 "app_name": s.app_name,
                 "created_at": iso(s.created_at),
                 "last_used_at": iso(s.last_used_at),
-                "expires_at": iso(s.expires_at),
+                "expires_at": iso(s.effective_expiry()),
                 "ip": s.ip,
                 "user_agent": s.user_agent,
                 "current": s.session_id == current_session_id,
             }
             for s in self.sessions.list_for_user(user_id)
-            if s.expires_at > now
+            if s.effective_expiry() > now
         ]
 
     def revoke(self, user_id: str, session_id: str) -> int:

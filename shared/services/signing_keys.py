@@ -148,12 +148,20 @@ def load_or_create_file(path: str) -> str:
 class KeyRingProvider:
     """Loads the ring lazily and caches it for ``max_age`` seconds (one load per container normally).
 
-    ``loader`` returns the ring document; an unknown ``kid`` triggers one early reload so that a key
-    added by rotation is picked up before the cache expires, at most once a minute.
+    ``loader`` returns the ring document; an unknown ``kid`` triggers one early reload (through
+    ``fresh_loader`` when given, which must bypass any cache of its own) so that a key added by
+    rotation is picked up before the cache expires, at most once a minute.
     """
 
-    def __init__(self, loader: Callable[[], str], max_age: int = 300, clock: Clock = system_clock) -> None:
+    def __init__(
+        self,
+        loader: Callable[[], str],
+        max_age: int = 300,
+        clock: Clock = system_clock,
+        fresh_loader: Callable[[], str] | None = None,
+    ) -> None:
         self._loader = loader
+        self._fresh_loader = fresh_loader or loader
         self._max_age = max_age
         self._clock = clock
         self._ring: KeyRing | None = None
@@ -167,7 +175,7 @@ class KeyRingProvider:
             early = force and now - self._loaded_at > 60
             ring = self._ring
             if ring is None or stale or early:
-                ring = KeyRing.from_document(self._loader())
+                ring = KeyRing.from_document(self._fresh_loader() if early else self._loader())
                 self._ring, self._loaded_at = ring, now
             return ring
 
@@ -178,7 +186,7 @@ class KeyRingProvider:
         return key
 
 
-def provider_from_settings(settings: Any) -> KeyRingProvider:
+def provider_from_settings(settings: Any, clock: Clock = system_clock) -> KeyRingProvider:
     """Pick the ring source: inline JSON, then SSM parameter, then local file.
 
     Raises:
@@ -187,18 +195,18 @@ def provider_from_settings(settings: Any) -> KeyRingProvider:
     max_age = settings.signing_keys_cache_seconds
     if settings.signing_keys_json:
         document = settings.signing_keys_json
-        return KeyRingProvider(lambda: document, max_age)
+        return KeyRingProvider(lambda: document, max_age, clock)
     if settings.signing_keys_parameter:
         name = settings.signing_keys_parameter
 
-        def from_ssm() -> str:
+        def from_ssm(force_fetch: bool = False) -> str:
             from aws_lambda_powertools.utilities import parameters
 
-            value = parameters.get_parameter(name, decrypt=True, max_age=max_age)
+            value = parameters.get_parameter(name, decrypt=True, max_age=max_age, force_fetch=force_fetch)
             return str(value)
 
-        return KeyRingProvider(from_ssm, max_age)
+        return KeyRingProvider(from_ssm, max_age, clock, fresh_loader=lambda: from_ssm(force_fetch=True))
     if settings.signing_keys_file:
         path = settings.signing_keys_file
-        return KeyRingProvider(lambda: load_or_create_file(path), max_age)
+        return KeyRingProvider(lambda: load_or_create_file(path), max_age, clock)
     raise ConfigurationError("no signing keys configured (SIGNING_KEYS_PARAMETER or SIGNING_KEYS_FILE)")

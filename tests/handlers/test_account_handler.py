@@ -185,7 +185,10 @@ def test_verify_token_json_form_and_bad_tokens(services: Services, event, contex
     claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
     claims["roles"] = ["admin"]
     forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
-    for bad in (unsigned, f"{header}.{forged}.{signature}", "garbage", ""):
+    missing = dict(verify, body="{}")
+    status, error, _ = call(missing, context)
+    assert (status, error["error"]) == (422, "VALIDATION_ERROR") and "token" in error["errors"]
+    for bad in (unsigned, f"{header}.{forged}.{signature}", "garbage"):
         status, error, _ = call(dict(verify, body=json.dumps({"token": bad})), context)
         assert (status, error["error"]) == (401, "TOKEN_INVALID"), bad
 

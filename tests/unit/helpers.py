@@ -18,9 +18,7 @@ def set_status(user_id: str, status: str) -> None:
 
 def create_app(app_name: str, default_role: str | None = None, now: float = 0) -> None:
     """An app item, as the admin API would create it."""
-    AppItem(
-        pk=f"APP#{app_name}", sk="META", app_name=app_name, default_role=default_role, created_at=int(now)
-    ).save()
+    AppItem(pk=f"APP#{app_name}", sk="META", app_name=app_name, default_role=default_role, created_at=int(now)).save()
 
 
 def b64url(raw: bytes | dict[str, Any]) -> str:

@@ -386,7 +386,7 @@ def test_change_password_revokes_other_sessions_and_keeps_the_current_one(servic
             services.sessions.verify(pair.access_token)
         with pytest.raises(TokenInvalidError):
             services.sessions.refresh(pair.refresh_token)
-    assert [s["session_id"] for s in services.sessions.list(user_id, None)] == [current.session.session_id]
+    assert [s["session_id"] for s in services.sessions.list_sessions(user_id, None)] == [current.session.session_id]
     # And the old password stops working while the new one works
     with pytest.raises(InvalidCredentialsError):
         login(services, "alice")

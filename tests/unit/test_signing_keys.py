@@ -99,9 +99,7 @@ def test_a_relying_party_verifies_tokens_with_the_published_jwk_alone(alg: str):
     public = jwt.PyJWK(jwk).key
 
     # Then the token verifies with it
-    claims = jwt.decode(
-        token, public, algorithms=[alg], audience="aud", issuer="iss", options={"verify_exp": False}
-    )
+    claims = jwt.decode(token, public, algorithms=[alg], audience="aud", issuer="iss", options={"verify_exp": False})
     assert claims["sub"] == "u1"
 
 

@@ -10,6 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from shared.clock import FakeClock
 from shared.config import Settings
 from shared.services.signing_keys import provider_from_settings
 
@@ -48,3 +49,20 @@ def test_init_then_rotate_keeps_two_keys_and_functions_read_them(ssm, monkeypatc
     assert ring.active.kid == second["active_kid"] and set(ring.keys) == {k["kid"] for k in second["keys"]}
     # and init refuses to overwrite
     assert run_script(monkeypatch, "init", "--stage", "dev") == 1
+
+
+def test_a_rotated_key_is_picked_up_early_despite_the_parameter_cache(ssm, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a function that has read (and cached) the ring
+    assert run_script(monkeypatch, "init", "--stage", "dev") == 0
+    clock = FakeClock()
+    provider = provider_from_settings(Settings(signing_keys_parameter=NAME), clock)
+    old_kid = provider.ring().active.kid
+    # When the ring is rotated and a token signed with the new key arrives
+    assert run_script(monkeypatch, "rotate", "--stage", "dev") == 0
+    new_kid = json.loads(ssm.get_parameter(Name=NAME, WithDecryption=True)["Parameter"]["Value"])["active_kid"]
+    # Then, once the minute that rate-limits early reloads has passed, the unknown kid forces a fresh
+    # SSM read instead of the ring cached in Powertools' parameter cache
+    clock.advance(61)
+    assert provider.ring().active.kid == old_kid
+    key = provider.key_for(new_kid)
+    assert key is not None and key.kid == new_kid

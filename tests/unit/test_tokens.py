@@ -115,9 +115,10 @@ def test_issued_token_carries_every_contract_claim(tokens: TokenService, provide
 def test_every_token_gets_its_own_jti(tokens: TokenService):
     first, _ = tokens.issue_access("u", "s", "app0", [])
     second, _ = tokens.issue_access("u", "s", "app0", [])
-    assert jwt.decode(first, options={"verify_signature": False})["jti"] != jwt.decode(
-        second, options={"verify_signature": False}
-    )["jti"]
+    assert (
+        jwt.decode(first, options={"verify_signature": False})["jti"]
+        != jwt.decode(second, options={"verify_signature": False})["jti"]
+    )
 
 
 def test_verify_returns_the_claims(tokens: TokenService):
@@ -128,7 +129,12 @@ def test_verify_returns_the_claims(tokens: TokenService):
     claims = tokens.verify_access(token)
 
     # Then the typed claims match what was issued
-    assert (claims.user_id, claims.session_id, claims.app_name, claims.roles) == ("user-1", "sess-1", "app7", ["editor"])
+    assert (claims.user_id, claims.session_id, claims.app_name, claims.roles) == (
+        "user-1",
+        "sess-1",
+        "app7",
+        ["editor"],
+    )
     assert claims.raw["typ"] == "access"
 
 
@@ -168,9 +174,7 @@ def test_alg_none_with_the_original_signature_is_refused(tokens: TokenService):
 def test_hs256_signed_with_the_public_key_pem_is_refused(tokens: TokenService, provider: KeyRingProvider, clock):
     # Given the public key PEM (which anyone can get from the JWKS) used as an HMAC secret
     active = provider.ring().active
-    pem = active.public_key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    pem = active.public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     header = b64url({"alg": "HS256", "typ": "JWT", "kid": active.kid})
     payload = b64url(valid_claims(clock, roles=["admin"]))
     signature = hmac.new(pem, f"{header}.{payload}".encode(), hashlib.sha256).digest()
@@ -367,7 +371,7 @@ def test_rotate_document_keeps_the_newest_keys():
     first = document["active_kid"]
     once = rotate_document(document)
     twice = rotate_document(once, keep=3)
-    assert [k["kid"] for k in once["keys"]][0] == first
+    assert once["keys"][0]["kid"] == first
     assert once["active_kid"] == once["keys"][-1]["kid"] != first
     assert len(twice["keys"]) == 3
     assert twice["active_kid"] == twice["keys"][-1]["kid"]
