@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -26,38 +27,63 @@ from localdev.template import create_table_kwargs, ttl_attribute
 REGION = "us-east-1"
 
 
-class EmbeddedDynamo:
-    """moto's DynamoDB server on a free loopback port.
+def serialized_app() -> Any:
+    """moto's WSGI app behind one lock: each request runs alone, as DynamoDB makes each call atomic.
 
-    In-process (threads) for the unit tests; in its own process for local mode, so that each local
-    server has its own state (moto keeps its data in process-wide globals) and it dies with it.
+    moto's own threaded server runs requests in parallel on unlocked in-memory tables; two transactions
+    can then interleave (one's rollback undoing another's commit), which real DynamoDB never does.
+    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    app = DomainDispatcherApplication(create_backend_app)
+    lock = threading.Lock()
+
+    def locked(environ: dict[str, Any], start_response: Any) -> Any:
+        with lock:
+            return list(app(environ, start_response))
+
+    return locked
+
+
+def make_server(host: str, port: int) -> Any:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server as werkzeug_server
+
+    # moto logs every request through werkzeug; local mode and tests do not need that noise.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    return werkzeug_server(host, port, serialized_app(), threaded=True, request_handler=MotoRequestHandler)
+
+
+class EmbeddedDynamo:
+    """moto's DynamoDB on a free loopback port, one request at a time (see :func:`serialized_app`).
+
+    In this process (a thread) for the unit tests; in its own process for local mode, so that each
+    local server has its own state (moto keeps its data in process-wide globals) and it dies with it.
     """
 
     def __init__(self, separate_process: bool = False) -> None:
         self.separate_process = separate_process
         self.endpoint = ""
         self._server: Any = None
+        self._thread: threading.Thread | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> str:
         if self.separate_process:
             port = _free_port()
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                [sys.executable, "-m", "localdev.dynamo", str(port)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                cwd=str(Path(__file__).resolve().parent.parent),
             )
             self.endpoint = f"http://127.0.0.1:{port}"
             _wait_until_up(self.endpoint, self._process)
             return self.endpoint
-        from moto.server import ThreadedMotoServer
-
-        # moto logs every request through werkzeug; tests do not need that noise.
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.endpoint = f"http://{host}:{port}"
+        self._server = make_server("127.0.0.1", 0)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
         return self.endpoint
 
     def stop(self) -> None:
@@ -68,7 +94,9 @@ class EmbeddedDynamo:
             except subprocess.TimeoutExpired:
                 self._process.kill()
         if self._server is not None:
-            self._server.stop()
+            self._server.shutdown()
+            if self._thread is not None:
+                self._thread.join()
 
 
 def _free_port() -> int:
@@ -169,3 +197,7 @@ def _restore_value(value: Any) -> Any:
     if isinstance(value, list):
         return [_restore_value(v) for v in value]
     return value
+
+
+if __name__ == "__main__":  # the separate-process embedded DynamoDB of local mode
+    make_server("127.0.0.1", int(sys.argv[1])).serve_forever()

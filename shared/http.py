@@ -181,7 +181,9 @@ def install_error_handlers(app: APIGatewayRestResolver, logger: Any) -> None:
 
     @app.exception_handler(PynamoDBException)  # type: ignore[untyped-decorator]
     def handle_database_error(exc: PynamoDBException) -> Response[str]:
-        logger.error("database failure", extra={"error": type(exc).__name__, "cause": exc.cause_response_code})
+        from shared.db.table import error_code
+
+        logger.error("database failure", extra={"error": type(exc).__name__, "cause": error_code(exc)})
         return error_response(app, ServiceUnavailableError())
 
     @app.exception_handler(RouteNotFound)  # type: ignore[untyped-decorator]

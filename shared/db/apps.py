@@ -10,7 +10,7 @@ from pynamodb.exceptions import PutError
 
 from shared.db import keys
 from shared.db.models import AppItem, BaseItem, RoleItem
-from shared.db.table import Table
+from shared.db.table import Table, is_condition_failure
 from shared.domain import AppConfig, Role
 
 
@@ -77,7 +77,7 @@ class AppRepository:
         try:
             item.save(condition=RoleItem.pk.does_not_exist())
         except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
+            if is_condition_failure(exc):
                 return False
             raise
         return True

@@ -11,7 +11,7 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
 
 from shared.db import keys
 from shared.db.models import SessionItem
-from shared.db.table import Table, chunks
+from shared.db.table import Table, chunks, is_condition_failure
 from shared.domain import Session
 
 
@@ -76,20 +76,21 @@ class SessionRepository:
         *,
         now: float,
         expires_at: float,
-        memory: int,
+        generation: int,
+        slot: int,
     ) -> Session | None:
         """Swap the refresh hash if ``presented_hash`` is current and unexpired; None when it is not.
 
-        The presented hash goes to a slot of the ``previous_hashes`` ring (chosen by the hash, which is
-        uniformly random) so a replay of it is recognised later; the ring never grows past ``memory``.
+        The presented hash goes to slot ``slot`` (the old generation modulo the memory size) of the
+        ``previous_hashes`` ring, so a replay of any of the last N tokens is recognised as reuse. While
+        the list is shorter than the slot, DynamoDB appends, which fills slots in order.
         """
         item = SessionItem(pk=keys.session_pk(session_id), sk=keys.SESSION)
-        slot = int(presented_hash[:8], 16) % memory
         try:
             item.update(
                 actions=[
                     SessionItem.refresh_hash.set(new_hash),
-                    SessionItem.generation.set(SessionItem.generation + 1),
+                    SessionItem.generation.set(generation),
                     SessionItem.previous_hashes[slot].set(presented_hash),
                     SessionItem.last_used_at.set(int(now)),
                     SessionItem.expires_at.set(int(expires_at)),
@@ -100,7 +101,7 @@ class SessionRepository:
                 & (SessionItem.max_expires_at.does_not_exist() | (SessionItem.max_expires_at > int(now))),
             )
         except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
+            if is_condition_failure(exc):
                 return None
             raise
         return to_session(item)
@@ -114,7 +115,7 @@ class SessionRepository:
         try:
             item.delete(condition=condition)
         except DeleteError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
+            if is_condition_failure(exc):
                 return False
             raise
         return True

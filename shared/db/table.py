@@ -6,38 +6,57 @@ PynamoDB models on creation, so nothing connects at import time.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from shared.db.models import BaseItem, bind
 
 
-@dataclass(frozen=True)
 class Table:
-    name: str
-    region: str
-    endpoint: str | None = None
+    """One table; its transaction connection (and botocore client) is built once and reused."""
 
-    def __post_init__(self) -> None:
-        bind(self.name, self.region, self.endpoint)
+    def __init__(self, name: str, region: str, endpoint: str | None = None) -> None:
+        self.name = name
+        self.region = region
+        self.endpoint = endpoint
+        self._connection: Connection | None = None
+        self._lock = threading.Lock()
+        bind(name, region, endpoint)
 
     def connection(self) -> Connection:
-        meta = BaseItem.Meta
-        return Connection(
-            region=self.region,
-            host=self.endpoint,
-            connect_timeout_seconds=meta.connect_timeout_seconds,
-            read_timeout_seconds=meta.read_timeout_seconds,
-            max_retry_attempts=meta.max_retry_attempts,
-        )
+        with self._lock:
+            if self._connection is None:
+                meta = BaseItem.Meta
+                self._connection = Connection(
+                    region=self.region,
+                    host=self.endpoint,
+                    connect_timeout_seconds=meta.connect_timeout_seconds,
+                    read_timeout_seconds=meta.read_timeout_seconds,
+                    max_retry_attempts=meta.max_retry_attempts,
+                )
+            return self._connection
 
     def transaction(self) -> TransactWrite:
         """A write transaction (all or nothing) on this table."""
         return TransactWrite(connection=self.connection())
+
+
+def error_code(error: PynamoDBException) -> str | None:
+    """DynamoDB's error code behind a PynamoDB error; None for timeouts and network failures
+    (PynamoDB's own ``cause_response_code`` raises for those)."""
+    response = getattr(error.cause, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        return str(code) if code else None
+    return None
+
+
+def is_condition_failure(error: PynamoDBException) -> bool:
+    return error_code(error) == "ConditionalCheckFailedException"
 
 
 def failed_indexes(error: TransactWriteError, code: str = "ConditionalCheckFailed") -> list[int]:

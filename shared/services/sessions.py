@@ -94,16 +94,17 @@ class SessionService:
         parts = split_refresh_token(refresh_token)
         if parts is None:
             raise TokenInvalidError()
-        session_id, presented_hash = parts
+        session_id, generation, presented_hash = parts
         now = self.clock()
-        new_token, new_hash = new_refresh_token(session_id)
+        new_token, new_hash = new_refresh_token(session_id, generation + 1)
         session = self.sessions.rotate(
             session_id,
             presented_hash,
             new_hash,
             now=now,
             expires_at=now + self.refresh_ttl,
-            memory=self.reuse_memory,
+            generation=generation + 1,
+            slot=generation % self.reuse_memory,
         )
         if session is None:
             self._explain_refusal(session_id, presented_hash, now)

@@ -119,20 +119,23 @@ class TokenService:
         )
 
 
-def new_refresh_token(session_id: str) -> tuple[str, str]:
-    """A refresh token ``<session_id>.<secret>`` and the hash stored in the session."""
-    secret = secrets.token_urlsafe(32)
-    return f"{session_id}.{secret}", hash_secret(secret)
+def new_refresh_token(session_id: str, generation: int = 0) -> tuple[str, str]:
+    """A refresh token ``<session_id>.<generation>.<secret>`` and the hash stored in the session.
+
+    The hash covers the whole token, so the session id and generation in it cannot be altered.
+    """
+    token = f"{session_id}.{generation}.{secrets.token_urlsafe(32)}"
+    return token, hash_secret(token)
 
 
-def split_refresh_token(token: str) -> tuple[str, str] | None:
-    """``(session_id, secret_hash)`` of a refresh token, or None when it is malformed."""
-    if not isinstance(token, str) or len(token) > 256 or token.count(".") != 1:
+def split_refresh_token(token: str) -> tuple[str, int, str] | None:
+    """``(session_id, generation, token_hash)`` of a refresh token, or None when it is malformed."""
+    if not isinstance(token, str) or len(token) > 256 or token.count(".") != 2:
         return None
-    session_id, secret = token.split(".")
-    if not session_id or not secret or not session_id.isalnum():
+    session_id, generation, secret = token.split(".")
+    if not session_id.isalnum() or not secret or not generation.isdigit() or len(generation) > 9:
         return None
-    return session_id, hash_secret(secret)
+    return session_id, int(generation), hash_secret(token)
 
 
 def hash_secret(secret: str) -> str:
