@@ -8,6 +8,7 @@ starts empty), a generated dev signing key, the authorizer cache at 0 unless con
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -20,6 +21,7 @@ from typing import Any
 
 from localdev import dynamo
 from localdev.gateway import Gateway
+from localdev.routes import route_map
 from localdev.template import ROOT, read_api
 from localdev.workers import FunctionPool
 
@@ -71,6 +73,7 @@ class LocalServer:
             dynamo.ensure_table(self.endpoint, self.table_name, api.table_properties)
 
         environment = self.function_environment()
+        environment["ROUTE_REQUIREMENTS"] = json.dumps(route_map(api))
         max_workers = int(self.env.get("LOCAL_CONCURRENCY", "4"))
         for name, function in api.functions.items():
             # The template's values for a few settings are AWS-only; local mode replaces them.

@@ -71,6 +71,7 @@ class Route:
     path: str
     function: str
     authorizer: str | None
+    requirement: str | None = None  # None for public routes; "user", "role:<code>" or "perm:<code>"
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -193,12 +194,18 @@ def read_api(overrides: dict[str, str] | None = None, path: Path = TEMPLATE) -> 
         env_nodes = {**globals_env, **props.get("Environment", {}).get("Variables", {})}
         env = {k: str(evaluator.value(v)) for k, v in env_nodes.items()}
         functions[name] = Function(name, global_handler_dir / props["CodeUri"], props["Handler"], env)
-        for event in props.get("Events", {}).values():
+        requirements = (resource.get("Metadata") or {}).get("RouteRequirements") or {}
+        for event_name, event in props.get("Events", {}).items():
             if event.get("Type") != "Api":
                 continue
             ep = event["Properties"]
             auth = (ep.get("Auth") or {}).get("Authorizer")
-            routes.append(Route(ep["Method"].upper(), ep["Path"], name, None if auth in (None, "NONE") else auth))
+            protected = auth not in (None, "NONE")
+            requirement = requirements.get(event_name, "user") if protected else None
+            routes.append(Route(ep["Method"].upper(), ep["Path"], name, auth if protected else None, requirement))
+        unknown = set(requirements) - set(props.get("Events", {}))
+        if unknown:
+            raise ValueError(f"{name}: RouteRequirements name no event: {sorted(unknown)}")
 
     if len(apis) != 1:
         raise ValueError("template.yaml must define exactly one AWS::Serverless::Api")

@@ -1,22 +1,33 @@
 """Lambda authorizer logic (API.md section 8): token → principal → cache-correct IAM policy.
 
-API Gateway caches the policy by token for the authorizer cache TTL and reuses it for every route of the
-API, so the policy must be right for all routes, not only the one being called: it allows the whole API
-and explicitly denies each route whose requirement the principal does not meet (an explicit Deny beats
-the Allow). Routes with no entry in the requirement map need only a valid session.
+API Gateway caches the policy by token for the authorizer cache TTL and reuses it for every route of
+the API, so the policy must be right for all routes, not only the one being called. The authorizer
+therefore knows every protected route of the API and its requirement (the route map, generated from
+template.yaml at build time: ``localdev/routes.py``), and the policy
 
-Requirement map: ``{"METHOD /path/{param}": "user" | "role:<code>" | "perm:<code>"}``, from the
-``ROUTE_REQUIREMENTS`` setting that the deploying stack writes in its template.
+* allows each route the principal may call (or the whole API when it may call every route), and
+* explicitly denies each route it may not call that one of those allows would otherwise cover
+  (IAM's ``*`` also matches ``/``, so ``GET /menus/{id}`` would cover ``GET /menus/tree``).
+
+When no exact Deny is possible (an unmet route whose shape also catches a permitted route), the
+authorizer fails closed: it drops the allows that would cover the unmet route. Before returning, the
+policy is checked against every route, in both slash spellings (docs/architecture.md).
+
+Route map: ``{"METHOD /path/{param}": "user" | "role:<code>" | "perm:<code>"}``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from shared.errors import AppError, ConfigurationError
+
+PARAM_SAMPLE = "x0"  # stands for a path parameter's value when routes are checked against a policy
 
 
 class Unauthorized(Exception):
@@ -51,15 +62,22 @@ class RouteRequirement:
     path: str
     requirement: str
 
+    def _segments(self, param: str) -> str:
+        parts = [(param if p.startswith("{") else p) for p in self.path.strip("/").split("/") if p]
+        return "/".join(parts)
+
     def resource_patterns(self) -> list[str]:
         """``METHOD/path`` ARN suffixes, with and without a trailing slash.
 
         A path parameter becomes ``?*`` (one character or more), so ``/users/{id}`` does not match
-        ``/users/``. IAM wildcards also match ``/``: a parameter route's Deny covers deeper paths
-        below it too, which can only ever deny more, never allow more (docs/architecture.md).
+        ``/users/``. IAM wildcards also match ``/``; :func:`build_policy` corrects for that.
         """
-        parts = [("?*" if p.startswith("{") else p) for p in self.path.strip("/").split("/") if p]
-        path = "/".join(parts)
+        path = self._segments("?*")
+        return [f"{self.method}/{path}", f"{self.method}/{path}/"]
+
+    def sample_resources(self) -> list[str]:
+        """Concrete ``METHOD/path`` suffixes this route serves (parameters filled with a sample)."""
+        path = self._segments(PARAM_SAMPLE)
         return [f"{self.method}/{path}", f"{self.method}/{path}/"]
 
 
@@ -97,20 +115,62 @@ def api_arn_prefix(method_arn: str) -> str:
     return f"{arn}/{stage}"
 
 
+@lru_cache(maxsize=512)
+def _glob(pattern: str) -> re.Pattern[str]:
+    """IAM resource matching: ``*`` is any run of characters (``/`` too), ``?`` is one character."""
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern) + r"\Z")
+
+
+def _covers(patterns: list[str], resources: list[str]) -> bool:
+    return any(_glob(p).match(r) for p in patterns for r in resources)
+
+
+def _verdict(allow: list[str], deny: list[str], resource: str) -> bool:
+    return _covers(allow, [resource]) and not _covers(deny, [resource])
+
+
+def plan_policy(principal: Principal, routes: list[RouteRequirement]) -> tuple[list[str], list[str]]:
+    """``(allow, deny)`` resource suffixes (``METHOD/path``) right for every route of ``routes``."""
+    met = [r for r in routes if principal.meets(r.requirement)]
+    unmet = [r for r in routes if not principal.meets(r.requirement)]
+    if not unmet:
+        return ["*/*"], []
+    allow = [p for r in met for p in r.resource_patterns()]
+    met_samples = [s for r in met for s in r.sample_resources()]
+    deny: list[str] = []
+    for route in unmet:
+        samples = route.sample_resources()
+        if not _covers(allow, samples):
+            continue  # nothing allows it: denied implicitly
+        patterns = route.resource_patterns()
+        if not _covers(patterns, met_samples):
+            deny.extend(patterns)  # its exact shape catches no permitted route
+        else:
+            # No exact Deny is possible: fail closed by dropping the allows that cover it.
+            allow = [p for p in allow if not _covers([p], samples)]
+    # Last check on every route: an unmet route must never be allowed (a met one may, rarely, be
+    # denied by the fail-closed step above; tests keep API.md's route map free of that).
+    bad = [s for r in unmet for s in r.sample_resources() if _verdict(allow, deny, s)]
+    if bad:
+        allow = [p for p in allow if not _covers([p], bad)]
+    return allow, deny
+
+
 def build_policy(principal: Principal, method_arn: str, routes: list[RouteRequirement]) -> dict[str, Any]:
-    """The authorizer response: allow the API, deny each route the principal may not call."""
+    """The authorizer response: a policy right for every route of the API, and the context."""
     prefix = api_arn_prefix(method_arn)
-    denied = [
-        f"{prefix}/{pattern}"
-        for route in routes
-        if not principal.meets(route.requirement)
-        for pattern in route.resource_patterns()
-    ]
-    statements: list[dict[str, Any]] = [
-        {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": [f"{prefix}/*/*"]}
-    ]
-    if denied:
-        statements.append({"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": denied})
+    allow, deny = plan_policy(principal, routes)
+    statements: list[dict[str, Any]] = []
+    if allow:
+        statements.append(
+            {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": [f"{prefix}/{r}" for r in allow]}
+        )
+    if deny:
+        statements.append(
+            {"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": [f"{prefix}/{r}" for r in deny]}
+        )
+    if not statements:
+        statements.append({"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": [f"{prefix}/*/*"]})
     return {
         "principalId": principal.user_id,
         "policyDocument": {"Version": "2012-10-17", "Statement": statements},

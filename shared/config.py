@@ -58,6 +58,7 @@ class Settings:
     # Requests
     max_body_bytes: int = 64 * 1024
     route_requirements: str | None = None
+    routes_file: str | None = None
     audit_retention_days: int = 180
     cors_allowed_origins: tuple[str, ...] = field(default_factory=tuple)
 
@@ -100,6 +101,7 @@ class Settings:
             default_role=env.get("DEFAULT_ROLE", "l0"),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 64 * 1024),
             route_requirements=env.get("ROUTE_REQUIREMENTS") or None,
+            routes_file=env.get("ROUTES_FILE") or None,
             audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 180),
             cors_allowed_origins=_list(env, "CORS_ALLOWED_ORIGINS"),
         )

@@ -6,6 +6,7 @@ Kept light for cold starts: no Pydantic and no event handler, one GetItem per ca
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -13,13 +14,26 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.authorizer import RouteRequirement, Unauthorized, authorize, parse_requirements
 from shared.config import get_settings
+from shared.errors import ConfigurationError
 from shared.container import get_session_service
 from shared.observability import logger, metrics, tracer
 
 
 @lru_cache(maxsize=1)
 def route_requirements() -> list[RouteRequirement]:
-    return parse_requirements(get_settings().route_requirements)
+    """The API's route map: the ROUTE_REQUIREMENTS setting, else routes.json built beside this file.
+
+    Raises:
+        ConfigurationError: there is no route map (the authorizer then denies by failing).
+    """
+    settings = get_settings()
+    if settings.route_requirements:
+        return parse_requirements(settings.route_requirements)
+    path = Path(settings.routes_file) if settings.routes_file else Path(__file__).with_name("routes.json")
+    try:
+        return parse_requirements(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigurationError(f"no route map at {path}") from exc
 
 
 @logger.inject_lambda_context

@@ -147,3 +147,16 @@ def test_oauth_token_endpoint_over_http(api, unique) -> None:
 def test_jwks_is_public(api) -> None:
     jwks = api("GET", "/.well-known/jwks.json")
     assert jwks.status_code == 200 and jwks.json()["keys"][0]["kty"] in ("EC", "RSA")
+
+
+def test_role_route_is_enforced_by_the_authorizer(api, unique) -> None:
+    from tests.e2e.conftest import ADMIN
+
+    user = api("POST", "/api/auth/register/", json={"username": unique("plain"), "password": "secret123"}).json()
+    denied = api("GET", "/api/roles/admin-data/", token=user["data"]["access_token"])
+    assert denied.status_code == 403 and denied.json()["error"] == "PERMISSION_DENIED"
+    # The same token still works on the routes it may call (the policy is right for all routes)
+    assert api("GET", "/api/auth/user/info/", token=user["data"]["access_token"]).status_code == 200
+    admin = api("POST", "/api/auth/login/", json={"username": ADMIN[0], "password": ADMIN[1]}).json()["data"]
+    allowed = api("GET", "/api/roles/admin-data", token=admin["access_token"])
+    assert allowed.status_code == 200 and allowed.json()["data"] == "This is admin data"

@@ -8,11 +8,29 @@ from pathlib import Path
 import pytest
 
 from functions.authorizer import app as authorizer
+from localdev.gateway import allowed
+from localdev.routes import route_map
+from localdev.template import read_api
+from shared.config import get_settings
 from shared.container import Services
 from shared.domain import ClientInfo
 from shared.services.accounts import RegisterCommand
 
 SAMPLE = json.loads((Path(__file__).resolve().parents[2] / "events" / "authorizer-token.json").read_text())
+
+
+ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/dev"
+
+
+@pytest.fixture(autouse=True)
+def template_route_map(monkeypatch: pytest.MonkeyPatch):
+    """The authorizer reads the route map generated from template.yaml (as its build does)."""
+    monkeypatch.setenv("ROUTE_REQUIREMENTS", json.dumps(route_map(read_api())))
+    get_settings.cache_clear()
+    authorizer.route_requirements.cache_clear()
+    yield
+    get_settings.cache_clear()
+    authorizer.route_requirements.cache_clear()
 
 
 def token_event(token: str) -> dict[str, str]:
@@ -23,10 +41,10 @@ def test_valid_token_gets_an_allow_policy_and_context(services: Services, contex
     signed_in = services.accounts.register(RegisterCommand(username="alice", password="secret123"), ClientInfo())
     policy = authorizer.lambda_handler(token_event(signed_in.tokens.access_token), context)
     assert policy["principalId"] == signed_in.user_info["user_id"]
-    allow = policy["policyDocument"]["Statement"][0]
-    assert allow["Effect"] == "Allow" and allow["Resource"] == [
-        "arn:aws:execute-api:us-east-1:123456789012:abc123/dev/*/*"
-    ]
+    document = policy["policyDocument"]
+    assert allowed(document, f"{ARN}/GET/api/auth/user/info") and allowed(document, f"{ARN}/GET/api/auth/sessions/")
+    assert allowed(document, f"{ARN}/DELETE/api/auth/sessions/abc/")
+    assert not allowed(document, f"{ARN}/GET/api/roles/admin-data")  # needs role admin
     assert policy["context"] == {
         "user_id": signed_in.user_info["user_id"],
         "session_id": signed_in.tokens.session.session_id,
@@ -46,4 +64,14 @@ def test_revoked_session_is_unauthorized(services: Services, context) -> None:
     signed_in = services.accounts.register(RegisterCommand(username="alice", password="secret123"), ClientInfo())
     services.sessions.revoke(signed_in.user_info["user_id"], signed_in.tokens.session.session_id)
     with pytest.raises(Exception, match="^Unauthorized$"):
+        authorizer.lambda_handler(token_event(signed_in.tokens.access_token), context)
+
+
+def test_missing_route_map_fails_closed(services: Services, context, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    signed_in = services.accounts.register(RegisterCommand(username="alice", password="secret123"), ClientInfo())
+    monkeypatch.delenv("ROUTE_REQUIREMENTS")
+    monkeypatch.setenv("ROUTES_FILE", str(tmp_path / "missing.json"))
+    get_settings.cache_clear()
+    authorizer.route_requirements.cache_clear()
+    with pytest.raises(Exception, match="no route map"):
         authorizer.lambda_handler(token_event(signed_in.tokens.access_token), context)

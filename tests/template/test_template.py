@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -64,6 +65,26 @@ def test_every_template_route_is_served_by_its_handler() -> None:
         assert any(r.method == route.method and r.rule.match(sample) for r in registered), route
 
 
+def test_route_map_lists_every_protected_route_with_its_requirement() -> None:
+    from localdev.routes import route_map
+
+    api = read_api()
+    generated = route_map(api)
+    protected = {f"{r.method} {r.path}" for r in api.routes if r.authorizer}
+    assert set(generated) == protected
+    assert generated["GET /api/roles/admin-data"] == "role:admin"
+    assert generated["GET /api/auth/user/info"] == "user"
+    assert "POST /api/auth/login" not in generated
+
+
+def test_requirements_naming_no_event_are_refused(tmp_path: Path) -> None:
+    text = (ROOT / "template.yaml").read_text(encoding="utf-8")
+    broken = tmp_path / "template.yaml"
+    broken.write_text(text.replace("AdminData: role:admin", "NoSuchEvent: role:admin"), encoding="utf-8")
+    with pytest.raises(ValueError, match="NoSuchEvent"):
+        read_api(path=broken)
+
+
 @pytest.mark.slow
 def test_sam_build_makes_arm64_python314_artifacts_without_boto3(tmp_path: Path) -> None:
     build_dir = tmp_path / "build"
@@ -86,3 +107,7 @@ def test_sam_build_makes_arm64_python314_artifacts_without_boto3(tmp_path: Path)
     assert native and all("x86_64" not in n for n in native)
     assert any("cpython-314-aarch64" in n for n in native), native
     assert not list(layer.rglob("__pycache__"))
+    from localdev.routes import route_map
+
+    built_map = json.loads((build_dir / "AuthorizerFunction" / "routes.json").read_text())
+    assert built_map == route_map(read_api())

@@ -184,48 +184,116 @@ def test_principal_meets(requirement: str, expected: bool):
 # -- policy ---------------------------------------------------------------------------------------
 
 
-def test_policy_allows_the_api_and_denies_exactly_the_unmet_routes():
-    # Given a plain user holding only system:user:list
-    routes = parse_requirements(ROUTE_MAP)
-    user = principal(("l0",), ("system:user:list",))
+FULL_MAP = {
+    **ROUTE_MAP,
+    "GET /api/auth/sessions/": "user",
+    "POST /api/auth/logout/": "user",
+    "DELETE /api/auth/sessions/{session_id}/": "user",
+    "POST /api/users/create/": "perm:system:user:add",
+    "PUT /api/users/{user_id}/update/": "perm:system:user:edit",
+    "POST /api/roles/create/": "perm:system:role:add",
+    "PUT /api/roles/{role_id}/update/": "perm:system:role:edit",
+    "DELETE /api/roles/{role_id}/delete/": "perm:system:role:remove",
+    "POST /api/roles/assign-menus/": "perm:system:role:menu",
+    "GET /api/menus/": "perm:system:menu:list",
+    "POST /api/menus/create/": "perm:system:menu:add",
+    "PUT /api/menus/{menu_id}/update/": "perm:system:menu:edit",
+    "DELETE /api/menus/{menu_id}/delete/": "perm:system:menu:remove",
+    "GET /api/departments/": "perm:system:dept:list",
+    "GET /api/departments/tree/": "perm:system:dept:list",
+    "POST /api/departments/create/": "perm:system:dept:add",
+    "GET /api/departments/{dept_id}/": "perm:system:dept:query",
+    "PUT /api/departments/{dept_id}/update/": "perm:system:dept:edit",
+    "DELETE /api/departments/{dept_id}/delete/": "perm:system:dept:remove",
+    "GET /api/apps/": "perm:system:app:manage",
+    "POST /api/apps/create/": "perm:system:app:manage",
+    "PUT /api/apps/{app_name}/update/": "perm:system:app:manage",
+    "POST /api/roles/role-auth/": "user",
+    "POST /api/roles/assign-role/": "perm:system:user:role",
+}
+ALL_PERMISSIONS = sorted({r.partition(":")[2] for r in FULL_MAP.values() if r.startswith("perm:")})
 
-    # When the policy is built for one route
-    policy = build_policy(user, arn("GET", "/api/auth/user/info/"), routes)
 
-    # Then it allows the whole API (every stage method and path)
-    allow = [s for s in policy["policyDocument"]["Statement"] if s["Effect"] == "Allow"]
-    assert allow == [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": [f"{API}/*/*"]}]
-    # And denies exactly the routes whose requirement is unmet, params as *, with and without a slash
-    unmet = [
-        "GET/api/users/*",
-        "DELETE/api/users/*/delete",
-        "POST/api/users/assign-roles",
-        "GET/api/roles",
-        "GET/api/roles/*",
-        "GET/api/roles/*/menus",
-        "GET/api/menus/tree",
-        "GET/api/menus/*",
-        "GET/api/roles/admin-data",
+def concrete_paths(route: RouteRequirement) -> list[str]:
+    """Real-looking paths of a route (ids unlike the authorizer's own sample), in both spellings."""
+    paths = []
+    for value in ("42", "a-b_c", "9f8e7d"):
+        path = re.sub(r"\{[^}]+\}", value, route.path)
+        paths += [path, path + "/"]
+    return paths
+
+
+PRINCIPALS = [
+    principal(),
+    principal(("l0", "admin")),
+    principal(permissions=tuple(ALL_PERMISSIONS)),
+    principal(("admin",), tuple(ALL_PERMISSIONS)),
+    *[principal(permissions=(p,)) for p in ALL_PERMISSIONS],
+    *[principal(permissions=tuple(q for q in ALL_PERMISSIONS if q != p)) for p in ALL_PERMISSIONS],
+]
+
+
+@pytest.mark.parametrize(
+    "who", PRINCIPALS, ids=lambda p: f"{','.join(p.roles)}|{len(p.permissions)}:{','.join(p.permissions)[:40]}"
+)
+def test_one_cached_policy_is_right_for_every_route_of_the_api(who: Principal):
+    # Given the API's full route map and the policy returned on one call (which API Gateway caches)
+    routes = parse_requirements(FULL_MAP)
+    policy = build_policy(who, arn("GET", "/api/auth/user/info/"), routes)
+    # When that policy is evaluated for every route, with real ids and both slash spellings
+    wrong = [
+        (route.method, path)
+        for route in routes
+        for path in concrete_paths(route)
+        if iam_allows(policy, arn(route.method, path)) != who.meets(route.requirement)
     ]
-    assert denied_resources(policy) == {f"{API}/{p}" for p in unmet} | {f"{API}/{p}/" for p in unmet}
-    assert policy["policyDocument"]["Version"] == "2012-10-17"
+    # Then every route gets exactly the verdict its requirement gives
+    assert wrong == []
+    # And routes outside the map are denied, unless the principal may call every route (then the policy
+    # is one Allow for the API; the map is generated from template.yaml, so it lists every protected route)
+    may_call_all = all(who.meets(r.requirement) for r in routes)
+    assert iam_allows(policy, arn("GET", "/api/not-in-the-map")) is may_call_all
+    # And other stages and other APIs are never allowed
+    assert not iam_allows(policy, "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/prod/GET/api/auth/user/info/")
+    assert not iam_allows(policy, "arn:aws:execute-api:us-east-1:123456789012:other/dev/GET/api/auth/user/info/")
 
 
-def test_principal_with_every_requirement_gets_no_deny():
-    routes = parse_requirements(ROUTE_MAP)
-    needed = tuple(r.requirement.partition(":")[2] for r in routes if r.requirement.startswith("perm:"))
-    policy = build_policy(principal(("admin", "l0"), needed), arn("GET", "/api/users/"), routes)
-    assert denied_resources(policy) == set()
-    assert [s["Effect"] for s in policy["policyDocument"]["Statement"]] == ["Allow"]
+def test_principal_meeting_every_route_gets_one_allow_for_the_api():
+    routes = parse_requirements(FULL_MAP)
+    policy = build_policy(principal(("admin", "l0"), tuple(ALL_PERMISSIONS)), arn("GET", "/api/users/"), routes)
+    assert policy["policyDocument"]["Statement"] == [
+        {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": [f"{API}/*/*"]}
+    ]
 
 
-def test_holding_a_permission_removes_only_that_routes_deny():
-    routes = parse_requirements(ROUTE_MAP)
-    without = denied_resources(build_policy(principal(), arn("GET", "/x"), routes))
-    with_remove = denied_resources(
-        build_policy(principal(permissions=("system:user:remove",)), arn("GET", "/x"), routes)
-    )
-    assert without - with_remove == {f"{API}/DELETE/api/users/*/delete", f"{API}/DELETE/api/users/*/delete/"}
+def test_plain_user_policy_lists_only_user_routes_and_stays_small():
+    routes = parse_requirements(FULL_MAP)
+    policy = build_policy(principal(), arn("GET", "/api/auth/user/info/"), routes)
+    allowed = [r for s in policy["policyDocument"]["Statement"] if s["Effect"] == "Allow" for r in s["Resource"]]
+    user_routes = [r for r in routes if r.requirement == "user"]
+    assert len(allowed) == 2 * len(user_routes)
+    assert len(__import__("json").dumps(policy)) < 4096
+
+
+def test_holding_a_permission_allows_exactly_its_routes_more():
+    routes = parse_requirements(FULL_MAP)
+    before = build_policy(principal(), arn("GET", "/x"), routes)
+    after = build_policy(principal(permissions=("system:user:remove",)), arn("GET", "/x"), routes)
+    newly = [
+        (route.method, path)
+        for route in routes
+        for path in concrete_paths(route)
+        if iam_allows(after, arn(route.method, path)) and not iam_allows(before, arn(route.method, path))
+    ]
+    assert {m for m, _ in newly} == {"DELETE"} and all(p.startswith("/api/users/") for _, p in newly)
+    assert len(newly) == len(concrete_paths(RouteRequirement("DELETE", "/api/users/{id}/delete", "")))
+
+
+def test_no_route_met_means_a_deny_everything_policy():
+    routes = parse_requirements({"GET /api/x/": "role:admin"})
+    policy = build_policy(principal(), arn("GET", "/api/x"), routes)
+    assert not iam_allows(policy, arn("GET", "/api/x"))
+    assert [s["Effect"] for s in policy["policyDocument"]["Statement"]] == ["Deny"]
 
 
 def test_policy_context_carries_the_principal():
@@ -249,10 +317,9 @@ def test_policy_cached_for_route_a_denies_forbidden_route_b():
     policy = build_policy(principal(), arn("GET", "/api/auth/user/info/"), routes)
 
     # When API Gateway reuses that cached policy for other routes
-    # Then route A and any route without a requirement are allowed
+    # Then route A is allowed
     assert iam_allows(policy, arn("GET", "/api/auth/user/info/"))
     assert iam_allows(policy, arn("GET", "/api/auth/user/info"))
-    assert iam_allows(policy, arn("GET", "/api/auth/sessions/"))
     # And route B, which needs a permission the user lacks, is denied in every spelling
     assert not iam_allows(policy, arn("DELETE", "/api/users/42/delete/"))
     assert not iam_allows(policy, arn("DELETE", "/api/users/42/delete"))
