@@ -14,8 +14,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.authorizer import RouteRequirement, Unauthorized, authorize, parse_requirements
 from shared.config import get_settings
-from shared.errors import ConfigurationError
 from shared.container import get_session_service
+from shared.errors import ConfigurationError
 from shared.observability import logger, metrics, tracer
 
 
