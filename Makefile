@@ -55,7 +55,7 @@ build: venv sam
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM) build
 
 ## Round trips, cold starts, authorizer latency, package sizes, bcrypt cost (DESIGN.md "Quality bars").
-bench: venv sam
+bench: build
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m bench
 
 clean:

@@ -65,6 +65,7 @@ SNIPPETS = (
 
 def environment(function: str | None, pycache: str) -> dict[str, str]:
     """The process environment: the function's template variables, made runnable without AWS."""
+    from localdev.routes import route_map
     from localdev.template import read_api
     from shared.services.signing_keys import new_ring_document
 
@@ -75,13 +76,14 @@ def environment(function: str | None, pycache: str) -> dict[str, str]:
         {
             "PYTHONPATH": str(ROOT),
             "PYTHONPYCACHEPREFIX": pycache,
-            "POWERTOOLS_TRACE_DISABLED": "1",
+            # Tracing stays enabled, as in AWS: the lazy tracer skips the X-Ray SDK when unsampled.
             "AWS_REGION": "us-east-1",
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "SIGNING_KEYS_PARAMETER": "",
             "SIGNING_KEYS_JSON": json.dumps(new_ring_document()),
+            "ROUTE_REQUIREMENTS": json.dumps(route_map(read_api())),
         }
     )
     env.setdefault("TABLE_NAME", "user-center-bench")

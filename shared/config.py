@@ -50,7 +50,7 @@ class Settings:
     signing_keys_json: str | None = None
     signing_keys_cache_seconds: int = 300
     # Passwords
-    bcrypt_rounds: int = 11
+    bcrypt_rounds: int = 10
     password_min_length: int = 6
     # Apps and roles
     default_app: str = "app0"
@@ -77,7 +77,7 @@ class Settings:
         stage = env.get("STAGE", "dev").strip() or "dev"
         if stage not in STAGES:
             raise ValueError(f"STAGE must be one of {STAGES}, got {stage!r}")
-        rounds = _int(env, "BCRYPT_ROUNDS", 11)
+        rounds = _int(env, "BCRYPT_ROUNDS", 10)
         if not 4 <= rounds <= 16:
             raise ValueError("BCRYPT_ROUNDS must be between 4 and 16")
         return cls(

@@ -15,6 +15,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
 )
+from pynamodb.connection import TableConnection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -48,6 +49,17 @@ class BaseItem(Model):
     ttl = NumberAttribute(null=True)
 
     gsi1 = Gsi1()
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        """One connection, so one botocore client, for every entity of the single table.
+
+        PynamoDB would build one per model class (tens of milliseconds each on a cold start); the
+        entities share the table, its key schema and its index, so they can share the connection too.
+        """
+        if cls is BaseItem:
+            return super()._get_connection()
+        return BaseItem._get_connection()
 
 
 class UserItem(BaseItem, discriminator="user"):

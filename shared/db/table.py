@@ -6,7 +6,6 @@ PynamoDB models on creation, so nothing connects at import time.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 from pynamodb.connection import Connection
@@ -17,28 +16,16 @@ from shared.db.models import BaseItem, bind
 
 
 class Table:
-    """One table; its transaction connection (and botocore client) is built once and reused."""
+    """One table; transactions reuse the models' connection, so one botocore client serves all."""
 
     def __init__(self, name: str, region: str, endpoint: str | None = None) -> None:
         self.name = name
         self.region = region
         self.endpoint = endpoint
-        self._connection: Connection | None = None
-        self._lock = threading.Lock()
         bind(name, region, endpoint)
 
     def connection(self) -> Connection:
-        with self._lock:
-            if self._connection is None:
-                meta = BaseItem.Meta
-                self._connection = Connection(
-                    region=self.region,
-                    host=self.endpoint,
-                    connect_timeout_seconds=meta.connect_timeout_seconds,
-                    read_timeout_seconds=meta.read_timeout_seconds,
-                    max_retry_attempts=meta.max_retry_attempts,
-                )
-            return self._connection
+        return BaseItem._get_connection().connection
 
     def transaction(self) -> TransactWrite:
         """A write transaction (all or nothing) on this table."""
