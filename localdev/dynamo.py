@@ -76,6 +76,9 @@ class EmbeddedDynamo:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 cwd=str(Path(__file__).resolve().parent.parent),
+                # Its own session: Ctrl-C reaches only the local server, which saves the data first
+                # and then stops this process.
+                start_new_session=True,
             )
             self.endpoint = f"http://127.0.0.1:{port}"
             _wait_until_up(self.endpoint, self._process)

@@ -157,6 +157,8 @@ class LocalServer:
             self.httpd.server_close()
         try:
             self.save()
+        except Exception as exc:  # reported, not raised: stopping must finish
+            print(f"could not save local data: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         finally:
             for pool in self.pools.values():
                 pool.stop()

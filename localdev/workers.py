@@ -12,6 +12,7 @@ import contextlib
 import importlib.util
 import multiprocessing as mp
 import os
+import signal
 import sys
 import threading
 import traceback
@@ -49,6 +50,7 @@ class InvocationError(Exception):
 
 
 def _worker_main(function: Function, environment: dict[str, str], conn: Connection) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the local server's to handle
     os.environ.update(environment)
     os.environ.update(function.environment)
     sys.path[:0] = [str(function.code_dir), str(ROOT)]

@@ -61,3 +61,23 @@ def test_data_survives_a_normal_restart_and_local_reset_wipes_it(tmp_path) -> No
         assert login.status_code == 401
     finally:
         wiped.stop()
+
+
+def test_dynamodb_endpoint_switches_to_another_dynamodb(tmp_path, dynamo_endpoint) -> None:
+    # Given a DynamoDB of our own (here: the test session's embedded one)
+    from localdev.dynamo import client
+
+    env = local_env(tmp_path, LOCAL_CONCURRENCY="1", DYNAMODB_ENDPOINT=dynamo_endpoint, TABLE_NAME="external-table")
+    server = start(env)
+    try:
+        created = requests.post(
+            f"{server.url}/api/auth/register", json={"username": "ext", "password": "secret123"}, timeout=30
+        )
+        assert created.status_code == 201
+    finally:
+        server.stop()
+    # Then the table was created there, from the template, and holds the new user
+    items = client(dynamo_endpoint).scan(TableName="external-table")["Items"]
+    assert any(item["SK"]["S"] == "PROFILE" and item["username"]["S"] == "ext" for item in items)
+    assert not (tmp_path / "dynamodb.json").exists()  # no snapshot of someone else's database
+    client(dynamo_endpoint).delete_table(TableName="external-table")
