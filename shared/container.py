@@ -21,7 +21,9 @@ from shared.services.tokens import TokenService
 
 if TYPE_CHECKING:
     from shared.db.users import UserRepository
-    from shared.services.accounts import AccountService, AppDirectory
+    from shared.services.accounts import AccountService
+    from shared.services.apps import AppDirectory
+    from shared.services.roles import RoleService
 
 
 @dataclass
@@ -33,6 +35,7 @@ class Services:
     tokens: TokenService
     sessions: SessionService
     accounts: AccountService
+    roles: RoleService
 
 
 def build_session_service(
@@ -72,9 +75,12 @@ def build_services(
 ) -> Services:
     """Wire the services for ``settings``; every dependency can be replaced."""
     from shared.db.apps import AppRepository
+    from shared.db.grants import GrantRepository
     from shared.db.users import UserRepository
-    from shared.services.accounts import AccountService, AppDirectory
+    from shared.services.accounts import AccountService
+    from shared.services.apps import AppDirectory
     from shared.services.passwords import BcryptHasher, PasswordPolicy
+    from shared.services.roles import RoleService
 
     table = Table(settings.table_name, settings.region, settings.dynamodb_endpoint)
     users = UserRepository(table, clock)
@@ -90,7 +96,8 @@ def build_services(
         ids=ids,
         audit_retention_days=settings.audit_retention_days,
     )
-    return Services(settings, table, users, apps, sessions.tokens, sessions, accounts)
+    roles = RoleService(users, sessions.sessions, GrantRepository(table), apps, clock)
+    return Services(settings, table, users, apps, sessions.tokens, sessions, accounts, roles)
 
 
 _services: Services | None = None

@@ -98,3 +98,52 @@ class TokenGrantBody(Body):
     refresh_token: Annotated[str, Field(max_length=512)] | None = None
     scope: Annotated[str, Field(max_length=512)] | None = None
     app_name: Annotated[str, Field(max_length=64)] | None = None
+
+
+AppName = Annotated[str, Field(max_length=64)]
+RoleCode = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class AssignRoleBody(Body):
+    """svc_user_auth_zxw clients: ``role_name`` there means the role code."""
+
+    user_id: IdStr
+    role_name: RoleCode
+    app_name: AppName | None = None
+
+
+class RoleAuthBody(Body):
+    role_name: RoleCode
+    app_name: AppName | None = None
+
+
+class RemoveRolesBody(Body):
+    user_id: IdStr
+    role_names: Annotated[list[RoleCode], Field(max_length=50)] | None = None
+    role_name: RoleCode | None = None
+    app_name: AppName | None = None
+
+
+class AssignRolesBody(Body):
+    user_id: IdStr
+    role_ids: Annotated[list[Annotated[str, Field(max_length=130)]], Field(max_length=50)] | None = None
+    role_codes: Annotated[list[RoleCode], Field(max_length=50)] | None = None
+    app_name: AppName | None = None
+
+
+class WechatAppIds(Body):
+    web_app_id: Annotated[str, Field(max_length=64)] | None = None
+    mp_app_id: Annotated[str, Field(max_length=64)] | None = None
+    miniapp_app_id: Annotated[str, Field(max_length=64)] | None = None
+    app_app_id: Annotated[str, Field(max_length=64)] | None = None
+
+
+class AppBody(Body):
+    app_name: AppName | None = None
+    display_name: Annotated[str, Field(max_length=128)] | None = None
+    default_role: RoleCode | None = None
+    allowed_callback_origins: Annotated[list[Annotated[str, Field(max_length=256)]], Field(max_length=50)] | None = None
+    require_captcha: Flag | None = None
+    require_email_verification: Flag | None = None
+    require_phone_verification: Flag | None = None
+    wechat: WechatAppIds | None = None

@@ -203,12 +203,6 @@ def delete_session(session_id: str) -> Response[str]:
     return http.ok(app, {"revoked": revoked})
 
 
-@app.get("/api/roles/admin-data")
-def admin_data() -> Response[str]:
-    """Compatibility route (API.md section 5); the authorizer lets only role ``admin`` through."""
-    return http.ok(app, "This is admin data")
-
-
 @app.get("/.well-known/jwks.json")
 def jwks() -> Response[str]:
     document = get_services().tokens.keys.ring().jwks()

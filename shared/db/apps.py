@@ -1,12 +1,15 @@
 """Apps and their roles: ``APP#<app>`` holds ``META`` (settings) and ``ROLE#<code>`` items.
 
 Access patterns: read an app's settings together with one role (one BatchGetItem), create a role only
-if it is missing (conditional put), read a role.
+if it is missing (conditional put), read a role, list the apps (GSI1, ``GSI1PK=APPS``), create an app
+(conditional put) and update one (conditional update).
 """
 
 from __future__ import annotations
 
-from pynamodb.exceptions import PutError
+from typing import Any
+
+from pynamodb.exceptions import PutError, UpdateError
 
 from shared.db import keys
 from shared.db.models import AppItem, BaseItem, RoleItem
@@ -81,3 +84,55 @@ class AppRepository:
                 return False
             raise
         return True
+
+    def list_apps(self) -> list[AppConfig]:
+        return [to_app(item) for item in AppItem.gsi1.query(APPS) if isinstance(item, AppItem)]
+
+    def create_app(self, app: AppConfig, now: float) -> bool:
+        """Put a new app; False when one with its name exists."""
+        item = AppItem(
+            pk=keys.app_pk(app.app_name),
+            sk=keys.META,
+            gsi1pk=APPS,
+            gsi1sk=app.app_name,
+            app_name=app.app_name,
+            created_at=int(now),
+            **app_fields(app),
+        )
+        try:
+            item.save(condition=AppItem.pk.does_not_exist())
+        except PutError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def update_app(self, app: AppConfig) -> bool:
+        """Replace an app's settings; False when there is no such app."""
+        item = AppItem(pk=keys.app_pk(app.app_name), sk=keys.META)
+        actions = [
+            getattr(AppItem, name).set(value) if value is not None else getattr(AppItem, name).remove()
+            for name, value in app_fields(app).items()
+        ]
+        try:
+            item.update(actions=actions, condition=AppItem.pk.exists())
+        except UpdateError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+
+APPS = "APPS"
+
+
+def app_fields(app: AppConfig) -> dict[str, Any]:
+    return {
+        "display_name": app.display_name,
+        "default_role": app.default_role,
+        "allowed_callback_origins": list(app.allowed_callback_origins),
+        "require_captcha": app.require_captcha,
+        "require_email_verification": app.require_email_verification,
+        "require_phone_verification": app.require_phone_verification,
+        "wechat": dict(app.wechat) if app.wechat else None,
+    }

@@ -217,6 +217,17 @@ class UserRepository:
             for sid in revoke_session_ids[:99]:
                 tx.delete(SessionItem(pk=keys.session_pk(sid), sk=keys.SESSION))
 
+    def set_status(self, user_id: str, status: str, revoke_session_ids: list[str]) -> None:
+        """Set the user's status and delete the given sessions atomically (≤ 99 sessions per call)."""
+        with self.table.transaction() as tx:
+            tx.update(
+                UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE),
+                actions=[UserItem.status.set(status), UserItem.updated_at.set(int(self.clock()))],
+                condition=UserItem.pk.exists(),
+            )
+            for sid in revoke_session_ids[:99]:
+                tx.delete(SessionItem(pk=keys.session_pk(sid), sk=keys.SESSION))
+
     def _user_item(self, user: User) -> UserItem:
         values = {name: getattr(user, name) for name in USER_FIELDS}
         return UserItem(pk=keys.user_pk(user.user_id), sk=keys.PROFILE, user_id=user.user_id, **values)

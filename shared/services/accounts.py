@@ -10,11 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.clock import Clock, IdFactory, iso, new_id, system_clock
-from shared.config import Settings
 from shared.db import keys
-from shared.db.apps import AppRepository
 from shared.db.users import ClaimTakenError, UserRepository
-from shared.domain import Account, AppConfig, ClientInfo, RoleGrant, User, UserRecord
+from shared.domain import Account, ClientInfo, RoleGrant, User, UserRecord
 from shared.errors import (
     AppError,
     EmailTakenError,
@@ -27,7 +25,7 @@ from shared.errors import (
     ValidationError,
 )
 from shared.identifiers import is_valid_username, normalize_email, normalize_phone, username_key
-from shared.services.catalog import builtin_role
+from shared.services.apps import AppDirectory
 from shared.services.passwords import PasswordHasher, PasswordPolicy
 from shared.services.sessions import SessionService, TokenPair, authorization_of
 
@@ -110,51 +108,6 @@ def user_info(record: UserRecord, app_name: str) -> dict[str, Any]:
         "created_at": iso(user.created_at),
         "last_login_at": iso(user.last_login_at) if user.last_login_at else None,
     }
-
-
-class AppDirectory:
-    """App settings and default roles; ``app0`` exists from the start even before it has an item."""
-
-    def __init__(self, apps: AppRepository, settings: Settings, clock: Clock = system_clock) -> None:
-        self.apps = apps
-        self.settings = settings
-        self.clock = clock
-
-    def resolve(self, app_name: str | None) -> str:
-        name = (app_name or self.settings.default_app).strip()
-        if not name or len(name) > 64 or not name.replace("_", "").replace("-", "").isalnum():
-            raise ValidationError({"app_name": ["invalid app name"]})
-        return name
-
-    def default_grant(self, app_name: str) -> tuple[AppConfig, RoleGrant]:
-        """The app's settings and the grant every new user of it receives (role created if missing).
-
-        Raises:
-            ValidationError: the app does not exist.
-        """
-        # One BatchGetItem reads the app and the usual default role together.
-        app, role = self.apps.get_app_and_role(app_name, self.settings.default_role)
-        if app is None:
-            if app_name != self.settings.default_app:
-                raise ValidationError({"app_name": ["unknown app"]})
-            app = AppConfig(app_name=app_name, default_role=self.settings.default_role)
-        code = app.default_role or self.settings.default_role
-        if role is None or role.role_code != code:
-            role = self.apps.get_role(app_name, code)
-        if role is None:
-            role = builtin_role(app_name, code)
-            self.apps.create_role_if_missing(role, self.clock())
-            role = self.apps.get_role(app_name, code) or role
-        grant = RoleGrant(app_name, role.role_code, role.role_id, role.role_name, list(role.permissions))
-        return app, grant
-
-    def grant_of(self, app_name: str, role_code: str) -> RoleGrant:
-        """A grant of a built-in role, creating the role when missing (bootstrap, dev shortcuts)."""
-        role = self.apps.get_role(app_name, role_code)
-        if role is None:
-            role = builtin_role(app_name, role_code)
-            self.apps.create_role_if_missing(role, self.clock())
-        return RoleGrant(app_name, role.role_code, role.role_id, role.role_name, list(role.permissions))
 
 
 class AccountService:
@@ -342,6 +295,22 @@ class AccountService:
         if len(others) > 99:
             self.sessions.delete_ids(others[99:])
         return len(others)
+
+    def set_status(self, user_id: str, status: str) -> int:
+        """Enable or disable a user; disabling revokes every session. Returns sessions revoked.
+
+        Raises:
+            NotFoundError: no such user.
+            ValidationError: unknown status.
+        """
+        if status not in ("active", "disabled"):
+            raise ValidationError({"status": ["active or disabled"]})
+        self.get(user_id)
+        revoke = self.sessions.other_session_ids(user_id, keep=None) if status == "disabled" else []
+        self.users.set_status(user_id, status, revoke)
+        if len(revoke) > 99:
+            self.sessions.delete_ids(revoke[99:])
+        return len(revoke)
 
     def _audit(self, action: str, now: float, client: ClientInfo) -> dict[str, Any]:
         return {"action": action, "at": now, "id": self.ids(), "ip": client.ip, "ttl": int(now + self.audit_seconds)}

@@ -1,0 +1,122 @@
+"""Admin function: roles of users and apps (more admin routes follow: users, menus, departments).
+
+Who may call each route is decided by the authorizer from template.yaml (``Metadata.RouteRequirements``
+of this function); handlers parse, call one service and wrap the result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared import http
+from shared.config import get_settings
+from shared.container import get_services
+from shared.errors import PermissionDeniedError, ValidationError
+from shared.observability import logger, metrics, tracer
+from shared.schemas import AppBody, AssignRoleBody, AssignRolesBody, RemoveRolesBody, RoleAuthBody
+from shared.services.apps import app_view
+
+app = APIGatewayRestResolver()
+http.install_error_handlers(app, logger)
+
+
+def _max() -> int:
+    return get_settings().max_body_bytes
+
+
+def _app_of(requested: str | None) -> str:
+    """The app a role route is about: the body's ``app_name``, else the caller's token app."""
+    return requested or http.caller(app)["app_name"]
+
+
+@app.post("/api/roles/assign-role")
+@tracer.capture_method
+def assign_role() -> Response[str]:
+    body = http.parse(app, AssignRoleBody, _max())
+    grant = get_services().roles.assign(body.user_id, _app_of(body.app_name), body.role_name)
+    logger.info("role assigned", extra={"user_id": body.user_id, "role": grant.role_id})
+    return http.ok(app, {"status": True, "message": "角色分配成功", "role_id": grant.role_id})
+
+
+@app.post("/api/roles/role-auth")
+@tracer.capture_method
+def role_auth() -> Response[str]:
+    me = http.caller(app)
+    body = http.parse(app, RoleAuthBody, _max())
+    if not get_services().roles.has_role(me["user_id"], _app_of(body.app_name), body.role_name):
+        raise PermissionDeniedError()
+    return http.ok(app, {"status": True})
+
+
+@app.post("/api/roles/remove-roles")
+@tracer.capture_method
+def remove_roles() -> Response[str]:
+    body = http.parse(app, RemoveRolesBody, _max())
+    codes = list(body.role_names or []) + ([body.role_name] if body.role_name else [])
+    if not codes:
+        raise ValidationError({"role_names": ["give role_names or role_name"]})
+    removed = get_services().roles.remove(body.user_id, _app_of(body.app_name), codes)
+    logger.info("roles removed", extra={"user_id": body.user_id, "removed": removed})
+    return http.ok(app, {"removed": removed})
+
+
+@app.post("/api/users/assign-roles")
+@tracer.capture_method
+def assign_roles() -> Response[str]:
+    body = http.parse(app, AssignRolesBody, _max())
+    if body.role_ids is not None:
+        pairs = [role_id.partition(":") for role_id in body.role_ids]
+        apps = {a for a, sep, _ in pairs if sep}
+        if len(apps) > 1 or any(not sep for _, sep, _ in pairs):
+            raise ValidationError({"role_ids": ["role ids of one app, as returned by the role routes"]})
+        app_name = apps.pop() if apps else _app_of(body.app_name)
+        codes = [code for _, _, code in pairs]
+    elif body.role_codes is not None:
+        app_name, codes = _app_of(body.app_name), list(body.role_codes)
+    else:
+        raise ValidationError({"role_ids": ["give role_ids, or role_codes with app_name"]})
+    grants = get_services().roles.replace(body.user_id, app_name, codes)
+    logger.info("roles replaced", extra={"user_id": body.user_id, "app_name": app_name, "count": len(grants)})
+    roles = [{"role_id": g.role_id, "role_code": g.role_code, "role_name": g.role_name} for g in grants]
+    return http.ok(app, {"user_id": body.user_id, "app_name": app_name, "roles": roles})
+
+
+@app.get("/api/roles/admin-data")
+def admin_data() -> Response[str]:
+    """Compatibility route (API.md section 5); the authorizer lets only role ``admin`` through."""
+    return http.ok(app, "This is admin data")
+
+
+@app.get("/api/apps")
+@tracer.capture_method
+def list_apps() -> Response[str]:
+    return http.ok(app, {"items": [app_view(a) for a in get_services().apps.list()]})
+
+
+@app.post("/api/apps/create")
+@tracer.capture_method
+def create_app() -> Response[str]:
+    body = http.parse(app, AppBody, _max())
+    created = get_services().apps.create(body.model_dump(exclude_unset=True))
+    logger.info("app created", extra={"app_name": created.app_name})
+    return http.ok(app, app_view(created), status=201)
+
+
+@app.put("/api/apps/<app_name>/update")
+@tracer.capture_method
+def update_app(app_name: str) -> Response[str]:
+    body = http.parse(app, AppBody, _max())
+    fields = body.model_dump(exclude_unset=True, exclude={"app_name"})
+    updated = get_services().apps.update(app_name, fields)
+    return http.ok(app, app_view(updated))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return http.with_cors(event, app.resolve(event, context), get_settings().cors_allowed_origins)

@@ -1,0 +1,174 @@
+"""Apps: the unit that isolates roles. ``app0`` exists from the start, even before it has an item.
+
+Each app has settings (display name, default role, allowed callback origins, captcha and verification
+switches, WeChat AppIDs) and its own roles; a grant in one app never counts in another.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from shared.clock import Clock, system_clock
+from shared.config import Settings
+from shared.db.apps import AppRepository
+from shared.domain import AppConfig, RoleGrant
+from shared.errors import AppError, NotFoundError, ValidationError
+from shared.services.catalog import builtin_role
+
+APP_NAME_RE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+ROLE_CODE_RE = re.compile(r"[A-Za-z0-9_\-.]{1,64}")
+WECHAT_TYPES = ("web", "mp", "miniapp", "app")
+
+
+class AppExistsError(AppError):
+    code, status = "APP_EXISTS", 409
+    message_zh, message_en = "应用已存在", "App already exists"
+
+
+def check_role_code(code: str, field: str = "role_code") -> str:
+    if not ROLE_CODE_RE.fullmatch(code or ""):
+        raise ValidationError({field: ["1-64 letters, digits, _ - or ."]})
+    return code
+
+
+def normalize_origin(origin: str) -> str:
+    """``scheme://host[:port]``, lower-cased, or a ValidationError."""
+    parts = urlsplit(origin.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        raise ValidationError({"allowed_callback_origins": [f"not an origin (scheme://host[:port]): {origin}"]})
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValidationError({"allowed_callback_origins": [f"not an origin (scheme://host[:port]): {origin}"]})
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    port = f":{parts.port}" if parts.port and parts.port != default_port else ""
+    return f"{parts.scheme}://{parts.hostname.lower()}{port}"
+
+
+def origin_allowed(url: str, origins: list[str]) -> bool:
+    """True when ``url``'s origin is one of ``origins`` (no open redirects)."""
+    try:
+        return normalize_origin(urlsplit(url)._replace(path="", query="", fragment="").geturl()) in origins
+    except (ValidationError, ValueError):
+        return False
+
+
+def app_view(app: AppConfig) -> dict[str, Any]:
+    data = asdict(app)
+    data["wechat"] = {k: v for k, v in (app.wechat or {}).items() if "secret" not in k.lower()}
+    return data
+
+
+class AppDirectory:
+    """App settings, default roles and the admin operations on apps."""
+
+    def __init__(self, apps: AppRepository, settings: Settings, clock: Clock = system_clock) -> None:
+        self.apps = apps
+        self.settings = settings
+        self.clock = clock
+
+    def resolve(self, app_name: str | None) -> str:
+        name = (app_name or self.settings.default_app).strip()
+        if not APP_NAME_RE.fullmatch(name):
+            raise ValidationError({"app_name": ["invalid app name"]})
+        return name
+
+    def _builtin(self, app_name: str) -> AppConfig:
+        return AppConfig(app_name=app_name, display_name=app_name, default_role=self.settings.default_role)
+
+    def get(self, app_name: str) -> AppConfig:
+        """The app's settings.
+
+        Raises:
+            NotFoundError: no such app (``app0`` always exists).
+        """
+        app, _ = self.apps.get_app_and_role(app_name, None)
+        if app is None:
+            if app_name != self.settings.default_app:
+                raise NotFoundError()
+            app = self._builtin(app_name)
+        return app
+
+    def default_grant(self, app_name: str) -> tuple[AppConfig, RoleGrant]:
+        """The app's settings and the grant every new user of it receives (role created if missing).
+
+        Raises:
+            ValidationError: the app does not exist.
+        """
+        # One BatchGetItem reads the app and the usual default role together.
+        app, role = self.apps.get_app_and_role(app_name, self.settings.default_role)
+        if app is None:
+            if app_name != self.settings.default_app:
+                raise ValidationError({"app_name": ["unknown app"]})
+            app = self._builtin(app_name)
+        code = app.default_role or self.settings.default_role
+        if role is None or role.role_code != code:
+            role = self.apps.get_role(app_name, code)
+        if role is None:
+            role = builtin_role(app_name, code)
+            self.apps.create_role_if_missing(role, self.clock())
+            role = self.apps.get_role(app_name, code) or role
+        return app, RoleGrant(app_name, role.role_code, role.role_id, role.role_name, list(role.permissions))
+
+    def grant_of(self, app_name: str, role_code: str) -> RoleGrant:
+        """A grant of a role, creating the role when missing (assign-role, bootstrap, dev shortcuts)."""
+        role = self.apps.get_role(app_name, role_code)
+        if role is None:
+            role = builtin_role(app_name, role_code)
+            self.apps.create_role_if_missing(role, self.clock())
+            role = self.apps.get_role(app_name, role_code) or role
+        return RoleGrant(app_name, role.role_code, role.role_id, role.role_name, list(role.permissions))
+
+    # -- admin ---------------------------------------------------------------------------------------
+    def list(self) -> list[AppConfig]:
+        apps = {a.app_name: a for a in self.apps.list_apps()}
+        apps.setdefault(self.settings.default_app, self._builtin(self.settings.default_app))
+        return [apps[name] for name in sorted(apps)]
+
+    def create(self, fields: dict[str, Any]) -> AppConfig:
+        """Create an app.
+
+        Raises:
+            AppExistsError: the name is taken (``app0`` always is).
+            ValidationError: bad fields.
+        """
+        name = self.resolve(str(fields.get("app_name") or ""))
+        app = self._apply(self._builtin(name), fields)
+        if name == self.settings.default_app or not self.apps.create_app(app, self.clock()):
+            raise AppExistsError()
+        return app
+
+    def update(self, app_name: str, fields: dict[str, Any]) -> AppConfig:
+        """Change an app's settings (``app0`` gets its item on its first update).
+
+        Raises:
+            NotFoundError: no such app.
+        """
+        app = self._apply(self.get(self.resolve(app_name)), fields)
+        if not self.apps.update_app(app):
+            if app_name != self.settings.default_app:
+                raise NotFoundError()
+            self.apps.create_app(app, self.clock())
+            self.apps.update_app(app)
+        return app
+
+    def _apply(self, app: AppConfig, fields: dict[str, Any]) -> AppConfig:
+        changes: dict[str, Any] = {}
+        if "display_name" in fields:
+            changes["display_name"] = fields["display_name"]
+        if fields.get("default_role"):
+            changes["default_role"] = check_role_code(str(fields["default_role"]), "default_role")
+        if "allowed_callback_origins" in fields:
+            origins = fields["allowed_callback_origins"] or []
+            changes["allowed_callback_origins"] = sorted({normalize_origin(str(o)) for o in origins})
+        for flag in ("require_captcha", "require_email_verification", "require_phone_verification"):
+            if flag in fields and fields[flag] is not None:
+                changes[flag] = bool(fields[flag])
+        if "wechat" in fields:
+            wechat = fields["wechat"] or {}
+            unknown = set(wechat) - {f"{t}_app_id" for t in WECHAT_TYPES}
+            if unknown:
+                raise ValidationError({"wechat": [f"unknown keys: {sorted(unknown)} (secrets go to SSM)"]})
+            changes["wechat"] = {k: str(v) for k, v in wechat.items() if v}
+        return replace(app, **changes)

@@ -1,0 +1,134 @@
+"""Roles, apps and the authorizer over HTTP: grants and revocation reach the gateway at once (cache 0),
+and nothing of one app grants anything in another."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import ADMIN
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def admin_token(api) -> str:
+    login = api("POST", "/api/auth/login/", json={"username": ADMIN[0], "password": ADMIN[1]})
+    assert login.status_code == 200
+    return str(login.json()["data"]["access_token"])
+
+
+def sign_up(api, name: str, app_name: str | None = None) -> dict:
+    body = {"username": name, "password": "secret123", **({"app_name": app_name} if app_name else {})}
+    response = api("POST", "/api/auth/register/", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()["data"]
+
+
+def test_granted_role_opens_a_route_and_removal_closes_it_for_the_same_token(api, unique, admin_token) -> None:
+    # Given a plain user with a token
+    user = sign_up(api, unique("g"))
+    user_id, token = user["user_info"]["user_id"], user["access_token"]
+    assert api("GET", "/api/roles/admin-data/", token=token).status_code == 403
+    # When an admin gives them the admin role
+    granted = api("POST", "/api/roles/assign-role/", token=admin_token, json={"user_id": user_id, "role_name": "admin"})
+    assert granted.status_code == 200 and granted.json()["data"]["status"] is True
+    # Then the same token passes at once (the session carries the new roles; cache 0 locally)
+    assert api("GET", "/api/roles/admin-data/", token=token).status_code == 200
+    assert api("POST", "/api/roles/role-auth/", token=token, json={"role_name": "admin"}).status_code == 200
+    # When the role is removed, the same token is refused again
+    removed = api(
+        "POST", "/api/roles/remove-roles/", token=admin_token, json={"user_id": user_id, "role_names": ["admin"]}
+    )
+    assert removed.status_code == 200 and removed.json()["data"] == {"removed": 1}
+    assert api("GET", "/api/roles/admin-data/", token=token).status_code == 403
+    denied = api("POST", "/api/roles/role-auth/", token=token, json={"role_name": "admin"})
+    assert denied.status_code == 403 and denied.json()["error"] == "PERMISSION_DENIED"
+
+
+def test_only_role_managers_assign_roles(api, unique) -> None:
+    user = sign_up(api, unique("self"))
+    attempt = api(
+        "POST",
+        "/api/roles/assign-role/",
+        token=user["access_token"],
+        json={"user_id": user["user_info"]["user_id"], "role_name": "admin"},
+    )
+    assert attempt.status_code == 403
+    info = api("GET", "/api/auth/user/info/", token=user["access_token"]).json()["data"]
+    assert [r["role_code"] for r in info["roles"]] == ["l0"]
+
+
+def test_apps_isolate_roles(api, unique, admin_token) -> None:
+    # Given a second app, and a user who is admin in app0
+    app_name = unique("crm")
+    created = api("POST", "/api/apps/create/", token=admin_token, json={"app_name": app_name, "display_name": "CRM"})
+    assert created.status_code == 201 and created.json()["data"]["default_role"] == "l0"
+    user = sign_up(api, unique("iso"))
+    user_id = user["user_info"]["user_id"]
+    api("POST", "/api/roles/assign-role/", token=admin_token, json={"user_id": user_id, "role_name": "admin"})
+    # When they sign in to the other app
+    login = api(
+        "POST",
+        "/api/auth/login/",
+        json={"username": user["user_info"]["username"], "password": "secret123", "app_name": app_name},
+    )
+    assert login.status_code == 200
+    crm = login.json()["data"]
+    # Then that token carries only that app's roles, and app0's admin role opens nothing there
+    assert [r["role_code"] for r in crm["user_info"]["roles"]] == ["l0"]
+    assert all(r["app_name"] == app_name for r in crm["user_info"]["roles"])
+    assert api("GET", "/api/roles/admin-data/", token=crm["access_token"]).status_code == 403
+    # And an admin role created in that app carries no system permission
+    api(
+        "POST",
+        "/api/roles/assign-role/",
+        token=admin_token,
+        json={"user_id": user_id, "role_name": "admin", "app_name": app_name},
+    )
+    assert api("GET", "/api/roles/admin-data/", token=crm["access_token"]).status_code == 200
+    assert api("GET", "/api/apps/", token=crm["access_token"]).status_code == 403
+
+
+def test_assign_roles_replaces_the_roles_of_one_app(api, unique, admin_token) -> None:
+    user = sign_up(api, unique("rep"))
+    user_id = user["user_info"]["user_id"]
+    api("POST", "/api/roles/assign-role/", token=admin_token, json={"user_id": user_id, "role_name": "editor"})
+    replaced = api(
+        "POST", "/api/users/assign-roles/", token=admin_token, json={"user_id": user_id, "role_ids": ["app0:editor"]}
+    )
+    assert replaced.status_code == 200
+    assert [r["role_code"] for r in replaced.json()["data"]["roles"]] == ["editor"]
+    info = api("GET", "/api/auth/user/info/", token=user["access_token"]).json()["data"]
+    assert [r["role_code"] for r in info["roles"]] == ["editor"]
+    missing = api(
+        "POST", "/api/users/assign-roles/", token=admin_token, json={"user_id": user_id, "role_ids": ["app0:nope"]}
+    )
+    assert missing.status_code == 404
+
+
+def test_app_settings_are_validated_and_listed(api, unique, admin_token) -> None:
+    name = unique("shop")
+    bad = api(
+        "POST",
+        "/api/apps/create/",
+        token=admin_token,
+        json={"app_name": name, "allowed_callback_origins": ["javascript:alert(1)"]},
+    )
+    assert bad.status_code == 422 and "allowed_callback_origins" in bad.json()["errors"]
+    ok = api(
+        "POST",
+        "/api/apps/create/",
+        token=admin_token,
+        json={"app_name": name, "allowed_callback_origins": ["https://Shop.Example.com/"], "require_captcha": True},
+    )
+    assert ok.status_code == 201 and ok.json()["data"]["allowed_callback_origins"] == ["https://shop.example.com"]
+    again = api("POST", "/api/apps/create/", token=admin_token, json={"app_name": name})
+    assert again.status_code == 409
+    updated = api("PUT", f"/api/apps/{name}/update/", token=admin_token, json={"default_role": "member"})
+    assert updated.status_code == 200 and updated.json()["data"]["default_role"] == "member"
+    listed = api("GET", "/api/apps/", token=admin_token).json()["data"]["items"]
+    names = [a["app_name"] for a in listed]
+    assert "app0" in names and name in names
+    # New users of that app get its default role
+    user = sign_up(api, unique("member"), app_name=name)
+    assert [r["role_code"] for r in user["user_info"]["roles"]] == ["member"]
