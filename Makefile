@@ -37,15 +37,15 @@ pytest: venv sam
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(PY) -m pytest
 
 lint: venv
-	$(VENV)/bin/ruff check shared functions localdev tests bench scripts
-	$(VENV)/bin/ruff format --check shared functions localdev tests bench scripts
+	$(VENV)/bin/ruff check shared functions localdev tests bench scripts sdk examples
+	$(VENV)/bin/ruff format --check shared functions localdev tests bench scripts sdk examples
 
 format: venv
-	$(VENV)/bin/ruff format shared functions localdev tests bench scripts
-	$(VENV)/bin/ruff check --fix shared functions localdev tests bench scripts
+	$(VENV)/bin/ruff format shared functions localdev tests bench scripts sdk examples
+	$(VENV)/bin/ruff check --fix shared functions localdev tests bench scripts sdk examples
 
 typecheck: venv
-	$(VENV)/bin/mypy shared functions
+	$(VENV)/bin/mypy
 
 validate: venv sam
 	$(SAM) validate --lint

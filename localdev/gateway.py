@@ -35,10 +35,11 @@ class HttpResponse:
 
 
 class Gateway:
-    def __init__(self, api: Api, pools: dict[str, FunctionPool], stage: str = "dev") -> None:
+    def __init__(self, api: Api, pools: dict[str, FunctionPool], stage: str = "dev", api_id: str = API_ID) -> None:
         self.api = api
         self.pools = pools
         self.stage = stage
+        self.api_id = api_id
         self._cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
@@ -92,7 +93,7 @@ class Gateway:
 
     # -- authorizer --------------------------------------------------------------------------------
     def method_arn(self, method: str, path: str) -> str:
-        return f"arn:aws:execute-api:us-east-1:{ACCOUNT}:{API_ID}/{self.stage}/{method}{path}"
+        return f"arn:aws:execute-api:us-east-1:{ACCOUNT}:{self.api_id}/{self.stage}/{method}{path}"
 
     def authorize(
         self, route: Route, path: str, headers: dict[str, str], request_id: str
@@ -164,7 +165,7 @@ class Gateway:
             "stageVariables": None,
             "requestContext": {
                 "accountId": ACCOUNT,
-                "apiId": API_ID,
+                "apiId": self.api_id,
                 "resourcePath": route.path,
                 "httpMethod": method,
                 "path": f"/{self.stage}{path}",

@@ -22,7 +22,7 @@ from typing import Any
 from localdev import dynamo
 from localdev.gateway import Gateway
 from localdev.routes import route_map
-from localdev.template import ROOT, read_api
+from localdev.template import ROOT, Api, read_api
 from localdev.workers import FunctionPool
 
 SNAPSHOT_SECONDS = 30
@@ -42,6 +42,9 @@ class LocalServer:
         self.endpoint = self.env.get("DYNAMODB_ENDPOINT") or None
         self.pools: dict[str, FunctionPool] = {}
         self.httpd: ThreadingHTTPServer | None = None
+        self.extra_servers: dict[str, ThreadingHTTPServer] = {}
+        # Other teams' APIs served beside this one (e.g. examples/consumer-api/template.yaml)
+        self.extra_templates = [t for t in self.env.get("LOCAL_EXTRA_TEMPLATES", "").split(",") if t.strip()]
         self._stop = threading.Event()
         self._snapshot_thread: threading.Thread | None = None
 
@@ -53,7 +56,7 @@ class LocalServer:
     def url(self) -> str:
         if self.httpd is None:
             raise RuntimeError("the server is not started")
-        return f"http://{self.host}:{self.httpd.server_address[1]}"
+        return self._url_of(self.httpd)
 
     def start(self) -> str:
         if self.env.get("LOCAL_RESET") == "1" and self.data_dir.exists():
@@ -72,13 +75,17 @@ class LocalServer:
         else:
             dynamo.ensure_table(self.endpoint, self.table_name, api.table_properties)
 
+        extras = {Path(t).resolve().parent.name: read_api(path=Path(t)) for t in self.extra_templates}
         environment = self.function_environment()
         environment["ROUTE_REQUIREMENTS"] = json.dumps(route_map(api))
-        max_workers = int(self.env.get("LOCAL_CONCURRENCY", "4"))
-        for name, function in api.functions.items():
-            # The template's values for a few settings are AWS-only; local mode replaces them.
-            function.environment.update({k: v for k, v in environment.items() if k in LOCAL_OVERRIDES})
-            self.pools[name] = FunctionPool(function, environment, max_workers)
+        environment["ROUTE_MAPS"] = json.dumps(
+            {api_id: extra.registered_route_map for api_id, extra in extras.items() if extra.registered_route_map}
+        )
+        cache_ttl = int(self.env.get("AUTHORIZER_CACHE_TTL", "0"))
+        for served in (api, *extras.values()):
+            self._start_pools(served, environment)
+            for authorizer in served.authorizers.values():
+                authorizer.cache_ttl = cache_ttl  # local mode: 0 unless configured
         warmers = [threading.Thread(target=pool.warm) for pool in self.pools.values()]
         for thread in warmers:
             thread.start()
@@ -86,14 +93,38 @@ class LocalServer:
             thread.join()
 
         self.bootstrap_admin(environment)
-        gateway = Gateway(api, self.pools, self.stage)
-        self.httpd = ThreadingHTTPServer((self.host, self.port), _handler_class(gateway))
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.httpd = self._serve(Gateway(api, self.pools, self.stage), self.port)
+        for offset, (api_id, extra) in enumerate(extras.items(), start=1):
+            # Another team's API: its authorizer is this stack's exported one.
+            own_authorizer = self.pools[next(iter(api.authorizers.values())).function]
+            pools = {**self.pools, **{a.function: own_authorizer for a in extra.authorizers.values()}}
+            port = self.port + offset if self.port else 0
+            httpd = self._serve(Gateway(extra, pools, self.stage, api_id=api_id), port)
+            self.extra_servers[api_id] = httpd
+            print(f"{api_id} (example consumer API) is running at {self._url_of(httpd)}", flush=True)
         if self.embedded is not None:
             self._snapshot_thread = threading.Thread(target=self._snapshot_loop, daemon=True)
             self._snapshot_thread.start()
         return self.url
+
+    def _start_pools(self, api: Api, environment: dict[str, str]) -> None:
+        max_workers = int(self.env.get("LOCAL_CONCURRENCY", "4"))
+        for name, function in api.functions.items():
+            # The template's values for a few settings are AWS-only; local mode replaces them.
+            function.environment.update({k: v for k, v in environment.items() if k in LOCAL_OVERRIDES})
+            self.pools[name] = FunctionPool(function, environment, max_workers)
+
+    def _serve(self, gateway: Gateway, port: int) -> ThreadingHTTPServer:
+        httpd = ThreadingHTTPServer((self.host, port), _handler_class(gateway))
+        httpd.daemon_threads = True
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        return httpd
+
+    def _url_of(self, httpd: ThreadingHTTPServer) -> str:
+        return f"http://{self.host}:{httpd.server_address[1]}"
+
+    def extra_url(self, api_id: str) -> str:
+        return self._url_of(self.extra_servers[api_id])
 
     def function_environment(self) -> dict[str, str]:
         """What every local "container" gets besides its template variables."""
@@ -110,6 +141,7 @@ class LocalServer:
                 "AWS_REGION": self.env.get("AWS_REGION", "us-east-1"),
                 "SIGNING_KEYS_FILE": self.env.get("SIGNING_KEYS_FILE", str(self.data_dir / "signing-keys.json")),
                 "SIGNING_KEYS_PARAMETER": "",
+                "ROUTE_MAPS_PARAMETER_PREFIX": "",
                 "LOCAL_OUTBOX": self.env.get("LOCAL_OUTBOX", str(self.data_dir / "outbox.jsonl")),
                 "AUTHORIZER_CACHE_TTL": self.env.get("AUTHORIZER_CACHE_TTL", "0"),
                 "POWERTOOLS_TRACE_DISABLED": "1",
@@ -152,9 +184,10 @@ class LocalServer:
     def stop(self) -> None:
         """Stop serving, write the data snapshot, stop the workers and the embedded DynamoDB."""
         self._stop.set()
-        if self.httpd is not None:
-            self.httpd.shutdown()
-            self.httpd.server_close()
+        for httpd in [self.httpd, *self.extra_servers.values()]:
+            if httpd is not None:
+                httpd.shutdown()
+                httpd.server_close()
         try:
             self.save()
         except Exception as exc:  # reported, not raised: stopping must finish
@@ -181,6 +214,7 @@ SETTINGS_PASSTHROUGH = (
 )
 LOCAL_OVERRIDES = (
     "POWERTOOLS_LOG_LEVEL",
+    "ROUTE_MAPS_PARAMETER_PREFIX",
     "STAGE",
     "TABLE_NAME",
     "SIGNING_KEYS_PARAMETER",

@@ -7,6 +7,7 @@ events of each function, the authorizer, the gateway responses and the table def
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +106,8 @@ class Api:
     cors: dict[str, str] | None
     table_properties: dict[str, Any]
     parameters: dict[str, str] = field(default_factory=dict)
+    # A consumer stack's route map, from its SSM parameter ".../routes/<api id>" (JSON value)
+    registered_route_map: dict[str, str] | None = None
 
 
 class Evaluator:
@@ -159,6 +162,8 @@ class Evaluator:
                 return str(arg[0]).join(str(self.value(v)) for v in arg[1])
             if key == "Fn::GetAtt":
                 return f"local:{arg[0]}.{arg[1]}"
+            if key == "Fn::ImportValue":
+                return f"import:{self.value(arg)}"
         return {k: self.value(v) for k, v in node.items()}
 
 
@@ -171,13 +176,14 @@ def read_api(overrides: dict[str, str] | None = None, path: Path = TEMPLATE) -> 
 
     ``overrides`` replace parameter values (local mode sets, e.g., ``AuthorizerCacheTtl`` to 0).
     """
+    path = path.resolve()
     template = load(path)
     parameters = {**parameter_defaults(template), **(overrides or {})}
     resources = template["Resources"]
     stand_ins = {name: name for name in resources}
     table_names = [n for n, r in resources.items() if r["Type"] == "AWS::DynamoDB::Table"]
-    if len(table_names) != 1:
-        raise ValueError("template.yaml must define exactly one DynamoDB table")
+    if len(table_names) > 1:
+        raise ValueError("a template may define at most one DynamoDB table")
     evaluator = Evaluator(template, parameters, stand_ins)
     globals_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     global_handler_dir = path.parent
@@ -212,15 +218,23 @@ def read_api(overrides: dict[str, str] | None = None, path: Path = TEMPLATE) -> 
     api = apis[0]
     authorizers: dict[str, Authorizer] = {}
     for auth_name, spec in (api.get("Auth") or {}).get("Authorizers", {}).items():
-        function = spec["FunctionArn"]["Fn::GetAtt"][0]
+        arn = spec["FunctionArn"]
+        # Its own function, or another stack's exported one ("import:<export name>").
+        function = arn["Fn::GetAtt"][0] if "Fn::GetAtt" in arn else str(evaluator.value(arn))
         identity = spec.get("Identity", {})
         ttl = int(evaluator.value(identity.get("ReauthorizeEvery", 300)))
         authorizers[auth_name] = Authorizer(auth_name, function, identity.get("Header", "Authorization"), ttl)
     cors_spec = api.get("Cors")
     cors = {k: str(evaluator.value(v)).strip("'") for k, v in cors_spec.items()} if cors_spec else None
     responses = {k: evaluator.value(v) for k, v in (api.get("GatewayResponses") or {}).items()}
-    table = resources[table_names[0]]["Properties"]
-    return Api(routes, functions, authorizers, responses, cors, table, parameters)
+    table = resources[table_names[0]]["Properties"] if table_names else {}
+    registered = None
+    for resource in resources.values():
+        props = resource.get("Properties", {})
+        name = props.get("Name")
+        if resource["Type"] == "AWS::SSM::Parameter" and "/routes/" in json.dumps(name):
+            registered = json.loads(props["Value"])
+    return Api(routes, functions, authorizers, responses, cors, table, parameters, registered)
 
 
 def create_table_kwargs(table_properties: dict[str, Any], table_name: str) -> dict[str, Any]:

@@ -53,7 +53,9 @@ def _worker_main(function: Function, environment: dict[str, str], conn: Connecti
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the local server's to handle
     os.environ.update(environment)
     os.environ.update(function.environment)
-    sys.path[:0] = [str(function.code_dir), str(ROOT)]
+    # The function's code, then the layer's package (shared/ at the root), then the SDK that other
+    # teams' functions copy in at build time (examples/consumer-api).
+    sys.path[:0] = [str(function.code_dir), str(ROOT), str(ROOT / "sdk" / "python")]
     module_name, handler_name = function.handler.rsplit(".", 1)
     spec = importlib.util.spec_from_file_location(
         f"local_{function.name}_{module_name}", function.code_dir / f"{module_name}.py"

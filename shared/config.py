@@ -59,6 +59,8 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     route_requirements: str | None = None
     routes_file: str | None = None
+    route_maps: str | None = None
+    route_maps_parameter_prefix: str | None = None
     audit_retention_days: int = 180
     cors_allowed_origins: tuple[str, ...] = field(default_factory=tuple)
 
@@ -102,6 +104,8 @@ class Settings:
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 64 * 1024),
             route_requirements=env.get("ROUTE_REQUIREMENTS") or None,
             routes_file=env.get("ROUTES_FILE") or None,
+            route_maps=env.get("ROUTE_MAPS") or None,
+            route_maps_parameter_prefix=env.get("ROUTE_MAPS_PARAMETER_PREFIX") or None,
             audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 180),
             cors_allowed_origins=_list(env, "CORS_ALLOWED_ORIGINS"),
         )

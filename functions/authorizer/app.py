@@ -1,5 +1,7 @@
 """Lambda authorizer (TOKEN type): JWT + live session + route requirements → IAM policy.
 
+It serves this stack's API and any other API that attaches it (its route map registered in SSM).
+
 Kept light for cold starts: no Pydantic and no event handler, one GetItem per call.
 """
 
@@ -17,6 +19,7 @@ from shared.config import get_settings
 from shared.container import get_session_service
 from shared.errors import ConfigurationError
 from shared.observability import logger, metrics, tracer
+from shared.route_maps import RouteMaps, api_id_of
 
 
 @lru_cache(maxsize=1)
@@ -36,12 +39,24 @@ def route_requirements() -> list[RouteRequirement]:
         raise ConfigurationError(f"no route map at {path}") from exc
 
 
+@lru_cache(maxsize=1)
+def route_maps() -> RouteMaps:
+    """Own map plus the maps other stacks registered for their APIs (shared/route_maps.py)."""
+    settings = get_settings()
+    return RouteMaps(
+        route_requirements,
+        inline=settings.route_maps,
+        parameter_prefix=settings.route_maps_parameter_prefix,
+    )
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
-        policy = authorize(event, get_session_service(), route_requirements())
+        routes = route_maps().for_api(api_id_of(str(event.get("methodArn", ""))))
+        policy = authorize(event, get_session_service(), routes)
     except Unauthorized:
         metrics.add_metric(name="AuthorizerDenied", unit=MetricUnit.Count, value=1)
         raise

@@ -28,9 +28,11 @@ def template_route_map(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("ROUTE_REQUIREMENTS", json.dumps(route_map(read_api())))
     get_settings.cache_clear()
     authorizer.route_requirements.cache_clear()
+    authorizer.route_maps.cache_clear()
     yield
     get_settings.cache_clear()
     authorizer.route_requirements.cache_clear()
+    authorizer.route_maps.cache_clear()
 
 
 def token_event(token: str) -> dict[str, str]:
@@ -73,5 +75,6 @@ def test_missing_route_map_fails_closed(services: Services, context, monkeypatch
     monkeypatch.setenv("ROUTES_FILE", str(tmp_path / "missing.json"))
     get_settings.cache_clear()
     authorizer.route_requirements.cache_clear()
+    authorizer.route_maps.cache_clear()
     with pytest.raises(Exception, match="no route map"):
         authorizer.lambda_handler(token_event(signed_in.tokens.access_token), context)

@@ -112,3 +112,30 @@ def test_sam_build_makes_arm64_python314_artifacts_without_boto3(tmp_path: Path)
 
     built_map = json.loads((build_dir / "AuthorizerFunction" / "routes.json").read_text())
     assert built_map == route_map(read_api())
+
+
+CONSUMER = ROOT / "examples" / "consumer-api" / "template.yaml"
+
+
+def test_consumer_example_lints_and_maps_every_protected_route(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sam(), "validate", "--lint", "-t", str(CONSUMER)], env=SAM_ENV, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    api = read_api(path=CONSUMER)
+    protected = {f"{r.method} {r.path}" for r in api.routes if r.authorizer}
+    assert api.registered_route_map is not None and set(api.registered_route_map) == protected
+    assert all(a.function == "import:user-center-dev-AuthorizerFunctionArn" for a in api.authorizers.values())
+
+
+def test_consumer_example_builds_with_the_sdk(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sam(), "build", "-t", str(CONSUMER), "--build-dir", str(tmp_path / "build")],
+        cwd=CONSUMER.parent,
+        env=SAM_ENV,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    built = tmp_path / "build" / "OrdersFunction"
+    assert (built / "app.py").exists() and (built / "user_center_sdk" / "context.py").exists()
