@@ -28,6 +28,13 @@ from localdev.workers import FunctionPool
 SNAPSHOT_SECONDS = 30
 
 
+class HttpServer(ThreadingHTTPServer):
+    """A thread per request, and a listen backlog big enough for bursts (the default is 5)."""
+
+    request_queue_size = 256
+    daemon_threads = True
+
+
 class LocalServer:
     """Everything `make run` starts, as one object the tests can start and stop too."""
 
@@ -115,8 +122,7 @@ class LocalServer:
             self.pools[name] = FunctionPool(function, environment, max_workers)
 
     def _serve(self, gateway: Gateway, port: int) -> ThreadingHTTPServer:
-        httpd = ThreadingHTTPServer((self.host, port), _handler_class(gateway))
-        httpd.daemon_threads = True
+        httpd = HttpServer((self.host, port), _handler_class(gateway))
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
         return httpd
 

@@ -52,6 +52,15 @@ class Settings:
     # Passwords
     bcrypt_rounds: int = 10
     password_min_length: int = 6
+    # Abuse protection (API.md sections 6 and 7)
+    login_max_failures: int = 5
+    login_lock_seconds: int = 900
+    captcha_ttl: int = 300
+    code_ttl: int = 300
+    code_resend_seconds: int = 60
+    code_max_tries: int = 5
+    code_target_daily_limit: int = 10
+    code_ip_hourly_limit: int = 20
     # Apps and roles
     default_app: str = "app0"
     default_role: str = "l0"
@@ -99,6 +108,14 @@ class Settings:
             signing_keys_cache_seconds=_int(env, "SIGNING_KEYS_CACHE_SECONDS", 300),
             bcrypt_rounds=rounds,
             password_min_length=_int(env, "PASSWORD_MIN_LENGTH", 6),
+            login_max_failures=_int(env, "LOGIN_MAX_FAILURES", 5),
+            login_lock_seconds=_int(env, "LOGIN_LOCK_SECONDS", 900),
+            captcha_ttl=_int(env, "CAPTCHA_TTL", 300),
+            code_ttl=_int(env, "CODE_TTL", 300),
+            code_resend_seconds=_int(env, "CODE_RESEND_SECONDS", 60),
+            code_max_tries=_int(env, "CODE_MAX_TRIES", 5),
+            code_target_daily_limit=_int(env, "CODE_TARGET_DAILY_LIMIT", 10),
+            code_ip_hourly_limit=_int(env, "CODE_IP_HOURLY_LIMIT", 20),
             default_app=env.get("DEFAULT_APP", "app0"),
             default_role=env.get("DEFAULT_ROLE", "l0"),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 64 * 1024),

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from shared.db.users import UserRepository
     from shared.services.accounts import AccountService
     from shared.services.apps import AppDirectory
+    from shared.services.captcha import CaptchaService
     from shared.services.roles import RoleService
 
 
@@ -36,6 +37,7 @@ class Services:
     sessions: SessionService
     accounts: AccountService
     roles: RoleService
+    captchas: CaptchaService
 
 
 def build_session_service(
@@ -75,10 +77,13 @@ def build_services(
 ) -> Services:
     """Wire the services for ``settings``; every dependency can be replaced."""
     from shared.db.apps import AppRepository
+    from shared.db.captchas import CaptchaRepository
     from shared.db.grants import GrantRepository
+    from shared.db.throttle import ThrottleRepository
     from shared.db.users import UserRepository
-    from shared.services.accounts import AccountService
+    from shared.services.accounts import AccountService, LoginLimits
     from shared.services.apps import AppDirectory
+    from shared.services.captcha import CaptchaService
     from shared.services.passwords import BcryptHasher, PasswordPolicy
     from shared.services.roles import RoleService
 
@@ -86,6 +91,7 @@ def build_services(
     users = UserRepository(table, clock)
     apps = AppDirectory(AppRepository(table), settings, clock)
     sessions = build_session_service(settings, table, clock=clock, ids=ids, keys=keys)
+    captchas = CaptchaService(CaptchaRepository(table), settings.captcha_ttl, clock, ids)
     accounts = AccountService(
         users,
         apps,
@@ -95,9 +101,12 @@ def build_services(
         clock=clock,
         ids=ids,
         audit_retention_days=settings.audit_retention_days,
+        throttle=ThrottleRepository(table),
+        captchas=captchas,
+        limits=LoginLimits(settings.login_max_failures, settings.login_lock_seconds),
     )
     roles = RoleService(users, sessions.sessions, GrantRepository(table), apps, clock)
-    return Services(settings, table, users, apps, sessions.tokens, sessions, accounts, roles)
+    return Services(settings, table, users, apps, sessions.tokens, sessions, accounts, roles, captchas)
 
 
 _services: Services | None = None

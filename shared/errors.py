@@ -135,6 +135,21 @@ class RateLimitedError(AppError):
         super().__init__(data={"retry_after": retry_after}, headers={"Retry-After": str(retry_after)})
 
 
+class CaptchaInvalidError(AppError):
+    code, status = "CAPTCHA_INVALID", 400
+    message_zh, message_en = "图形验证码错误或已失效", "Captcha is wrong, used or expired"
+
+
+class CodeInvalidError(AppError):
+    code, status = "CODE_INVALID", 400
+    message_zh, message_en = "验证码错误", "Verification code is wrong"
+
+
+class CodeExpiredError(AppError):
+    code, status = "CODE_EXPIRED", 400
+    message_zh, message_en = "验证码已过期", "Verification code expired"
+
+
 class ServiceUnavailableError(AppError):
     code, status = "SERVICE_UNAVAILABLE", 503
     message_zh, message_en = "服务暂时不可用，请稍后再试", "Service temporarily unavailable"

@@ -60,7 +60,9 @@ def register() -> Response[str]:
 def login() -> Response[str]:
     body = http.parse(app, LoginBody, _max())
     try:
-        result = get_services().accounts.login(body.username, body.password, body.app_name, _client())
+        result = get_services().accounts.login(
+            body.username, body.password, body.app_name, _client(), body.captcha_key, body.captcha_code
+        )
     except AppError:
         metrics.add_metric(name="LoginFailures", unit=MetricUnit.Count, value=1)
         raise
@@ -201,6 +203,12 @@ def delete_session(session_id: str) -> Response[str]:
     if not revoked:
         raise NotFoundError()
     return http.ok(app, {"revoked": revoked})
+
+
+@app.get("/api/auth/captcha")
+@tracer.capture_method
+def captcha() -> Response[str]:
+    return http.ok(app, get_services().captchas.new(), no_store=True)
 
 
 @app.get("/.well-known/jwks.json")

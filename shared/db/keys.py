@@ -71,3 +71,25 @@ def audit_pk(user_id: str) -> str:
 
 def audit_sk(ts: float, event_id: str) -> str:
     return f"EVENT#{int(ts):012d}#{event_id}"
+
+
+LOCK = "LOCK"
+CAPTCHA = "CAPTCHA"
+CODE = "CODE"
+RATE = "RATE"
+
+
+def login_failures_pk(identifier_key: str) -> str:
+    return f"LOGINFAIL#{identifier_key}"
+
+
+def captcha_pk(captcha_key: str) -> str:
+    return f"CAPTCHA#{captcha_key}"
+
+
+def code_pk(code_type: str, target: str) -> str:
+    return f"CODE#{code_type}#{target}"
+
+
+def rate_pk(name: str, subject: str, window_start: int) -> str:
+    return f"RATE#{name}#{subject}#{window_start}"

@@ -185,6 +185,36 @@ class AuditItem(BaseItem, discriminator="event"):
     detail = JSONAttribute(null=True)
 
 
+class LoginFailuresItem(BaseItem, discriminator="login_failures"):
+    """Failed sign-ins of one identifier. ``PK=LOGINFAIL#<identifier>``, ``SK=LOCK``; expires with ``ttl``."""
+
+    failures = NumberAttribute(default=0)
+    window_start = NumberAttribute()
+
+
+class CaptchaItem(BaseItem, discriminator="captcha"):
+    """A captcha answer (hashed). ``PK=CAPTCHA#<key>``, ``SK=CAPTCHA``; single use, 5 minutes."""
+
+    answer_hash = UnicodeAttribute()
+    expires_at = NumberAttribute()
+
+
+class CodeItem(BaseItem, discriminator="code"):
+    """A verification code (salted hash). ``PK=CODE#<code_type>#<target>``, ``SK=CODE``; single use."""
+
+    code_hash = UnicodeAttribute()
+    salt = UnicodeAttribute()
+    tries = NumberAttribute(default=0)
+    sent_at = NumberAttribute()
+    expires_at = NumberAttribute()
+
+
+class RateItem(BaseItem, discriminator="rate"):
+    """A fixed-window counter. ``PK=RATE#<name>#<subject>#<window start>``, ``SK=RATE``; atomic ADD."""
+
+    hits = NumberAttribute(default=0)
+
+
 ALL_MODELS: tuple[type[BaseItem], ...] = (
     BaseItem,
     UserItem,
@@ -195,6 +225,10 @@ ALL_MODELS: tuple[type[BaseItem], ...] = (
     RoleItem,
     UserRoleItem,
     AuditItem,
+    LoginFailuresItem,
+    CaptchaItem,
+    CodeItem,
+    RateItem,
 )
 
 

@@ -7,16 +7,28 @@ session (one transaction), swap an identifier claim (one transaction).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
 from shared.clock import Clock, system_clock
 from shared.db import keys
-from shared.db.models import AccountItem, AuditItem, BaseItem, ClaimItem, SessionItem, UserItem, UserRoleItem
+from shared.db.apps import to_app
+from shared.db.models import (
+    AccountItem,
+    AppItem,
+    AuditItem,
+    BaseItem,
+    ClaimItem,
+    LoginFailuresItem,
+    SessionItem,
+    UserItem,
+    UserRoleItem,
+)
 from shared.db.sessions import session_item
 from shared.db.table import Table, failed_indexes, is_conflict
-from shared.domain import Account, RoleGrant, Session, User, UserRecord
+from shared.domain import Account, AppConfig, RoleGrant, Session, User, UserRecord
 
 USER_FIELDS = (
     "username",
@@ -71,6 +83,16 @@ def to_grant(item: UserRoleItem) -> RoleGrant:
     )
 
 
+@dataclass(frozen=True)
+class LoginLookup:
+    """What a sign-in reads first, in one BatchGetItem."""
+
+    user_id: str | None
+    failures: int
+    failures_since: float | None
+    app: AppConfig | None
+
+
 class UserRepository:
     def __init__(self, table: Table, clock: Clock = system_clock, retries: int = 3) -> None:
         self.table = table
@@ -86,6 +108,22 @@ class UserRepository:
                 return None
         found = {c.pk: c.user_id for c in ClaimItem.batch_get([(k, keys.CLAIM) for k in claim_keys])}
         return next((found[k] for k in claim_keys if k in found), None)
+
+    def login_lookup(self, claim_keys: list[str], failures_key: str, app_name: str) -> LoginLookup:
+        """The identifier's owner, its recent sign-in failures and the app's settings (one round trip)."""
+        wanted = [(k, keys.CLAIM) for k in claim_keys]
+        wanted += [(keys.login_failures_pk(failures_key), keys.LOCK), (keys.app_pk(app_name), keys.META)]
+        claims: dict[str, str] = {}
+        failures, since, app = 0, None, None
+        for item in BaseItem.batch_get(wanted):
+            if isinstance(item, ClaimItem):
+                claims[item.pk] = item.user_id
+            elif isinstance(item, LoginFailuresItem):
+                failures, since = int(item.failures or 0), float(item.window_start)
+            elif isinstance(item, AppItem):
+                app = to_app(item)
+        user_id = next((claims[k] for k in claim_keys if k in claims), None)
+        return LoginLookup(user_id, failures, since, app)
 
     def load(self, user_id: str) -> UserRecord | None:
         """Profile, accounts and grants in one Query of the user's partition."""
@@ -145,9 +183,13 @@ class UserRepository:
                 if not is_conflict(exc) or attempt == self.retries - 1:
                     raise
 
-    def open_session(self, session: Session, audit: dict[str, Any] | None = None) -> None:
-        """Write a new session and stamp ``last_login_at`` in one transaction."""
+    def open_session(
+        self, session: Session, audit: dict[str, Any] | None = None, clear_failures: str | None = None
+    ) -> None:
+        """Write a new session and stamp ``last_login_at`` (and forget sign-in failures) in one transaction."""
         with self.table.transaction() as tx:
+            if clear_failures:
+                tx.delete(LoginFailuresItem(pk=keys.login_failures_pk(clear_failures), sk=keys.LOCK))
             tx.save(session_item(session))
             tx.update(
                 UserItem(pk=keys.user_pk(session.user_id), sk=keys.PROFILE),

@@ -11,21 +11,25 @@ from typing import Any
 
 from shared.clock import Clock, IdFactory, iso, new_id, system_clock
 from shared.db import keys
+from shared.db.throttle import ThrottleRepository
 from shared.db.users import ClaimTakenError, UserRepository
 from shared.domain import Account, ClientInfo, RoleGrant, User, UserRecord
 from shared.errors import (
     AppError,
+    CaptchaInvalidError,
     EmailTakenError,
     InvalidCredentialsError,
     NotFoundError,
     PasswordMismatchError,
     PhoneTakenError,
+    RateLimitedError,
     UserDisabledError,
     UsernameTakenError,
     ValidationError,
 )
 from shared.identifiers import is_valid_username, normalize_email, normalize_phone, username_key
 from shared.services.apps import AppDirectory
+from shared.services.captcha import CaptchaService
 from shared.services.passwords import PasswordHasher, PasswordPolicy
 from shared.services.sessions import SessionService, TokenPair, authorization_of
 
@@ -57,6 +61,28 @@ class SignedIn:
 
     def as_data(self) -> dict[str, Any]:
         return {**self.tokens.as_data(), "user_info": self.user_info}
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    max_failures: int = 5
+    lock_seconds: int = 900
+
+
+def identifier_claims(identifier: str) -> tuple[list[str], str]:
+    """The claim keys an identifier may match (username, email or phone) and its failure-counter key."""
+    value = (identifier or "").strip()
+    if not value or len(value) > 254:
+        return [], ""
+    if "@" in value:
+        email = normalize_email(value)
+        return ([keys.email_claim(email)], email) if email else ([], value.lower())
+    claims: list[str] = []
+    phone = normalize_phone(value)
+    if phone:
+        claims.append(keys.phone_claim(phone))
+    claims.append(keys.username_claim(username_key(value)))
+    return claims, phone or username_key(value)
 
 
 def claim_error(claim: str) -> AppError:
@@ -122,8 +148,14 @@ class AccountService:
         clock: Clock = system_clock,
         ids: IdFactory = new_id,
         audit_retention_days: int = 180,
+        throttle: ThrottleRepository | None = None,
+        captchas: CaptchaService | None = None,
+        limits: LoginLimits | None = None,
     ) -> None:
         self.audit_seconds = audit_retention_days * 24 * 3600
+        self.throttle = throttle
+        self.captchas = captchas
+        self.limits = limits or LoginLimits()
         self.users = users
         self.apps = apps
         self.sessions = sessions
@@ -189,52 +221,62 @@ class AccountService:
         return SignedIn(tokens, user_info(record, app_name), created=True)
 
     # -- sign-in -------------------------------------------------------------------------------
-    def login(self, identifier: str, password: str, app_name: str | None, client: ClientInfo) -> SignedIn:
+    def login(
+        self,
+        identifier: str,
+        password: str,
+        app_name: str | None,
+        client: ClientInfo,
+        captcha_key: str | None = None,
+        captcha_code: str | None = None,
+    ) -> SignedIn:
         """Sign in with username, email or phone and a password.
 
         Raises:
+            RateLimitedError: too many failures for this identifier lately (even with the right password).
+            CaptchaInvalidError: the app requires a captcha and this one is missing or wrong.
             InvalidCredentialsError: unknown identifier or wrong password (same answer, same work).
             UserDisabledError: the password was right but the user is disabled.
         """
         app = self.apps.resolve(app_name)
-        record = self._find(identifier)
+        claims, failures_key = identifier_claims(identifier)
+        lookup = self.users.login_lookup(claims, failures_key or NO_SUCH_USER, app)
+        now = self.clock()
+        if lookup.failures >= self.limits.max_failures and lookup.failures_since is not None:
+            retry_after = int(lookup.failures_since + self.limits.lock_seconds - now)
+            if retry_after > 0:
+                raise RateLimitedError(retry_after)
+        if lookup.app is not None and lookup.app.require_captcha:
+            if self.captchas is None:
+                raise CaptchaInvalidError()
+            self.captchas.check(captcha_key, captcha_code)
+        # Unknown identifiers still pay the user Query (of an id that cannot exist) and the bcrypt work,
+        # so the two cases do the same work and give the same answer.
+        record = self.users.load(lookup.user_id or NO_SUCH_USER)
         stored = record.user.password_hash if record else None
         if not self.hasher.verify(password, stored) or record is None:
+            if self.throttle is not None and failures_key:
+                self.throttle.record_failure(failures_key, now, self.limits.lock_seconds)
             raise InvalidCredentialsError()
         if record.user.status != "active":
             raise UserDisabledError()
         if not record.grants_in(app):
             # First sign-in to this app: the app's default role, like a sign-up would give.
             _, grant = self.apps.default_grant(app)
-            self.users.add_grant(record.user.user_id, grant, self.clock())
+            self.users.add_grant(record.user.user_id, grant, now)
             record.grants.append(grant)
-        return self.open_session(record, app, client, "login")
+        clear = failures_key if lookup.failures else None
+        return self.open_session(record, app, client, "login", clear_failures=clear)
 
-    def open_session(self, record: UserRecord, app_name: str, client: ClientInfo, action: str) -> SignedIn:
+    def open_session(
+        self, record: UserRecord, app_name: str, client: ClientInfo, action: str, clear_failures: str | None = None
+    ) -> SignedIn:
         """Open a session for an authenticated user (also used by other sign-in methods)."""
         tokens = self.sessions.new(record.user.user_id, app_name, record.grants, client)
         now = tokens.session.created_at
-        self.users.open_session(tokens.session, self._audit(action, now, client))
+        self.users.open_session(tokens.session, self._audit(action, now, client), clear_failures)
         record.user.last_login_at = now
         return SignedIn(tokens, user_info(record, app_name))
-
-    def _find(self, identifier: str) -> UserRecord | None:
-        value = (identifier or "").strip()
-        if not value or len(value) > 254:
-            return None
-        claims: list[str] = []
-        if "@" in value:
-            email = normalize_email(value)
-            claims = [keys.email_claim(email)] if email else []
-        else:
-            phone = normalize_phone(value)
-            if phone:
-                claims.append(keys.phone_claim(phone))
-            claims.append(keys.username_claim(username_key(value)))
-        user_id = self.users.find_user_id(claims) if claims else None
-        # Unknown identifiers still pay the user Query (of an id that cannot exist), so the two cases
-        # do the same DynamoDB work as well as the same bcrypt work.
-        return self.users.load(user_id or NO_SUCH_USER)
 
     # -- profile -------------------------------------------------------------------------------
     def get(self, user_id: str) -> UserRecord:

@@ -160,3 +160,20 @@ def test_role_route_is_enforced_by_the_authorizer(api, unique) -> None:
     admin = api("POST", "/api/auth/login/", json={"username": ADMIN[0], "password": ADMIN[1]}).json()["data"]
     allowed = api("GET", "/api/roles/admin-data", token=admin["access_token"])
     assert allowed.status_code == 200 and allowed.json()["data"] == "This is admin data"
+
+
+def test_lockout_answers_429_with_retry_after(api, unique) -> None:
+    name = unique("lock")
+    api("POST", "/api/auth/register/", json={"username": name, "password": "secret123"})
+    for _ in range(5):
+        assert api("POST", "/api/auth/login/", json={"username": name, "password": "wrong-one"}).status_code == 401
+    locked = api("POST", "/api/auth/login/", json={"username": name, "password": "secret123"})
+    assert locked.status_code == 429 and locked.json()["error"] == "RATE_LIMITED"
+    assert int(locked.headers["Retry-After"]) == locked.json()["data"]["retry_after"] > 0
+
+
+def test_captcha_route_gives_a_png(api) -> None:
+    made = api("GET", "/api/auth/captcha/")
+    assert made.status_code == 200 and made.headers["Cache-Control"] == "no-store"
+    data = made.json()["data"]
+    assert data["captcha_key"] and data["image"].startswith("data:image/png;base64,")
