@@ -61,6 +61,16 @@ class Settings:
     code_max_tries: int = 5
     code_target_daily_limit: int = 10
     code_ip_hourly_limit: int = 20
+    # Providers
+    sms_provider: str = "console"
+    email_provider: str = "console"
+    local_outbox: str = ".local/outbox.jsonl"
+    email_from: str | None = None
+    sms_sender_id: str | None = None
+    aliyun_sign_name: str = ""
+    aliyun_template_code: str = ""
+    aliyun_endpoint: str = "https://dysmsapi.aliyuncs.com/"
+    aliyun_credentials_parameter: str | None = None
     # Apps and roles
     default_app: str = "app0"
     default_role: str = "l0"
@@ -116,6 +126,15 @@ class Settings:
             code_max_tries=_int(env, "CODE_MAX_TRIES", 5),
             code_target_daily_limit=_int(env, "CODE_TARGET_DAILY_LIMIT", 10),
             code_ip_hourly_limit=_int(env, "CODE_IP_HOURLY_LIMIT", 20),
+            sms_provider=env.get("SMS_PROVIDER") or "console",
+            email_provider=env.get("EMAIL_PROVIDER") or "console",
+            local_outbox=env.get("LOCAL_OUTBOX") or ".local/outbox.jsonl",
+            email_from=env.get("EMAIL_FROM") or None,
+            sms_sender_id=env.get("SMS_SENDER_ID") or None,
+            aliyun_sign_name=env.get("ALIYUN_SMS_SIGN_NAME", ""),
+            aliyun_template_code=env.get("ALIYUN_SMS_TEMPLATE_CODE", ""),
+            aliyun_endpoint=env.get("ALIYUN_SMS_ENDPOINT") or "https://dysmsapi.aliyuncs.com/",
+            aliyun_credentials_parameter=env.get("ALIYUN_CREDENTIALS_PARAMETER") or None,
             default_app=env.get("DEFAULT_APP", "app0"),
             default_role=env.get("DEFAULT_ROLE", "l0"),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 64 * 1024),

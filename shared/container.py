@@ -21,9 +21,12 @@ from shared.services.tokens import TokenService
 
 if TYPE_CHECKING:
     from shared.db.users import UserRepository
+    from shared.providers.base import CodeSender
     from shared.services.accounts import AccountService
     from shared.services.apps import AppDirectory
     from shared.services.captcha import CaptchaService
+    from shared.services.code_flows import CodeFlows
+    from shared.services.codes import CodeService
     from shared.services.roles import RoleService
 
 
@@ -38,6 +41,8 @@ class Services:
     accounts: AccountService
     roles: RoleService
     captchas: CaptchaService
+    codes: CodeService
+    code_flows: CodeFlows
 
 
 def build_session_service(
@@ -74,16 +79,21 @@ def build_services(
     clock: Clock = system_clock,
     ids: IdFactory = new_id,
     keys: KeyRingProvider | None = None,
+    senders: dict[str, CodeSender] | None = None,
 ) -> Services:
     """Wire the services for ``settings``; every dependency can be replaced."""
     from shared.db.apps import AppRepository
     from shared.db.captchas import CaptchaRepository
+    from shared.db.codes import CodeRepository
     from shared.db.grants import GrantRepository
     from shared.db.throttle import ThrottleRepository
     from shared.db.users import UserRepository
+    from shared.providers.factory import LazySenders
     from shared.services.accounts import AccountService, LoginLimits
     from shared.services.apps import AppDirectory
     from shared.services.captcha import CaptchaService
+    from shared.services.code_flows import CodeFlows
+    from shared.services.codes import CodeLimits, CodeService
     from shared.services.passwords import BcryptHasher, PasswordPolicy
     from shared.services.roles import RoleService
 
@@ -92,6 +102,15 @@ def build_services(
     apps = AppDirectory(AppRepository(table), settings, clock)
     sessions = build_session_service(settings, table, clock=clock, ids=ids, keys=keys)
     captchas = CaptchaService(CaptchaRepository(table), settings.captcha_ttl, clock, ids)
+    throttle = ThrottleRepository(table)
+    code_limits = CodeLimits(
+        settings.code_ttl,
+        settings.code_resend_seconds,
+        settings.code_max_tries,
+        settings.code_target_daily_limit,
+        settings.code_ip_hourly_limit,
+    )
+    codes = CodeService(CodeRepository(table), throttle, senders or LazySenders(settings), code_limits, clock)
     accounts = AccountService(
         users,
         apps,
@@ -101,12 +120,16 @@ def build_services(
         clock=clock,
         ids=ids,
         audit_retention_days=settings.audit_retention_days,
-        throttle=ThrottleRepository(table),
+        throttle=throttle,
         captchas=captchas,
         limits=LoginLimits(settings.login_max_failures, settings.login_lock_seconds),
+        codes=codes,
     )
+    code_flows = CodeFlows(accounts, users, codes, clock, ids)
     roles = RoleService(users, sessions.sessions, GrantRepository(table), apps, clock)
-    return Services(settings, table, users, apps, sessions.tokens, sessions, accounts, roles, captchas)
+    return Services(
+        settings, table, users, apps, sessions.tokens, sessions, accounts, roles, captchas, codes, code_flows
+    )
 
 
 _services: Services | None = None

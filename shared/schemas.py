@@ -147,3 +147,37 @@ class AppBody(Body):
     require_email_verification: Flag | None = None
     require_phone_verification: Flag | None = None
     wechat: WechatAppIds | None = None
+
+
+Phone = Annotated[str, BeforeValidator(_stringify), Field(min_length=1, max_length=32)]
+Code = Annotated[str, BeforeValidator(_stringify), Field(min_length=1, max_length=16)]
+
+
+class SmsCodeBody(Body):
+    phone: Phone
+    code_type: Annotated[str, Field(max_length=32)] = "login"
+
+
+class EmailCodeBody(Body):
+    email: Annotated[str, Field(min_length=3, max_length=254)]
+    code_type: Annotated[str, Field(max_length=32)]
+
+
+class PhoneLoginBody(Body):
+    phone: Phone
+    sms_code: Code
+    referer_id: IdStr | None = None
+    app_name: AppName | None = None
+
+
+class PhoneChangeBody(Body):
+    new_phone: Phone
+    sms_code: Code
+
+
+class PasswordResetBody(Body):
+    email: Annotated[str, Field(max_length=254)] | None = None
+    phone: Phone | None = None
+    code: Code
+    new_password: Secret
+    confirm_password: Secret | None = None

@@ -65,8 +65,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def settings(table_name: str, dynamo_endpoint: str, ring_document: str) -> Settings:
+def settings(table_name: str, dynamo_endpoint: str, ring_document: str, tmp_path: Any) -> Settings:
     return Settings(
+        local_outbox=str(tmp_path / "outbox.jsonl"),
         table_name=table_name,
         dynamodb_endpoint=dynamo_endpoint,
         bcrypt_rounds=4,
@@ -78,10 +79,10 @@ def settings(table_name: str, dynamo_endpoint: str, ring_document: str) -> Setti
 def make_services(settings: Settings, clock: FakeClock) -> Callable[..., Services]:
     """Factory: services on the test table with the fake clock; keyword args replace settings."""
 
-    def make(keys: KeyRingProvider | None = None, **changes: Any) -> Services:
+    def make(keys: KeyRingProvider | None = None, senders: Any = None, **changes: Any) -> Services:
         from dataclasses import replace
 
-        return build_services(replace(settings, **changes), clock=clock, keys=keys)
+        return build_services(replace(settings, **changes), clock=clock, keys=keys, senders=senders)
 
     return make
 

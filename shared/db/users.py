@@ -272,7 +272,49 @@ class UserRepository:
 
     def _user_item(self, user: User) -> UserItem:
         values = {name: getattr(user, name) for name in USER_FIELDS}
-        return UserItem(pk=keys.user_pk(user.user_id), sk=keys.PROFILE, user_id=user.user_id, **values)
+        item = UserItem(pk=keys.user_pk(user.user_id), sk=keys.PROFILE, user_id=user.user_id, **values)
+        if user.referer_id:
+            # GSI1: the inviter's invitees, oldest first.
+            item.gsi1pk = keys.invitees_gsi1pk(user.referer_id)
+            item.gsi1sk = keys.invitee_gsi1sk(user.created_at, user.user_id)
+        return item
+
+    def invitees(self, user_id: str, limit: int = 100) -> list[User]:
+        """Users who signed up with ``user_id`` as their inviter (GSI1 ``INVITER#<id>``), oldest first."""
+        return [
+            to_user(item)
+            for item in UserItem.gsi1.query(keys.invitees_gsi1pk(user_id), limit=limit)
+            if isinstance(item, UserItem)
+        ]
+
+    def change_phone(self, user_id: str, old: str | None, new: str, now: float) -> None:
+        """Move the phone claim and the phone account to ``new`` in one transaction.
+
+        Raises:
+            ClaimTakenError: the new phone belongs to someone else.
+        """
+        new_claim = keys.phone_claim(new)
+        try:
+            with self.table.transaction() as tx:
+                if old:
+                    tx.delete(
+                        ClaimItem(pk=keys.phone_claim(old), sk=keys.CLAIM), condition=ClaimItem.user_id == user_id
+                    )
+                    tx.delete(AccountItem(pk=keys.user_pk(user_id), sk=keys.account_sk("phone", "-", old)))
+                tx.save(
+                    ClaimItem(pk=new_claim, sk=keys.CLAIM, user_id=user_id), condition=ClaimItem.pk.does_not_exist()
+                )
+                tx.save(self._account_item(user_id, Account(provider="phone", open_id=new, created_at=now)))
+                tx.update(
+                    UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE),
+                    actions=[UserItem.phone.set(new), UserItem.updated_at.set(int(now))],
+                    condition=UserItem.pk.exists(),
+                )
+        except TransactWriteError as exc:
+            first_put = 2 if old else 0  # PynamoDB sends deletes first
+            if first_put in failed_indexes(exc):
+                raise ClaimTakenError(new_claim) from exc
+            raise
 
     def _account_item(self, user_id: str, account: Account) -> AccountItem:
         return AccountItem(

@@ -30,6 +30,7 @@ from shared.errors import (
 from shared.identifiers import is_valid_username, normalize_email, normalize_phone, username_key
 from shared.services.apps import AppDirectory
 from shared.services.captcha import CaptchaService
+from shared.services.codes import CodeService
 from shared.services.passwords import PasswordHasher, PasswordPolicy
 from shared.services.sessions import SessionService, TokenPair, authorization_of
 
@@ -48,6 +49,8 @@ class RegisterCommand:
     real_name: str | None = None
     referer_id: str | None = None
     app_name: str | None = None
+    email_code: str | None = None
+    sms_code: str | None = None
 
 
 @dataclass
@@ -151,7 +154,9 @@ class AccountService:
         throttle: ThrottleRepository | None = None,
         captchas: CaptchaService | None = None,
         limits: LoginLimits | None = None,
+        codes: CodeService | None = None,
     ) -> None:
+        self.codes = codes
         self.audit_seconds = audit_retention_days * 24 * 3600
         self.throttle = throttle
         self.captchas = captchas
@@ -191,7 +196,11 @@ class AccountService:
         if cmd.confirm_password is not None and cmd.confirm_password != cmd.password:
             raise PasswordMismatchError()
 
-        _, grant = self.apps.default_grant(app_name)
+        app, grant = self.apps.default_grant(app_name)
+        if app.require_email_verification and email:
+            self._require_code("email", email, cmd.email_code, "email_code")
+        if app.require_phone_verification and phone:
+            self._require_code("sms", phone, cmd.sms_code, "sms_code")
         grants = [grant, *(extra_grants or [])]
         now = self.clock()
         user = User(
@@ -337,6 +346,14 @@ class AccountService:
         if len(others) > 99:
             self.sessions.delete_ids(others[99:])
         return len(others)
+
+    def _require_code(self, channel: str, target: str, code: str | None, field: str) -> None:
+        """The app verifies this identifier at sign-up: a ``register`` code must prove it."""
+        if not code:
+            raise ValidationError({field: ["this app requires a verification code"]})
+        if self.codes is None:
+            raise ValidationError({field: ["verification codes are not available"]})
+        self.codes.verify(channel, target, "register", code)
 
     def set_status(self, user_id: str, status: str) -> int:
         """Enable or disable a user; disabling revokes every session. Returns sessions revoked.

@@ -57,8 +57,9 @@ def test_every_template_route_is_served_by_its_handler() -> None:
     """The template is the route table: each of its paths resolves in its function's resolver."""
     from functions.account import app as account
     from functions.admin import app as admin
+    from functions.codes import app as codes
 
-    resolvers = {"AccountFunction": account.app, "AdminFunction": admin.app}
+    resolvers = {"AccountFunction": account.app, "AdminFunction": admin.app, "CodesFunction": codes.app}
     for route in read_api().routes:
         resolver = resolvers[route.function]
         sample = re.sub(r"\{[^}]+\}", "abc123", route.path)

@@ -1,0 +1,164 @@
+"""Sign-in and account changes proven by a verification code (API.md sections 4 and 6).
+
+Phone sign-in registers the phone if it is new (``created``), recording ``referer_id`` as the inviter;
+a phone change needs a code sent to the new phone; a password reset by email or phone code revokes
+every session of the user.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.clock import Clock, IdFactory, iso, new_id, system_clock
+from shared.db import keys
+from shared.db.users import ClaimTakenError, UserRepository
+from shared.domain import Account, ClientInfo, User, UserRecord
+from shared.errors import CodeInvalidError, NotFoundError, PasswordMismatchError, PhoneTakenError, UserDisabledError
+from shared.services.accounts import AccountService, SignedIn, user_info
+from shared.services.codes import CodeService
+
+
+def masked(phone: str) -> str:
+    """``138****8000`` for a mainland number: a default nickname that does not publish the number."""
+    digits = phone[3:] if phone.startswith("+86") else phone.lstrip("+")
+    return f"{digits[:3]}****{digits[-4:]}" if len(digits) >= 7 else digits
+
+
+class CodeFlows:
+    def __init__(
+        self,
+        accounts: AccountService,
+        users: UserRepository,
+        codes: CodeService,
+        clock: Clock = system_clock,
+        ids: IdFactory = new_id,
+    ) -> None:
+        self.accounts = accounts
+        self.users = users
+        self.codes = codes
+        self.clock = clock
+        self.ids = ids
+
+    def phone_login(
+        self,
+        phone: str,
+        sms_code: str,
+        app_name: str | None,
+        client: ClientInfo,
+        referer_id: str | None = None,
+        mode: str = "any",
+    ) -> SignedIn:
+        """Sign in with a phone and a ``login`` code, registering the phone if it is new.
+
+        ``mode`` serves the old clients: ``register`` refuses a known phone (409), ``login`` an unknown one.
+
+        Raises:
+            CodeInvalidError, CodeExpiredError: the code does not prove the phone.
+            PhoneTakenError: ``mode="register"`` and the phone is registered.
+            UserDisabledError: the user is disabled.
+        """
+        app = self.accounts.apps.resolve(app_name)
+        target = self.codes.verify("sms", phone, "login", sms_code)
+        for _ in range(2):
+            user_id = self.users.find_user_id([keys.phone_claim(target)])
+            if user_id:
+                if mode == "register":
+                    raise PhoneTakenError()
+                return self._login(user_id, app, client)
+            if mode == "login":
+                raise CodeInvalidError()  # the old clients expect a code-style error for unknown phones
+            try:
+                return self._create(target, app, client, referer_id)
+            except PhoneTakenError:
+                continue  # someone registered this phone a moment ago: sign in instead
+        raise PhoneTakenError()
+
+    def _login(self, user_id: str, app: str, client: ClientInfo) -> SignedIn:
+        record = self.accounts.get(user_id)
+        if record.user.status != "active":
+            raise UserDisabledError()
+        if not record.grants_in(app):
+            _, grant = self.accounts.apps.default_grant(app)
+            self.users.add_grant(user_id, grant, self.clock())
+            record.grants.append(grant)
+        return self.accounts.open_session(record, app, client, "phone_login")
+
+    def _create(self, phone: str, app: str, client: ClientInfo, referer_id: str | None) -> SignedIn:
+        _, grant = self.accounts.apps.default_grant(app)
+        now = self.clock()
+        user = User(
+            user_id=self.ids(),
+            nickname=masked(phone),
+            phone=phone,
+            referer_id=referer_id,
+            created_at=now,
+            last_login_at=now,
+        )
+        account = Account(provider="phone", open_id=phone, created_at=now)
+        tokens = self.accounts.sessions.new(user.user_id, app, [grant], client)
+        audit = {"action": "phone_register", "at": now, "id": self.ids(), "ip": client.ip}
+        try:
+            self.users.create(user, [keys.phone_claim(phone)], [account], [grant], tokens.session, audit)
+        except ClaimTakenError as exc:
+            raise PhoneTakenError() from exc
+        record = UserRecord(user=user, accounts=[account], grants=[grant])
+        return SignedIn(tokens, user_info(record, app), created=True)
+
+    def change_phone(
+        self,
+        user_id: str,
+        app_name: str,
+        new_phone: str,
+        sms_code: str,
+        code_types: tuple[str, ...] = ("change_phone",),
+    ) -> dict[str, Any]:
+        """Move the user to a new phone proven by a code sent to it.
+
+        Raises:
+            CodeInvalidError: no accepted code proves the new phone.
+            PhoneTakenError: another user has that phone.
+        """
+        record = self.accounts.get(user_id)
+        target = None
+        for code_type in code_types:
+            try:
+                target = self.codes.verify("sms", new_phone, code_type, sms_code)
+                break
+            except CodeInvalidError:
+                if code_type == code_types[-1]:
+                    raise
+        assert target is not None  # noqa: S101 - the loop either set it or raised
+        if target != record.user.phone:
+            try:
+                self.users.change_phone(user_id, record.user.phone, target, self.clock())
+            except ClaimTakenError as exc:
+                raise PhoneTakenError() from exc
+        return self.accounts.info(user_id, app_name)
+
+    def reset_password(self, channel: str, target: str, code: str, new_password: str, confirm: str | None) -> int:
+        """Set a new password proven by a ``reset_password`` code; revokes every session.
+
+        Raises:
+            CodeInvalidError: wrong code, or no user with that email/phone (the same answer, so the
+                route does not reveal who is registered).
+        """
+        self.accounts.policy.check(new_password, "new_password")
+        if confirm is not None and confirm != new_password:
+            raise PasswordMismatchError()
+        normalized = self.codes.verify(channel, target, "reset_password", code)
+        claim = keys.phone_claim(normalized) if channel == "sms" else keys.email_claim(normalized)
+        user_id = self.users.find_user_id([claim])
+        if user_id is None:
+            raise CodeInvalidError()
+        sessions = self.accounts.sessions.other_session_ids(user_id, keep=None)
+        self.users.set_password(user_id, self.accounts.hasher.hash(new_password), sessions)
+        if len(sessions) > 99:
+            self.accounts.sessions.delete_ids(sessions[99:])
+        return len(sessions)
+
+    def invitees(self, user_id: str) -> dict[str, Any]:
+        if self.users.load(user_id) is None:
+            raise NotFoundError()
+        people = self.users.invitees(user_id)
+        items = [{"user_id": u.user_id, "nickname": u.nickname, "created_at": iso(u.created_at)} for u in people]
+        return {"items": items, "total": len(items)}

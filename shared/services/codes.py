@@ -1,0 +1,141 @@
+"""Verification codes by SMS and email (API.md section 6).
+
+Six digits, valid ``CODE_TTL`` (300 s), single use, stored as a salted hash and never returned. Five
+wrong tries burn a code. A new code to the same target waits ``CODE_RESEND_SECONDS`` (60 s); a target
+gets at most ``CODE_TARGET_DAILY_LIMIT`` a day and a client IP ``CODE_IP_HOURLY_LIMIT`` an hour. A code is
+bound to its ``code_type`` and target. When the provider fails, the code is withdrawn and the counters
+are given back, so the sender can retry at once (503 ``UPSTREAM_UNAVAILABLE``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from shared.clock import Clock, system_clock
+from shared.db.codes import CodeRecord, CodeRepository
+from shared.db.throttle import ThrottleRepository
+from shared.errors import (
+    CodeExpiredError,
+    CodeInvalidError,
+    RateLimitedError,
+    UpstreamUnavailableError,
+    ValidationError,
+)
+from shared.identifiers import normalize_email, normalize_phone
+from shared.providers.base import CodeSender, ProviderError
+
+SMS_CODE_TYPES = ("login", "register", "reset_password", "change_phone", "bind")
+EMAIL_CODE_TYPES = ("register", "reset_password", "bind")
+
+
+@dataclass(frozen=True)
+class CodeLimits:
+    ttl: int = 300
+    resend_seconds: int = 60
+    max_tries: int = 5
+    target_daily: int = 10
+    ip_hourly: int = 20
+
+
+def code_hash(salt: str, code: str) -> str:
+    return hashlib.sha256(f"{salt}:{code}".encode()).hexdigest()
+
+
+def target_of(channel: str, raw: str) -> str:
+    """The normalised target (E.164 phone, lower-cased email).
+
+    Raises:
+        ValidationError: not a phone number / email.
+    """
+    if channel == "sms":
+        phone = normalize_phone(raw)
+        if phone is None:
+            raise ValidationError({"phone": ["a mainland 11-digit or E.164 phone number"]})
+        return phone
+    email = normalize_email(raw)
+    if email is None:
+        raise ValidationError({"email": ["invalid email"]})
+    return email
+
+
+class CodeService:
+    def __init__(
+        self,
+        codes: CodeRepository,
+        throttle: ThrottleRepository,
+        senders: dict[str, CodeSender],
+        limits: CodeLimits | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.codes = codes
+        self.throttle = throttle
+        self.senders = senders
+        self.limits = limits or CodeLimits()
+        self.clock = clock
+
+    def send(self, channel: str, raw_target: str, code_type: str, client_ip: str | None) -> dict[str, Any]:
+        """Create and deliver a code.
+
+        Raises:
+            ValidationError: bad target or code type.
+            RateLimitedError: cooldown, daily or hourly limit (``retry_after`` in seconds).
+            UpstreamUnavailableError: the provider failed; nothing was kept.
+        """
+        allowed = SMS_CODE_TYPES if channel == "sms" else EMAIL_CODE_TYPES
+        if code_type not in allowed:
+            raise ValidationError({"code_type": [f"one of {', '.join(allowed)}"]})
+        target = target_of(channel, raw_target)
+        limits, now = self.limits, self.clock()
+        code = f"{secrets.randbelow(1_000_000):06d}"
+        salt = secrets.token_hex(8)
+        record = CodeRecord(code_hash(salt, code), salt, 0, now, now + limits.ttl)
+        last_sent = self.codes.put_after_cooldown(code_type, target, record, limits.resend_seconds)
+        if last_sent is not None:
+            raise RateLimitedError(int(last_sent + limits.resend_seconds - now))
+        counted: list[tuple[str, str, int]] = []
+        try:
+            checks = [("target", f"{channel}:{target}", limits.target_daily, 86400)]
+            if client_ip:
+                checks.append(("ip", client_ip, limits.ip_hourly, 3600))
+            for name, subject, limit, window in checks:
+                retry_after = self.throttle.hit(name, subject, limit, window, now)
+                if retry_after is not None:
+                    raise RateLimitedError(retry_after)
+                counted.append((name, subject, window))
+            try:
+                self.senders[channel].send_code(target, code, code_type)
+            except ProviderError as exc:
+                raise UpstreamUnavailableError() from exc
+        except (RateLimitedError, UpstreamUnavailableError):
+            # Not sent: withdraw the code (which frees the cooldown) and give back what was counted.
+            self.codes.withdraw(code_type, target, record.code_hash)
+            for name, subject, window in counted:
+                self.throttle.release(name, subject, window, now)
+            raise
+        key = "phone" if channel == "sms" else "email"
+        return {key: target, "code_type": code_type, "expires_in": limits.ttl, "resend_after": limits.resend_seconds}
+
+    def verify(self, channel: str, raw_target: str, code_type: str, code: str) -> str:
+        """Check and consume a code; returns the normalised target.
+
+        Raises:
+            CodeInvalidError: no code, a wrong one (counted), a burnt one, or one used concurrently.
+            CodeExpiredError: past its time.
+        """
+        target = target_of(channel, raw_target)
+        record = self.codes.get(code_type, target)
+        if record is None or record.tries >= self.limits.max_tries:
+            raise CodeInvalidError()
+        if record.expires_at <= self.clock():
+            raise CodeExpiredError()
+        presented = code_hash(record.salt, (code or "").strip())
+        if not hmac.compare_digest(presented, record.code_hash):
+            self.codes.add_try(code_type, target, record.code_hash)
+            raise CodeInvalidError()
+        if not self.codes.consume(code_type, target, record.code_hash, self.limits.max_tries):
+            raise CodeInvalidError()
+        return target
