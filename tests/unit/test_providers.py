@@ -1,0 +1,187 @@
+"""Message providers against real-shaped peers: moto for SNS and SES, a local fake Aliyun endpoint that
+checks the request signature and answers like Dysms does (success, errors, delays)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from shared.config import Settings
+from shared.errors import ConfigurationError
+from shared.providers.aliyun import AliyunSmsSender, aliyun_phone, sign
+from shared.providers.aws import SesSender, SnsSender
+from shared.providers.base import ProviderError
+from shared.providers.console import ConsoleSender
+from shared.providers.factory import build_senders
+
+KEY_ID, SECRET = "LTAI-test-id", "test-secret-value"
+
+
+def test_console_writes_the_outbox_line_of_api_md(tmp_path: Path) -> None:
+    outbox = tmp_path / "nested" / "outbox.jsonl"
+    ConsoleSender("sms", str(outbox), clock=lambda: 1_790_000_000).send_code("+8613800138000", "123456", "login")
+    ConsoleSender("email", str(outbox)).send_code("a@example.com", "654321", "register")
+    lines = [json.loads(line) for line in outbox.read_text().splitlines()]
+    assert lines[0] == {
+        "channel": "sms",
+        "to": "+8613800138000",
+        "code": "123456",
+        "code_type": "login",
+        "sent_at": "2026-09-21T14:13:20Z",
+    }
+    assert lines[1]["channel"] == "email" and lines[1]["code"] == "654321"
+
+
+def test_console_is_refused_in_prod_and_unknown_providers_too() -> None:
+    with pytest.raises(ConfigurationError):
+        build_senders(Settings(stage="prod"))
+    with pytest.raises(ConfigurationError):
+        build_senders(Settings(sms_provider="carrier-pigeon"))
+    with pytest.raises(ConfigurationError):
+        build_senders(Settings(email_provider="ses"))  # needs EMAIL_FROM
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+def test_sns_publishes_the_message(aws: None) -> None:
+    client = boto3.client("sns", region_name="us-east-1")
+    SnsSender(client=client).send_code("+8613800138000", "123456", "login")
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sns.models import sns_backends
+
+    sent = sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages
+    assert any(number == "+8613800138000" and "123456" in text for number, text in sent.values())
+
+
+def test_sns_failure_is_a_provider_error(aws: None) -> None:
+    client = boto3.client("sns", region_name="us-east-1")
+    with pytest.raises(ProviderError):
+        SnsSender(client=client).send_code("not-a-number", "123456", "login")
+
+
+def test_ses_sends_from_a_verified_sender_and_fails_otherwise(aws: None) -> None:
+    client = boto3.client("ses", region_name="us-east-1")
+    with pytest.raises(ProviderError):  # unverified sender: SES rejects the message
+        SesSender("noreply@example.com", client=client).send_code("a@example.com", "123456", "register")
+    client.verify_email_identity(EmailAddress="noreply@example.com")
+    SesSender("noreply@example.com", client=client).send_code("a@example.com", "123456", "register")
+    assert client.get_send_quota()["SentLast24Hours"] == 1
+
+
+# -- Aliyun ------------------------------------------------------------------------------------------
+
+
+class FakeDysms:
+    """Checks each SendSms request's signature with the shared secret and answers like Dysms."""
+
+    def __init__(self) -> None:
+        self.mode = "ok"
+        self.requests: list[dict[str, str]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                params = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
+                outer.requests.append(params)
+                signature = params.pop("Signature", "")
+                if outer.mode == "slow":
+                    time.sleep(1.5)
+                if signature != sign(params, SECRET):
+                    status, body = (
+                        400,
+                        {"Code": "SignatureDoesNotMatch", "Message": "Specified signature is not matched"},
+                    )
+                elif outer.mode == "limit":
+                    status, body = 200, {"Code": "isv.BUSINESS_LIMIT_CONTROL", "Message": "触发分钟级流控Permits:1"}
+                else:
+                    status, body = (
+                        200,
+                        {"Code": "OK", "Message": "OK", "BizId": "9006197469364984400", "RequestId": "F655A8D5"},
+                    )
+                data = json.dumps(body, ensure_ascii=False).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json;charset=utf-8")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except BrokenPipeError:
+                    pass  # the client gave up (the timeout case)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+
+
+@pytest.fixture
+def dysms() -> Iterator[FakeDysms]:
+    server = FakeDysms()
+    yield server
+    server.httpd.shutdown()
+
+
+def sender(url: str, secret: str = SECRET, timeout: float = 5) -> AliyunSmsSender:
+    return AliyunSmsSender(lambda: (KEY_ID, secret), "用户中心", "SMS_123456789", endpoint=url, timeout=timeout)
+
+
+def test_aliyun_sends_a_signed_request(dysms: FakeDysms) -> None:
+    sender(dysms.url).send_code("+8613800138000", "123456", "login")
+    request = dysms.requests[-1]
+    assert request["Action"] == "SendSms" and request["Version"] == "2017-05-25"
+    assert request["PhoneNumbers"] == "13800138000" and json.loads(request["TemplateParam"]) == {"code": "123456"}
+    assert request["SignName"] == "用户中心" and request["AccessKeyId"] == KEY_ID
+    assert request["SignatureMethod"] == "HMAC-SHA1" and request["SignatureVersion"] == "1.0"
+    datetime.strptime(request["Timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize("mode", ["bad-secret", "limit", "slow"])
+def test_aliyun_refusals_and_timeouts_are_provider_errors(dysms: FakeDysms, mode: str) -> None:
+    dysms.mode = "slow" if mode == "slow" else ("limit" if mode == "limit" else "ok")
+    secret = "wrong-secret" if mode == "bad-secret" else SECRET
+    with pytest.raises(ProviderError):
+        sender(dysms.url, secret=secret, timeout=0.5).send_code("+8613800138000", "123456", "login")
+
+
+def test_aliyun_network_failure_is_a_provider_error() -> None:
+    with pytest.raises(ProviderError):
+        sender("http://127.0.0.1:9/", timeout=1).send_code("+8613800138000", "123456", "login")
+
+
+def test_aliyun_signature_matches_the_documented_example() -> None:
+    # Parameters and secret of Alibaba Cloud's published SendSms signature walkthrough.
+    params = {
+        "AccessKeyId": "testId",
+        "Action": "SendSms",
+        "Format": "XML",
+        "OutId": "123",
+        "PhoneNumbers": "15300000001",
+        "RegionId": "cn-hangzhou",
+        "SignName": "阿里云短信测试专用",
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureNonce": "45e25e9b-0a6f-4070-8c85-2956eda1b466",
+        "SignatureVersion": "1.0",
+        "TemplateCode": "SMS_71390007",
+        "TemplateParam": '{"customer":"test"}',
+        "Timestamp": "2017-07-12T02:42:19Z",
+        "Version": "2017-05-25",
+    }
+    assert sign(params, "testSecret") == "zJDF+Lrzhj/ThnlvIToysFRq6t4="
+    assert aliyun_phone("+8613800138000") == "13800138000" and aliyun_phone("+14155552671") == "0014155552671"
