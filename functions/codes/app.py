@@ -55,7 +55,7 @@ def _phone_login(mode: str) -> Response[str]:
         body.phone, body.sms_code, body.app_name, _client(), body.referer_id, mode
     )
     metrics.add_metric(name="SignUps" if result.created else "Logins", unit=MetricUnit.Count, value=1)
-    logger.info("phone sign-in", extra={"user_id": result.user_info["user_id"], "created": result.created})
+    logger.info("phone sign-in", extra={"user_id": result.user_info["user_id"], "new_user": result.created})
     return http.ok(app, {**result.as_data(), "created": result.created}, no_store=True)
 
 

@@ -26,6 +26,8 @@ def local_env(data_dir: Path, **extra: str) -> dict[str, str]:
         ADMIN_USERNAME=ADMIN[0],
         ADMIN_PASSWORD=ADMIN[1],
         LOCAL_CONCURRENCY="4",
+        # INFO as in AWS, so that every log call on the request path runs in these tests too
+        POWERTOOLS_LOG_LEVEL="INFO",
     )
     env.update(extra)
     return env
