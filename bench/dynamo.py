@@ -52,7 +52,7 @@ class Dynamo:
             self._server.stop()
             self._server = None
 
-    def fresh_services(self, **changes: Any) -> Services:
+    def fresh_services(self, senders: Any = None, **changes: Any) -> Services:
         """Services on a new table (bcrypt cost 4, inline ES256 ring); ``changes`` override settings."""
         assert self._table_properties is not None, "start() first"
         name = f"bench-{uuid.uuid4().hex[:12]}"
@@ -64,7 +64,7 @@ class Dynamo:
             "signing_keys_json": json.dumps(new_ring_document()),
             **changes,
         }
-        return build_services(Settings(**values))
+        return build_services(Settings(**values), senders=senders)
 
 
 @contextmanager

@@ -8,6 +8,7 @@ delete: of two concurrent uses exactly one wins).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 
@@ -23,6 +24,10 @@ class CodeRecord:
     tries: int
     sent_at: float
     expires_at: float
+
+
+def to_record(item: CodeItem) -> CodeRecord:
+    return CodeRecord(item.code_hash, item.salt, int(item.tries or 0), item.sent_at, item.expires_at)
 
 
 class CodeRepository:
@@ -56,7 +61,7 @@ class CodeRepository:
             item = CodeItem.get(keys.code_pk(code_type, target), keys.CODE)
         except DoesNotExist:
             return None
-        return CodeRecord(item.code_hash, item.salt, int(item.tries or 0), item.sent_at, item.expires_at)
+        return to_record(item)
 
     def add_try(self, code_type: str, target: str, code_hash: str) -> None:
         """Count a wrong try against this very code (a newer code is left alone)."""
@@ -87,3 +92,23 @@ class CodeRepository:
         except DeleteError as exc:
             if not is_condition_failure(exc):
                 raise
+
+
+@dataclass(frozen=True)
+class CodeUse:
+    """A checked code, to be deleted inside another transaction (sign-in writes it with the session)."""
+
+    code_type: str
+    target: str
+    code_hash: str
+    max_tries: int
+
+    def delete_condition(self) -> Any:
+        return (CodeItem.code_hash == self.code_hash) & (CodeItem.tries < self.max_tries)
+
+    def item(self) -> CodeItem:
+        return CodeItem(pk=keys.code_pk(self.code_type, self.target), sk=keys.CODE)
+
+
+class CodeUsedError(Exception):
+    """The code was consumed (or burnt) by a concurrent request; the transaction wrote nothing."""

@@ -7,28 +7,31 @@ session (one transaction), swap an identifier claim (one transaction).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
 from shared.clock import Clock, system_clock
 from shared.db import keys
-from shared.db.apps import to_app
+from shared.db.apps import to_app, to_role
+from shared.db.codes import CodeRecord, CodeUse, CodeUsedError, to_record
 from shared.db.models import (
     AccountItem,
     AppItem,
     AuditItem,
     BaseItem,
     ClaimItem,
+    CodeItem,
     LoginFailuresItem,
+    RoleItem,
     SessionItem,
     UserItem,
     UserRoleItem,
 )
 from shared.db.sessions import session_item
 from shared.db.table import Table, failed_indexes, is_conflict
-from shared.domain import Account, AppConfig, RoleGrant, Session, User, UserRecord
+from shared.domain import Account, AppConfig, Role, RoleGrant, Session, User, UserRecord
 
 USER_FIELDS = (
     "username",
@@ -93,6 +96,14 @@ class LoginLookup:
     app: AppConfig | None
 
 
+@dataclass(frozen=True)
+class PhoneLookup:
+    user_id: str | None
+    code: CodeRecord | None
+    app: AppConfig | None
+    role: Role | None
+
+
 class UserRepository:
     def __init__(self, table: Table, clock: Clock = system_clock, retries: int = 3) -> None:
         self.table = table
@@ -108,6 +119,27 @@ class UserRepository:
                 return None
         found = {c.pk: c.user_id for c in ClaimItem.batch_get([(k, keys.CLAIM) for k in claim_keys])}
         return next((found[k] for k in claim_keys if k in found), None)
+
+    def phone_lookup(self, phone: str, code_type: str, app_name: str, role_code: str) -> PhoneLookup:
+        """A phone sign-in's first read, in one BatchGetItem: the phone's owner, the code sent to it, the
+        app's settings and its usual default role."""
+        wanted = [
+            (keys.phone_claim(phone), keys.CLAIM),
+            (keys.code_pk(code_type, phone), keys.CODE),
+            (keys.app_pk(app_name), keys.META),
+            (keys.app_pk(app_name), keys.role_sk(role_code)),
+        ]
+        found = PhoneLookup(None, None, None, None)
+        for item in BaseItem.batch_get(wanted):
+            if isinstance(item, ClaimItem):
+                found = replace(found, user_id=item.user_id)
+            elif isinstance(item, CodeItem):
+                found = replace(found, code=to_record(item))
+            elif isinstance(item, AppItem):
+                found = replace(found, app=to_app(item))
+            elif isinstance(item, RoleItem):
+                found = replace(found, role=to_role(item))
+        return found
 
     def login_lookup(self, claim_keys: list[str], failures_key: str, app_name: str) -> LoginLookup:
         """The identifier's owner, its recent sign-in failures and the app's settings (one round trip)."""
@@ -151,15 +183,20 @@ class UserRepository:
         grants: list[RoleGrant],
         session: Session | None,
         audit: dict[str, Any] | None = None,
+        consume: CodeUse | None = None,
     ) -> None:
-        """Write a new user, its claims, accounts, grants and first session atomically.
+        """Write a new user, its claims, accounts, grants and first session atomically (and consume the
+        verification code that proved an identifier, when given).
 
         Raises:
             ClaimTakenError: one of ``claims`` exists already (nothing was written).
+            CodeUsedError: the code was used meanwhile (nothing was written).
         """
         for attempt in range(self.retries):
             try:
                 with self.table.transaction() as tx:
+                    if consume is not None:  # a delete: PynamoDB sends it first (position 0)
+                        tx.delete(consume.item(), condition=consume.delete_condition())
                     # Claims first: their positions map cancellation reasons back to identifiers.
                     for claim in claims:
                         tx.save(
@@ -177,17 +214,42 @@ class UserRepository:
                         tx.save(self._audit_item(user.user_id, audit))
                 return
             except TransactWriteError as exc:
-                lost = [i for i in failed_indexes(exc) if i < len(claims)]
+                offset = 1 if consume is not None else 0
+                failed = failed_indexes(exc)
+                if consume is not None and 0 in failed:
+                    raise CodeUsedError() from exc
+                lost = [i - offset for i in failed if offset <= i < offset + len(claims)]
                 if lost:
                     raise ClaimTakenError(claims[lost[0]]) from exc
                 if not is_conflict(exc) or attempt == self.retries - 1:
                     raise
 
     def open_session(
-        self, session: Session, audit: dict[str, Any] | None = None, clear_failures: str | None = None
+        self,
+        session: Session,
+        audit: dict[str, Any] | None = None,
+        clear_failures: str | None = None,
+        consume: CodeUse | None = None,
     ) -> None:
-        """Write a new session and stamp ``last_login_at`` (and forget sign-in failures) in one transaction."""
+        """Write a new session and stamp ``last_login_at`` in one transaction; it also forgets sign-in
+        failures and consumes the verification code of a code sign-in, when given.
+
+        Raises:
+            CodeUsedError: the code was used meanwhile (nothing was written).
+        """
+        try:
+            self._open_session(session, audit, clear_failures, consume)
+        except TransactWriteError as exc:
+            if consume is not None and 0 in failed_indexes(exc):
+                raise CodeUsedError() from exc
+            raise
+
+    def _open_session(
+        self, session: Session, audit: dict[str, Any] | None, clear_failures: str | None, consume: CodeUse | None
+    ) -> None:
         with self.table.transaction() as tx:
+            if consume is not None:  # the first delete, so position 0
+                tx.delete(consume.item(), condition=consume.delete_condition())
             if clear_failures:
                 tx.delete(LoginFailuresItem(pk=keys.login_failures_pk(clear_failures), sk=keys.LOCK))
             tx.save(session_item(session))

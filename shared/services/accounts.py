@@ -11,12 +11,14 @@ from typing import Any
 
 from shared.clock import Clock, IdFactory, iso, new_id, system_clock
 from shared.db import keys
+from shared.db.codes import CodeUse, CodeUsedError
 from shared.db.throttle import ThrottleRepository
 from shared.db.users import ClaimTakenError, UserRepository
 from shared.domain import Account, ClientInfo, RoleGrant, User, UserRecord
 from shared.errors import (
     AppError,
     CaptchaInvalidError,
+    CodeInvalidError,
     EmailTakenError,
     InvalidCredentialsError,
     NotFoundError,
@@ -278,12 +280,25 @@ class AccountService:
         return self.open_session(record, app, client, "login", clear_failures=clear)
 
     def open_session(
-        self, record: UserRecord, app_name: str, client: ClientInfo, action: str, clear_failures: str | None = None
+        self,
+        record: UserRecord,
+        app_name: str,
+        client: ClientInfo,
+        action: str,
+        clear_failures: str | None = None,
+        consume: CodeUse | None = None,
     ) -> SignedIn:
-        """Open a session for an authenticated user (also used by other sign-in methods)."""
+        """Open a session for an authenticated user (also used by other sign-in methods).
+
+        Raises:
+            CodeInvalidError: ``consume`` names a code that was used meanwhile (no session was opened).
+        """
         tokens = self.sessions.new(record.user.user_id, app_name, record.grants, client)
         now = tokens.session.created_at
-        self.users.open_session(tokens.session, self._audit(action, now, client), clear_failures)
+        try:
+            self.users.open_session(tokens.session, self._audit(action, now, client), clear_failures, consume)
+        except CodeUsedError as exc:
+            raise CodeInvalidError() from exc
         record.user.last_login_at = now
         return SignedIn(tokens, user_info(record, app_name))
 

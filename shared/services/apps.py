@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from shared.clock import Clock, system_clock
 from shared.config import Settings
 from shared.db.apps import AppRepository
-from shared.domain import AppConfig, RoleGrant
+from shared.domain import AppConfig, Role, RoleGrant
 from shared.errors import AppError, NotFoundError, ValidationError
 from shared.services.catalog import builtin_role
 
@@ -98,6 +98,12 @@ class AppDirectory:
         """
         # One BatchGetItem reads the app and the usual default role together.
         app, role = self.apps.get_app_and_role(app_name, self.settings.default_role)
+        return self.default_grant_from(app_name, app, role)
+
+    def default_grant_from(
+        self, app_name: str, app: AppConfig | None, role: Role | None
+    ) -> tuple[AppConfig, RoleGrant]:
+        """:meth:`default_grant` from an app item and a role already read (reads more only if needed)."""
         if app is None:
             if app_name != self.settings.default_app:
                 raise ValidationError({"app_name": ["unknown app"]})

@@ -11,11 +11,12 @@ from typing import Any
 
 from shared.clock import Clock, IdFactory, iso, new_id, system_clock
 from shared.db import keys
+from shared.db.codes import CodeUse, CodeUsedError
 from shared.db.users import ClaimTakenError, UserRepository
-from shared.domain import Account, ClientInfo, User, UserRecord
+from shared.domain import Account, ClientInfo, RoleGrant, User, UserRecord
 from shared.errors import CodeInvalidError, NotFoundError, PasswordMismatchError, PhoneTakenError, UserDisabledError
 from shared.services.accounts import AccountService, SignedIn, user_info
-from shared.services.codes import CodeService
+from shared.services.codes import CodeService, target_of
 
 
 def masked(phone: str) -> str:
@@ -50,7 +51,10 @@ class CodeFlows:
     ) -> SignedIn:
         """Sign in with a phone and a ``login`` code, registering the phone if it is new.
 
-        ``mode`` serves the old clients: ``register`` refuses a known phone (409), ``login`` an unknown one.
+        Three round trips at most: one BatchGetItem (the phone's owner, the code, the app, its default
+        role), the user Query (known phones), and one transaction that consumes the code together with
+        the new session (or the new user). ``mode`` serves the old clients: ``register`` refuses a known
+        phone (409), ``login`` an unknown one (400 ``CODE_INVALID``).
 
         Raises:
             CodeInvalidError, CodeExpiredError: the code does not prove the phone.
@@ -58,22 +62,25 @@ class CodeFlows:
             UserDisabledError: the user is disabled.
         """
         app = self.accounts.apps.resolve(app_name)
-        target = self.codes.verify("sms", phone, "login", sms_code)
+        target = target_of("sms", phone)
+        default_role = self.accounts.apps.settings.default_role
         for _ in range(2):
-            user_id = self.users.find_user_id([keys.phone_claim(target)])
-            if user_id:
+            lookup = self.users.phone_lookup(target, "login", app, default_role)
+            use = self.codes.check(target, "login", sms_code, lookup.code)
+            if lookup.user_id:
                 if mode == "register":
                     raise PhoneTakenError()
-                return self._login(user_id, app, client)
+                return self._login(lookup.user_id, app, client, use)
             if mode == "login":
                 raise CodeInvalidError()  # the old clients expect a code-style error for unknown phones
+            _, grant = self.accounts.apps.default_grant_from(app, lookup.app, lookup.role)
             try:
-                return self._create(target, app, client, referer_id)
+                return self._create(target, app, grant, client, referer_id, use)
             except PhoneTakenError:
                 continue  # someone registered this phone a moment ago: sign in instead
         raise PhoneTakenError()
 
-    def _login(self, user_id: str, app: str, client: ClientInfo) -> SignedIn:
+    def _login(self, user_id: str, app: str, client: ClientInfo, use: CodeUse) -> SignedIn:
         record = self.accounts.get(user_id)
         if record.user.status != "active":
             raise UserDisabledError()
@@ -81,10 +88,11 @@ class CodeFlows:
             _, grant = self.accounts.apps.default_grant(app)
             self.users.add_grant(user_id, grant, self.clock())
             record.grants.append(grant)
-        return self.accounts.open_session(record, app, client, "phone_login")
+        return self.accounts.open_session(record, app, client, "phone_login", consume=use)
 
-    def _create(self, phone: str, app: str, client: ClientInfo, referer_id: str | None) -> SignedIn:
-        _, grant = self.accounts.apps.default_grant(app)
+    def _create(
+        self, phone: str, app: str, grant: RoleGrant, client: ClientInfo, referer_id: str | None, use: CodeUse
+    ) -> SignedIn:
         now = self.clock()
         user = User(
             user_id=self.ids(),
@@ -98,9 +106,11 @@ class CodeFlows:
         tokens = self.accounts.sessions.new(user.user_id, app, [grant], client)
         audit = {"action": "phone_register", "at": now, "id": self.ids(), "ip": client.ip}
         try:
-            self.users.create(user, [keys.phone_claim(phone)], [account], [grant], tokens.session, audit)
+            self.users.create(user, [keys.phone_claim(phone)], [account], [grant], tokens.session, audit, use)
         except ClaimTakenError as exc:
             raise PhoneTakenError() from exc
+        except CodeUsedError as exc:
+            raise CodeInvalidError() from exc
         record = UserRecord(user=user, accounts=[account], grants=[grant])
         return SignedIn(tokens, user_info(record, app), created=True)
 

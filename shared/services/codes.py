@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.clock import Clock, system_clock
-from shared.db.codes import CodeRecord, CodeRepository
+from shared.db.codes import CodeRecord, CodeRepository, CodeUse
 from shared.db.throttle import ThrottleRepository
 from shared.errors import (
     CodeExpiredError,
@@ -127,7 +127,19 @@ class CodeService:
             CodeExpiredError: past its time.
         """
         target = target_of(channel, raw_target)
-        record = self.codes.get(code_type, target)
+        use = self.check(target, code_type, code, self.codes.get(code_type, target))
+        if not self.codes.consume(code_type, target, use.code_hash, use.max_tries):
+            raise CodeInvalidError()
+        return target
+
+    def check(self, target: str, code_type: str, code: str, record: CodeRecord | None) -> CodeUse:
+        """Check a code already read (``record``) without consuming it: the caller deletes it in its
+        own transaction (``CodeUse``), as phone sign-in does with the new session.
+
+        Raises:
+            CodeInvalidError: no code, a burnt one, or a wrong one (the try is counted).
+            CodeExpiredError: past its time.
+        """
         if record is None or record.tries >= self.limits.max_tries:
             raise CodeInvalidError()
         if record.expires_at <= self.clock():
@@ -136,6 +148,4 @@ class CodeService:
         if not hmac.compare_digest(presented, record.code_hash):
             self.codes.add_try(code_type, target, record.code_hash)
             raise CodeInvalidError()
-        if not self.codes.consume(code_type, target, record.code_hash, self.limits.max_tries):
-            raise CodeInvalidError()
-        return target
+        return CodeUse(code_type, target, record.code_hash, self.limits.max_tries)

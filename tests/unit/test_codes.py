@@ -246,3 +246,22 @@ def test_apps_that_verify_emails_need_a_register_code(svc: Services, senders) ->
     code = send(svc, senders, "register", "carol@example.com")
     command.email_code = code
     assert svc.accounts.register(command, ClientInfo()).user_info["email"] == "carol@example.com"
+
+
+def test_concurrent_phone_logins_with_one_code_open_one_session(svc: Services, senders, scan_table) -> None:
+    code = send(svc, senders, "login")
+    barrier = threading.Barrier(8)
+
+    def attempt(_: int) -> str:
+        barrier.wait()
+        try:
+            return "new" if svc.code_flows.phone_login(PHONE, code, None, ClientInfo()).created else "login"
+        except CodeInvalidError:
+            return "refused"
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(attempt, range(8)))
+    assert outcomes.count("new") == 1 and outcomes.count("refused") == 7
+    items = scan_table()
+    assert len([i for i in items if i["SK"] == "PROFILE"]) == 1
+    assert len([i for i in items if i["SK"] == "SESSION"]) == 1
