@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from functions.admin import app as admin
 from functions.codes import app as codes
@@ -15,7 +16,7 @@ def test_sms_code_event_sends_to_the_outbox(services: Services, event, context) 
     response = codes.lambda_handler(event("codes-sms-code.json"), context)
     body = json.loads(response["body"])
     assert response["statusCode"] == 200 and body["data"]["phone"] == "+8613800138000"
-    line = json.loads(open(services.settings.local_outbox).read().splitlines()[-1])
+    line = json.loads(Path(services.settings.local_outbox).read_text().splitlines()[-1])
     assert line["to"] == "+8613800138000" and len(line["code"]) == 6
     login = event("codes-phone-login.json", body={"phone": "13800138000", "sms_code": line["code"]})
     signed_in = json.loads(codes.lambda_handler(login, context)["body"])
