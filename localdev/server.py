@@ -148,6 +148,7 @@ class LocalServer:
                 "SIGNING_KEYS_FILE": self.env.get("SIGNING_KEYS_FILE", str(self.data_dir / "signing-keys.json")),
                 "SIGNING_KEYS_PARAMETER": "",
                 "ROUTE_MAPS_PARAMETER_PREFIX": "",
+                "WECHAT_SECRETS_SSM": "false",
                 "LOCAL_OUTBOX": self.env.get("LOCAL_OUTBOX", str(self.data_dir / "outbox.jsonl")),
                 "AUTHORIZER_CACHE_TTL": self.env.get("AUTHORIZER_CACHE_TTL", "0"),
                 "POWERTOOLS_TRACE_DISABLED": "1",
@@ -220,6 +221,7 @@ SETTINGS_PASSTHROUGH = (
 )
 LOCAL_OVERRIDES = (
     "POWERTOOLS_LOG_LEVEL",
+    "WECHAT_SECRETS_SSM",
     "SMS_PROVIDER",
     "EMAIL_PROVIDER",
     "EMAIL_FROM",

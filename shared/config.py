@@ -71,6 +71,9 @@ class Settings:
     aliyun_template_code: str = ""
     aliyun_endpoint: str = "https://dysmsapi.aliyuncs.com/"
     aliyun_credentials_parameter: str | None = None
+    # WeChat
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_secrets_ssm: bool = False
     # Apps and roles
     default_app: str = "app0"
     default_role: str = "l0"
@@ -135,6 +138,8 @@ class Settings:
             aliyun_template_code=env.get("ALIYUN_SMS_TEMPLATE_CODE", ""),
             aliyun_endpoint=env.get("ALIYUN_SMS_ENDPOINT") or "https://dysmsapi.aliyuncs.com/",
             aliyun_credentials_parameter=env.get("ALIYUN_CREDENTIALS_PARAMETER") or None,
+            wechat_api_base=env.get("WECHAT_API_BASE") or "https://api.weixin.qq.com",
+            wechat_secrets_ssm=(env.get("WECHAT_SECRETS_SSM", "").lower() in ("1", "true")),
             default_app=env.get("DEFAULT_APP", "app0"),
             default_role=env.get("DEFAULT_ROLE", "l0"),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 64 * 1024),

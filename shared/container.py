@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from shared.services.code_flows import CodeFlows
     from shared.services.codes import CodeService
     from shared.services.roles import RoleService
+    from shared.services.wechat import WechatSignIn
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Services:
     captchas: CaptchaService
     codes: CodeService
     code_flows: CodeFlows
+    wechat: WechatSignIn
 
 
 def build_session_service(
@@ -86,9 +88,11 @@ def build_services(
     from shared.db.captchas import CaptchaRepository
     from shared.db.codes import CodeRepository
     from shared.db.grants import GrantRepository
+    from shared.db.states import StateRepository
     from shared.db.throttle import ThrottleRepository
     from shared.db.users import UserRepository
     from shared.providers.factory import LazySenders
+    from shared.providers.wechat import WechatClient
     from shared.services.accounts import AccountService, LoginLimits
     from shared.services.apps import AppDirectory
     from shared.services.captcha import CaptchaService
@@ -96,6 +100,7 @@ def build_services(
     from shared.services.codes import CodeLimits, CodeService
     from shared.services.passwords import BcryptHasher, PasswordPolicy
     from shared.services.roles import RoleService
+    from shared.services.wechat import WechatSignIn, secret_from_settings
 
     table = Table(settings.table_name, settings.region, settings.dynamodb_endpoint)
     users = UserRepository(table, clock)
@@ -126,9 +131,20 @@ def build_services(
         codes=codes,
     )
     code_flows = CodeFlows(accounts, users, codes, clock, ids)
+    wechat = WechatSignIn(
+        accounts,
+        users,
+        StateRepository(table),
+        throttle,
+        WechatClient(settings.wechat_api_base),
+        settings,
+        secret_from_settings(settings),
+        clock,
+        ids,
+    )
     roles = RoleService(users, sessions.sessions, GrantRepository(table), apps, clock)
     return Services(
-        settings, table, users, apps, sessions.tokens, sessions, accounts, roles, captchas, codes, code_flows
+        settings, table, users, apps, sessions.tokens, sessions, accounts, roles, captchas, codes, code_flows, wechat
     )
 
 

@@ -181,3 +181,19 @@ class PasswordResetBody(Body):
     code: Code
     new_password: Secret
     confirm_password: Secret | None = None
+
+
+class WechatCodeBody(Body):
+    code: Annotated[str, Field(min_length=1, max_length=256)]
+    state: Annotated[str, Field(max_length=64)] | None = None
+    app_name: AppName | None = None
+
+
+class WechatBindBody(Body):
+    code: Annotated[str, Field(min_length=1, max_length=256)]
+    type: Annotated[str, Field(max_length=16)] = "web"
+
+
+class WechatQrBody(Body):
+    redirect_uri: Annotated[str, Field(min_length=1, max_length=1024)]
+    app_name: AppName | None = None

@@ -101,3 +101,14 @@ def invitees_gsi1pk(inviter_id: str) -> str:
 
 def invitee_gsi1sk(created_at: float, user_id: str) -> str:
     return f"USER#{int(created_at):012d}#{user_id}"
+
+
+STATE = "STATE"
+
+
+def union_claim(union_id: str) -> str:
+    return f"UNION#{union_id}"
+
+
+def state_pk(state: str) -> str:
+    return f"STATE#{state}"

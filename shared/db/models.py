@@ -209,6 +209,13 @@ class CodeItem(BaseItem, discriminator="code"):
     expires_at = NumberAttribute()
 
 
+class StateItem(BaseItem, discriminator="state"):
+    """A WeChat OAuth ``state``. ``PK=STATE#<state>``, ``SK=STATE``; single use, 10 minutes."""
+
+    data = JSONAttribute()
+    expires_at = NumberAttribute()
+
+
 class RateItem(BaseItem, discriminator="rate"):
     """A fixed-window counter. ``PK=RATE#<name>#<subject>#<window start>``, ``SK=RATE``; atomic ADD."""
 
@@ -229,6 +236,7 @@ ALL_MODELS: tuple[type[BaseItem], ...] = (
     CaptchaItem,
     CodeItem,
     RateItem,
+    StateItem,
 )
 
 

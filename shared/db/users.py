@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.expressions.update import Action
 
 from shared.clock import Clock, system_clock
 from shared.db import keys
@@ -140,6 +141,38 @@ class UserRepository:
             elif isinstance(item, RoleItem):
                 found = replace(found, role=to_role(item))
         return found
+
+    def identity_owners(self, account_claim: str, union_claim: str | None) -> tuple[str | None, str | None]:
+        """Who owns a login identity, and who owns its UnionID (one BatchGetItem)."""
+        wanted = [(account_claim, keys.CLAIM)] + ([(union_claim, keys.CLAIM)] if union_claim else [])
+        owners = {item.pk: item.user_id for item in ClaimItem.batch_get(wanted)}
+        return owners.get(account_claim), owners.get(union_claim) if union_claim else None
+
+    def link_account(self, user_id: str, account: Account, union_id: str | None, now: float) -> None:
+        """Add a login identity to a user (its claim keeps it unique); also claim the UnionID when the
+        user has none yet.
+
+        Raises:
+            ClaimTakenError: the identity (or the UnionID) belongs to someone else now.
+        """
+        claim = keys.account_claim(account.provider, account.app_id or "-", account.open_id)
+        claims = [claim] + ([keys.union_claim(union_id)] if union_id else [])
+        try:
+            with self.table.transaction() as tx:
+                for key in claims:
+                    tx.save(ClaimItem(pk=key, sk=keys.CLAIM, user_id=user_id), condition=ClaimItem.pk.does_not_exist())
+                tx.save(self._account_item(user_id, account))
+                actions: list[Action] = [UserItem.updated_at.set(int(now))]
+                if union_id:
+                    actions.append(UserItem.union_id.set(union_id))
+                tx.update(
+                    UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE), actions=actions, condition=UserItem.pk.exists()
+                )
+        except TransactWriteError as exc:
+            lost = [i for i in failed_indexes(exc) if i < len(claims)]
+            if lost:
+                raise ClaimTakenError(claims[lost[0]]) from exc
+            raise
 
     def login_lookup(self, claim_keys: list[str], failures_key: str, app_name: str) -> LoginLookup:
         """The identifier's owner, its recent sign-in failures and the app's settings (one round trip)."""

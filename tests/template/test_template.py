@@ -58,8 +58,14 @@ def test_every_template_route_is_served_by_its_handler() -> None:
     from functions.account import app as account
     from functions.admin import app as admin
     from functions.codes import app as codes
+    from functions.wechat import app as wechat
 
-    resolvers = {"AccountFunction": account.app, "AdminFunction": admin.app, "CodesFunction": codes.app}
+    resolvers = {
+        "AccountFunction": account.app,
+        "AdminFunction": admin.app,
+        "CodesFunction": codes.app,
+        "WechatFunction": wechat.app,
+    }
     for route in read_api().routes:
         resolver = resolvers[route.function]
         sample = re.sub(r"\{[^}]+\}", "abc123", route.path)

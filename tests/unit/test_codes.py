@@ -125,6 +125,7 @@ def test_resend_cooldown_then_a_new_code_replaces_the_old(svc: Services, senders
 
 def test_daily_target_and_hourly_ip_limits(make_services, senders, clock: FakeClock) -> None:
     svc = make_services(senders=senders, code_target_daily_limit=3, code_ip_hourly_limit=4)
+    clock.now = int(clock.now) // 86400 * 86400 + 5 * 3600  # 05:00 UTC: no hour or day boundary is crossed below
     for _ in range(3):
         send(svc, senders)
         clock.advance(61)

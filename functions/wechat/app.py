@@ -1,0 +1,121 @@
+"""WeChat function: mini-program, web QR and official-account sign-in, binding, and the redirect flow
+that business systems use (API.md section 4, group ``wechat``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared import http
+from shared.config import get_settings
+from shared.container import get_services
+from shared.domain import ClientInfo
+from shared.errors import ValidationError
+from shared.observability import logger, metrics, tracer
+from shared.schemas import WechatBindBody, WechatCodeBody, WechatQrBody
+from shared.services.accounts import SignedIn
+
+app = APIGatewayRestResolver()
+http.install_error_handlers(app, logger)
+
+
+def _max() -> int:
+    return get_settings().max_body_bytes
+
+
+def _client() -> ClientInfo:
+    ip, user_agent = http.client_info(app)
+    return ClientInfo(ip=ip, user_agent=user_agent)
+
+
+def _signed_in(result: SignedIn) -> Response[str]:
+    metrics.add_metric(name="SignUps" if result.created else "Logins", unit=MetricUnit.Count, value=1)
+    logger.info("wechat sign-in", extra={"user_id": result.user_info["user_id"], "new_user": result.created})
+    return http.ok(app, {**result.as_data(), "created": result.created}, no_store=True)
+
+
+@app.post("/api/auth/wechat/miniapp/login")
+@tracer.capture_method
+def miniapp_login() -> Response[str]:
+    body = http.parse(app, WechatCodeBody, _max())
+    return _signed_in(get_services().wechat.sign_in(body.app_name, "miniapp", body.code, _client()))
+
+
+@app.post("/api/auth/wechat/web/login")
+@tracer.capture_method
+def web_login() -> Response[str]:
+    body = http.parse(app, WechatCodeBody, _max())
+    wechat = get_services().wechat
+    app_name = body.app_name
+    if body.state:  # the state of a QR code this service made: single use, 10 minutes
+        app_name = wechat.take_state(body.state).get("app_name") or app_name
+    return _signed_in(wechat.sign_in(app_name, "web", body.code, _client()))
+
+
+@app.post("/api/auth/wechat/qrcode")
+@tracer.capture_method
+def qrcode() -> Response[str]:
+    body = http.parse(app, WechatQrBody, _max())
+    return http.ok(app, get_services().wechat.qr_code(body.app_name, body.redirect_uri))
+
+
+@app.post("/api/auth/wechat/bind")
+@tracer.capture_method
+def bind() -> Response[str]:
+    me = http.caller(app)
+    body = http.parse(app, WechatBindBody, _max())
+    return http.ok(app, get_services().wechat.bind(me["user_id"], me["app_name"], body.type, body.code))
+
+
+def _callback_endpoint() -> str:
+    """This API's callback URL as the browser reaches it (custom domain or execute-api with stage)."""
+    event = app.current_event.raw_event
+    context = event.get("requestContext") or {}
+    host = http.header(event.get("headers"), "host") or context.get("domainName") or "localhost"
+    proto = http.header(event.get("headers"), "x-forwarded-proto") or (
+        "http" if host.startswith(("127.", "localhost")) else "https"
+    )
+    prefix = ""
+    request_path, path = str(context.get("path") or ""), str(event.get("path") or "")
+    if request_path.endswith(path) and request_path != path:
+        prefix = request_path[: len(request_path) - len(path)]  # the stage, on execute-api hosts
+    return f"{proto}://{host}{prefix}/api/auth/wechat/callback"
+
+
+def _redirect(location: str) -> Response[str]:
+    return Response(status_code=302, headers={"Location": location, "Cache-Control": "no-store"}, body="")
+
+
+@app.get("/api/auth/wechat/login")
+@tracer.capture_method
+def login_redirect() -> Response[str]:
+    query = app.current_event.query_string_parameters or {}
+    callback_url = query.get("callbackUrl") or query.get("callback_url") or ""
+    if not callback_url:
+        raise ValidationError({"callbackUrl": ["required"]})
+    user_agent = http.header(app.current_event.headers, "user-agent")
+    location = get_services().wechat.login_redirect(
+        query.get("app_name"), callback_url, user_agent, _callback_endpoint()
+    )
+    return _redirect(location)
+
+
+@app.get("/api/auth/wechat/callback")
+@tracer.capture_method
+def callback() -> Response[str]:
+    query = app.current_event.query_string_parameters or {}
+    code, state = query.get("code") or "", query.get("state") or ""
+    if not code:
+        raise ValidationError({"code": ["required"]})
+    return _redirect(get_services().wechat.callback(code, state, _client()))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return http.with_cors(event, app.resolve(event, context), get_settings().cors_allowed_origins)

@@ -1,0 +1,321 @@
+"""WeChat sign-in and the three-layer account model (API.md section 2): user → accounts → sessions.
+
+One person is one user; each WeChat login identity (``type`` web QR, official account ``mp``, ``miniapp``,
+mobile ``app``: one ``app_id`` and ``open_id`` each) is an account of that user, and users are joined by
+UnionID when WeChat gives one. Claim items keep (``wechat``, ``app_id``, ``open_id``) and the UnionID
+unique under concurrency: of two first logins of one person at once, one creates the user and the other
+joins it.
+
+Mock mode (API.md section 10): when the app has no AppID for that type and the stage is not ``prod``, the
+``code`` is used as both ``openid`` and ``unionid`` with ``app_id`` ``mock-<type>``; in ``prod`` WeChat
+sign-in then refuses (503), never mocks. In stage ``dev`` only, a mock code starting with ``admin`` also
+grants the super-admin role.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from shared.clock import Clock, IdFactory, new_id, system_clock
+from shared.config import Settings
+from shared.db import keys
+from shared.db.states import StateRepository
+from shared.db.throttle import ThrottleRepository
+from shared.db.users import ClaimTakenError, UserRepository
+from shared.domain import Account, AppConfig, ClientInfo, RoleGrant, User, UserRecord
+from shared.errors import (
+    AppError,
+    RateLimitedError,
+    UpstreamUnavailableError,
+    UserDisabledError,
+    ValidationError,
+)
+from shared.providers.wechat import WechatClient, WechatUser
+from shared.services.accounts import AccountService, SignedIn, user_info
+from shared.services.apps import WECHAT_TYPES, origin_allowed
+from shared.services.catalog import SUPER_ADMIN_APP, SUPER_ADMIN_ROLE
+
+STATE_TTL = 600
+QR_URL = "https://open.weixin.qq.com/connect/qrconnect"
+MP_URL = "https://open.weixin.qq.com/connect/oauth2/authorize"
+
+
+class WechatNotConfiguredError(UpstreamUnavailableError):
+    message_zh, message_en = "微信登录未配置", "WeChat sign-in is not configured"
+
+
+class CallbackNotAllowedError(AppError):
+    code, status = "CALLBACK_NOT_ALLOWED", 400
+    message_zh, message_en = "回调地址不在允许列表中", "Callback URL is not allowed"
+
+
+class StateInvalidError(AppError):
+    code, status = "STATE_INVALID", 400
+    message_zh, message_en = "state 无效或已使用", "State is invalid or already used"
+
+
+class AccountLinkedError(AppError):
+    code, status = "ACCOUNT_LINKED", 409
+    message_zh, message_en = "该微信已绑定其他用户", "This WeChat identity belongs to another user"
+
+
+@dataclass(frozen=True)
+class WechatIdentity:
+    account_type: str
+    app_id: str
+    user: WechatUser
+    mock: bool = False
+
+    @property
+    def claim(self) -> str:
+        return keys.account_claim("wechat", self.app_id, self.user.open_id)
+
+    def account(self, now: float) -> Account:
+        return Account(
+            provider="wechat",
+            open_id=self.user.open_id,
+            account_type=self.account_type,
+            app_id=self.app_id,
+            nickname=self.user.nickname,
+            avatar_url=self.user.avatar_url,
+            created_at=now,
+        )
+
+
+def secret_from_settings(settings: Settings) -> Callable[[str], str | None]:
+    """Secrets by AppID: ``WECHAT_SECRETS`` (JSON, local and tests), else the SSM SecureString
+    ``/user-center/<stage>/wechat/<app_id>`` (Powertools Parameters, cached)."""
+
+    def secret(app_id: str) -> str | None:
+        inline = json.loads(os.environ.get("WECHAT_SECRETS") or "{}")
+        if app_id in inline:
+            return str(inline[app_id])
+        if not settings.wechat_secrets_ssm:
+            return None
+        from aws_lambda_powertools.utilities import parameters
+
+        name = f"/user-center/{settings.stage}/wechat/{app_id}"
+        try:
+            return str(parameters.get_parameter(name, decrypt=True, max_age=300))
+        except parameters.exceptions.GetParameterError:
+            return None
+
+    return secret
+
+
+class WechatSignIn:
+    def __init__(
+        self,
+        accounts: AccountService,
+        users: UserRepository,
+        states: StateRepository,
+        throttle: ThrottleRepository,
+        client: WechatClient,
+        settings: Settings,
+        secret: Callable[[str], str | None],
+        clock: Clock = system_clock,
+        ids: IdFactory = new_id,
+    ) -> None:
+        self.accounts = accounts
+        self.users = users
+        self.states = states
+        self.throttle = throttle
+        self.client = client
+        self.settings = settings
+        self.secret = secret
+        self.clock = clock
+        self.ids = ids
+
+    # -- configuration -----------------------------------------------------------------------------
+    def app_id_of(self, app: AppConfig, account_type: str) -> str | None:
+        """The AppID of this app for this type: the app's settings, else ``WECHAT_<TYPE>_APP_ID``."""
+        if account_type not in WECHAT_TYPES:
+            raise ValidationError({"type": [f"one of {', '.join(WECHAT_TYPES)}"]})
+        configured = (app.wechat or {}).get(f"{account_type}_app_id")
+        return configured or os.environ.get(f"WECHAT_{account_type.upper()}_APP_ID") or None
+
+    def mock_mode(self, app: AppConfig, account_type: str) -> bool:
+        """Mock mode: no AppID for this type, and never in prod.
+
+        Raises:
+            WechatNotConfiguredError: prod without an AppID (or without its secret).
+        """
+        app_id = self.app_id_of(app, account_type)
+        if app_id and self.secret(app_id):
+            return False
+        if self.settings.is_prod:
+            raise WechatNotConfiguredError()
+        return True
+
+    # -- identities --------------------------------------------------------------------------------
+    def identify(self, app: AppConfig, account_type: str, code: str) -> WechatIdentity:
+        """Exchange a code for the WeChat identity (or make the mock one)."""
+        if self.mock_mode(app, account_type):
+            return WechatIdentity(account_type, f"mock-{account_type}", WechatUser(code, code), mock=True)
+        app_id = str(self.app_id_of(app, account_type))
+        secret = str(self.secret(app_id))
+        if account_type == "miniapp":
+            user = self.client.miniapp_user(app_id, secret, code)
+        else:
+            user = self.client.web_user(app_id, secret, code)
+        return WechatIdentity(account_type, app_id, user)
+
+    def sign_in(self, app_name: str | None, account_type: str, code: str, client: ClientInfo) -> SignedIn:
+        """Sign in (creating the user or joining by UnionID) with a WeChat code.
+
+        Raises:
+            WechatApiError: WeChat rejected the code (400, with errcode/errmsg).
+            UpstreamUnavailableError: WeChat timed out or failed (503).
+            RateLimitedError: more than 5 sign-ins a minute for this openid.
+            UserDisabledError: the user is disabled.
+        """
+        app_name = self.accounts.apps.resolve(app_name)
+        app = self.accounts.apps.get(app_name)
+        identity = self.identify(app, account_type, code)
+        now = self.clock()
+        retry_after = self.throttle.hit("wechat", f"{identity.app_id}:{identity.user.open_id}", 5, 60, now)
+        if retry_after is not None:
+            raise RateLimitedError(retry_after)
+        extra = self._dev_admin_grants(identity, code)
+        union = keys.union_claim(identity.user.union_id) if identity.user.union_id else None
+        for _ in range(3):
+            by_account, by_union = self.users.identity_owners(identity.claim, union)
+            owner = by_account or by_union
+            if owner:
+                if not by_account:
+                    try:  # same person (UnionID), new identity: link it, then sign in
+                        self.users.link_account(owner, identity.account(now), None, now)
+                    except ClaimTakenError:
+                        continue
+                return self._login(owner, app_name, client, extra)
+            try:
+                return self._create(identity, app_name, client, extra)
+            except ClaimTakenError:
+                continue  # a concurrent first login created the user: join it
+        raise UpstreamUnavailableError()
+
+    def _dev_admin_grants(self, identity: WechatIdentity, code: str) -> list[RoleGrant]:
+        if identity.mock and self.settings.stage == "dev" and code.startswith("admin"):
+            return [self.accounts.apps.grant_of(SUPER_ADMIN_APP, SUPER_ADMIN_ROLE)]
+        return []
+
+    def _login(self, user_id: str, app: str, client: ClientInfo, extra: list[RoleGrant]) -> SignedIn:
+        record = self.accounts.get(user_id)
+        if record.user.status != "active":
+            raise UserDisabledError()
+        held = {(g.app_name, g.role_code) for g in record.grants}
+        missing = [g for g in extra if (g.app_name, g.role_code) not in held]
+        if not record.grants_in(app):
+            missing.append(self.accounts.apps.default_grant(app)[1])
+        for grant in missing:
+            self.users.add_grant(user_id, grant, self.clock())
+            record.grants.append(grant)
+        return self.accounts.open_session(record, app, client, "wechat_login")
+
+    def _create(self, identity: WechatIdentity, app: str, client: ClientInfo, extra: list[RoleGrant]) -> SignedIn:
+        _, grant = self.accounts.apps.default_grant(app)
+        grants = [grant, *extra]
+        now = self.clock()
+        open_id = identity.user.open_id
+        user = User(
+            user_id=self.ids(),
+            nickname=identity.user.nickname or f"微信用户{open_id[-4:]}",
+            avatar=identity.user.avatar_url,
+            union_id=identity.user.union_id,
+            created_at=now,
+            last_login_at=now,
+        )
+        claims = [identity.claim] + ([keys.union_claim(user.union_id)] if user.union_id else [])
+        account = identity.account(now)
+        tokens = self.accounts.sessions.new(user.user_id, app, grants, client)
+        audit = {"action": "wechat_register", "at": now, "id": self.ids(), "ip": client.ip}
+        self.users.create(user, claims, [account], grants, tokens.session, audit)
+        record = UserRecord(user=user, accounts=[account], grants=grants)
+        return SignedIn(tokens, user_info(record, app), created=True)
+
+    def bind(self, user_id: str, app_name: str, account_type: str, code: str) -> dict[str, Any]:
+        """Link the WeChat identity behind ``code`` to the signed-in user.
+
+        Raises:
+            AccountLinkedError: that identity (or its UnionID) belongs to another user.
+        """
+        app = self.accounts.apps.get(self.accounts.apps.resolve(app_name))
+        identity = self.identify(app, account_type, code)
+        record = self.accounts.get(user_id)
+        union = keys.union_claim(identity.user.union_id) if identity.user.union_id else None
+        by_account, by_union = self.users.identity_owners(identity.claim, union)
+        if (by_account and by_account != user_id) or (by_union and by_union != user_id):
+            raise AccountLinkedError()
+        if by_account != user_id:
+            new_union = identity.user.union_id if not record.user.union_id and not by_union else None
+            try:
+                self.users.link_account(user_id, identity.account(self.clock()), new_union, self.clock())
+            except ClaimTakenError as exc:
+                raise AccountLinkedError() from exc
+        return self.accounts.info(user_id, app.app_name)
+
+    # -- browser flows -------------------------------------------------------------------------------
+    def new_state(self, data: dict[str, Any]) -> str:
+        state = self.ids()
+        self.states.put(state, data, self.clock() + STATE_TTL)
+        return state
+
+    def check_redirect(self, app: AppConfig, url: str) -> str:
+        if not url or not origin_allowed(url, list(app.allowed_callback_origins)):
+            raise CallbackNotAllowedError()
+        return url
+
+    def qr_code(self, app_name: str | None, redirect_uri: str) -> dict[str, str]:
+        """The open-platform QR page URL (``snsapi_login``) and its single-use ``state``."""
+        app = self.accounts.apps.get(self.accounts.apps.resolve(app_name))
+        self.check_redirect(app, redirect_uri)
+        app_id = self.app_id_of(app, "web") or "mock-web"
+        state = self.new_state({"app_name": app.app_name, "type": "web", "redirect_uri": redirect_uri})
+        url = (
+            f"{QR_URL}?appid={quote(app_id)}&redirect_uri={quote(redirect_uri, safe='')}"
+            f"&response_type=code&scope=snsapi_login&state={state}#wechat_redirect"
+        )
+        return {"qr_code_url": url, "state": state}
+
+    def take_state(self, state: str | None) -> dict[str, Any]:
+        data = self.states.take(state, self.clock()) if state and len(state) <= 64 else None
+        if data is None:
+            raise StateInvalidError()
+        return data
+
+    def login_redirect(
+        self, app_name: str | None, callback_url: str, user_agent: str | None, callback_endpoint: str
+    ) -> str:
+        """Where to send a browser: WeChat's in-app browser to the official-account OAuth
+        (``snsapi_userinfo``), every other browser to the QR page (``snsapi_login``)."""
+        app = self.accounts.apps.get(self.accounts.apps.resolve(app_name))
+        self.check_redirect(app, callback_url)
+        in_wechat = "micromessenger" in (user_agent or "").lower()
+        account_type = "mp" if in_wechat else "web"
+        app_id = self.app_id_of(app, account_type) or f"mock-{account_type}"
+        state = self.new_state({"app_name": app.app_name, "type": account_type, "callback_url": callback_url})
+        redirect = callback_endpoint  # this API's /api/auth/wechat/callback, as the browser reaches it
+        base, scope = (MP_URL, "snsapi_userinfo") if in_wechat else (QR_URL, "snsapi_login")
+        return (
+            f"{base}?appid={quote(app_id)}&redirect_uri={quote(redirect, safe='')}"
+            f"&response_type=code&scope={scope}&state={state}#wechat_redirect"
+        )
+
+    def callback(self, code: str, state: str, client: ClientInfo) -> str:
+        """Finish the redirect flow: the callback URL with ``userId``, ``token`` and ``refreshToken``."""
+        data = self.take_state(state)
+        callback_url = str(data.get("callback_url") or "")
+        if not callback_url:
+            raise StateInvalidError()
+        signed_in = self.sign_in(data.get("app_name"), str(data.get("type", "web")), code, client)
+        joiner = "&" if "?" in callback_url else "?"
+        query = (
+            f"userId={quote(signed_in.user_info['user_id'])}&token={quote(signed_in.tokens.access_token)}"
+            f"&refreshToken={quote(signed_in.tokens.refresh_token)}"
+        )
+        return f"{callback_url}{joiner}{query}"
