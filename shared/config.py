@@ -74,6 +74,7 @@ class Settings:
     # WeChat
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_secrets_ssm: bool = False
+    wechat_timeout: float = 10.0
     # Apps and roles
     default_app: str = "app0"
     default_role: str = "l0"
@@ -140,6 +141,7 @@ class Settings:
             aliyun_credentials_parameter=env.get("ALIYUN_CREDENTIALS_PARAMETER") or None,
             wechat_api_base=env.get("WECHAT_API_BASE") or "https://api.weixin.qq.com",
             wechat_secrets_ssm=(env.get("WECHAT_SECRETS_SSM", "").lower() in ("1", "true")),
+            wechat_timeout=float(env.get("WECHAT_TIMEOUT") or 10),
             default_app=env.get("DEFAULT_APP", "app0"),
             default_role=env.get("DEFAULT_ROLE", "l0"),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 64 * 1024),

@@ -136,7 +136,7 @@ def build_services(
         users,
         StateRepository(table),
         throttle,
-        WechatClient(settings.wechat_api_base),
+        WechatClient(settings.wechat_api_base, settings.wechat_timeout),
         settings,
         secret_from_settings(settings),
         clock,

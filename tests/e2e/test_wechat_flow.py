@@ -1,0 +1,60 @@
+"""WeChat in local mode (mock mode: no AppIDs configured), over HTTP through the local gateway."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests.e2e.conftest import ADMIN
+
+pytestmark = pytest.mark.e2e
+
+
+def test_miniapp_mock_login_and_dev_admin_shortcut(api, unique) -> None:
+    code = unique("mini")
+    first = api("POST", "/api/auth/wechat/miniapp/login/", json={"code": code})
+    assert first.status_code == 200 and first.json()["data"]["created"] is True
+    account = first.json()["data"]["user_info"]["accounts"][0]
+    assert (account["app_id"], account["open_id"]) == ("mock-miniapp", code)
+    again = api("POST", "/api/auth/wechat/miniapp/login/", json={"code": code})
+    assert again.json()["data"]["created"] is False
+    admin = api("POST", "/api/auth/wechat/miniapp/login/", json={"code": unique("admin")}).json()["data"]
+    assert api("GET", "/api/roles/admin-data/", token=admin["access_token"]).status_code == 200
+
+
+def test_redirect_login_flow_for_business_systems(api, unique) -> None:
+    admin = api("POST", "/api/auth/login/", json={"username": ADMIN[0], "password": ADMIN[1]}).json()["data"]
+    origins = {"allowed_callback_origins": ["https://biz.example.com"]}
+    assert api("PUT", "/api/apps/app0/update/", token=admin["access_token"], json=origins).status_code == 200
+    refused = api(
+        "GET", "/api/auth/wechat/login", params={"callbackUrl": "https://evil.example.com/"}, allow_redirects=False
+    )
+    assert refused.status_code == 400 and refused.json()["error"] == "CALLBACK_NOT_ALLOWED"
+    start = api(
+        "GET",
+        "/api/auth/wechat/login",
+        params={"callbackUrl": "https://biz.example.com/after"},
+        headers={"User-Agent": "Mozilla/5.0 MicroMessenger/8.0.47"},
+        allow_redirects=False,
+    )
+    assert start.status_code == 302
+    wechat = urlsplit(start.headers["Location"])
+    query = parse_qs(wechat.query)
+    assert wechat.netloc == "open.weixin.qq.com" and query["scope"] == ["snsapi_userinfo"]
+    assert query["redirect_uri"][0].endswith("/api/auth/wechat/callback")
+    back = api(
+        "GET",
+        "/api/auth/wechat/callback",
+        params={"code": unique("u"), "state": query["state"][0]},
+        allow_redirects=False,
+    )
+    assert back.status_code == 302
+    landed = parse_qs(urlsplit(back.headers["Location"]).query)
+    assert back.headers["Location"].startswith("https://biz.example.com/after?userId=")
+    info = api("GET", "/api/auth/user/info/", token=landed["token"][0])
+    assert info.status_code == 200 and info.json()["data"]["user_id"] == landed["userId"][0]
+    reused = api(
+        "GET", "/api/auth/wechat/callback", params={"code": "x", "state": query["state"][0]}, allow_redirects=False
+    )
+    assert reused.status_code == 400 and reused.json()["error"] == "STATE_INVALID"
