@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from shared.services.code_flows import CodeFlows
     from shared.services.codes import CodeService
     from shared.services.roles import RoleService
+    from shared.services.user_admin import UserAdmin
     from shared.services.wechat import WechatSignIn
 
 
@@ -45,6 +46,7 @@ class Services:
     codes: CodeService
     code_flows: CodeFlows
     wechat: WechatSignIn
+    user_admin: UserAdmin
 
 
 def build_session_service(
@@ -100,6 +102,7 @@ def build_services(
     from shared.services.codes import CodeLimits, CodeService
     from shared.services.passwords import BcryptHasher, PasswordPolicy
     from shared.services.roles import RoleService
+    from shared.services.user_admin import UserAdmin
     from shared.services.wechat import WechatSignIn, secret_from_settings
 
     table = Table(settings.table_name, settings.region, settings.dynamodb_endpoint)
@@ -144,7 +147,19 @@ def build_services(
     )
     roles = RoleService(users, sessions.sessions, GrantRepository(table), apps, clock)
     return Services(
-        settings, table, users, apps, sessions.tokens, sessions, accounts, roles, captchas, codes, code_flows, wechat
+        settings,
+        table,
+        users,
+        apps,
+        sessions.tokens,
+        sessions,
+        accounts,
+        roles,
+        captchas,
+        codes,
+        code_flows,
+        wechat,
+        UserAdmin(accounts, users, clock),
     )
 
 

@@ -197,3 +197,25 @@ class WechatBindBody(Body):
 class WechatQrBody(Body):
     redirect_uri: Annotated[str, Field(min_length=1, max_length=1024)]
     app_name: AppName | None = None
+
+
+class AdminUserUpdateBody(Body):
+    nickname: Annotated[str, Field(max_length=64)] | None = None
+    real_name: Annotated[str, Field(max_length=64)] | None = None
+    email: Text | None = None
+    phone: Phone | None = None
+    avatar: Annotated[str, Field(max_length=1024)] | None = None
+    gender: Annotated[str, BeforeValidator(_stringify), Field(max_length=16)] | None = None
+    birthday: Annotated[str, Field(max_length=32)] | None = None
+    department_id: IdStr | None = None
+    status: Annotated[str, Field(max_length=16)] | None = None
+    password: Secret | None = None
+
+
+class CenterLoginBody(Body):
+    """Account-center business systems: ``phoneNumber`` (or ``username``) and ``password``."""
+
+    phoneNumber: Phone | None = None
+    username: Annotated[str, Field(max_length=254)] | None = None
+    password: Secret
+    app_name: AppName | None = None

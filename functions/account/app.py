@@ -20,6 +20,7 @@ from shared.domain import ClientInfo
 from shared.errors import AppError, InvalidCredentialsError, NotFoundError, ValidationError
 from shared.observability import logger, metrics, tracer
 from shared.schemas import (
+    CenterLoginBody,
     LoginBody,
     LogoutBody,
     PasswordChangeBody,
@@ -203,6 +204,42 @@ def delete_session(session_id: str) -> Response[str]:
     if not revoked:
         raise NotFoundError()
     return http.ok(app, {"revoked": revoked})
+
+
+# -- account-center business systems (API.md section 5) ------------------------------------------------
+
+
+@app.post("/api/auth/password/login")
+@tracer.capture_method
+def center_password_login() -> Response[str]:
+    body = http.parse(app, CenterLoginBody, _max())
+    identifier = body.phoneNumber or body.username
+    if not identifier:
+        raise ValidationError({"phoneNumber": ["required"]})
+    result = get_services().accounts.login(identifier, body.password, body.app_name, _client())
+    metrics.add_metric(name="Logins", unit=MetricUnit.Count, value=1)
+    data = {**result.as_data(), "token": result.tokens.access_token, "userId": result.user_info["user_id"]}
+    return http.ok(app, data, no_store=True)
+
+
+@app.get("/api/auth/user-info")
+@tracer.capture_method
+def center_user_info() -> Response[str]:
+    me = http.caller(app)
+    info = get_services().accounts.info(me["user_id"], me["app_name"])
+    extra = {
+        "userId": info["user_id"],
+        "unionId": info["union_id"],
+        "phoneNumber": info["phone"],
+        "profile": {"nickname": info["nickname"], "avatar": info["avatar"]},
+    }
+    return http.ok(app, {**info, **extra})
+
+
+@app.post("/api/auth/signout")
+@tracer.capture_method
+def center_signout() -> Response[str]:
+    return logout()
 
 
 @app.get("/api/auth/captcha")

@@ -17,7 +17,14 @@ from shared.config import get_settings
 from shared.container import get_services
 from shared.errors import PermissionDeniedError, ValidationError
 from shared.observability import logger, metrics, tracer
-from shared.schemas import AppBody, AssignRoleBody, AssignRolesBody, RemoveRolesBody, RoleAuthBody
+from shared.schemas import (
+    AdminUserUpdateBody,
+    AppBody,
+    AssignRoleBody,
+    AssignRolesBody,
+    RemoveRolesBody,
+    RoleAuthBody,
+)
 from shared.services.apps import app_view
 
 app = APIGatewayRestResolver()
@@ -83,6 +90,24 @@ def assign_roles() -> Response[str]:
     logger.info("roles replaced", extra={"user_id": body.user_id, "app_name": app_name, "count": len(grants)})
     roles = [{"role_id": g.role_id, "role_code": g.role_code, "role_name": g.role_name} for g in grants]
     return http.ok(app, {"user_id": body.user_id, "app_name": app_name, "roles": roles})
+
+
+@app.get("/api/users/<user_id>")
+@tracer.capture_method
+def get_user(user_id: str) -> Response[str]:
+    return http.ok(app, get_services().user_admin.view(user_id, http.caller(app)["app_name"]))
+
+
+@app.put("/api/users/<user_id>/update")
+@tracer.capture_method
+def update_user(user_id: str) -> Response[str]:
+    body = http.parse(app, AdminUserUpdateBody, _max())
+    fields = body.model_dump(exclude_unset=True)
+    updated = get_services().user_admin.update(user_id, http.caller(app)["app_name"], fields)
+    logger.info(
+        "user updated by admin", extra={"user_id": user_id, "fields": sorted(k for k in fields if k != "password")}
+    )
+    return http.ok(app, updated)
 
 
 @app.get("/api/roles/admin-data")

@@ -312,14 +312,16 @@ class AccountService:
     def info(self, user_id: str, app_name: str) -> dict[str, Any]:
         return user_info(self.get(user_id), app_name)
 
-    def update_profile(self, user_id: str, app_name: str, changes: dict[str, Any]) -> dict[str, Any]:
+    def update_profile(
+        self, user_id: str, app_name: str, changes: dict[str, Any], allowed: tuple[str, ...] = PROFILE_FIELDS
+    ) -> dict[str, Any]:
         """Change profile fields; a new email moves the email claim atomically.
 
         Raises:
             EmailTakenError: the email belongs to another user.
         """
         record = self.get(user_id)
-        updates = {k: v for k, v in changes.items() if k in PROFILE_FIELDS}
+        updates = {k: v for k, v in changes.items() if k in allowed}
         swaps: list[tuple[str | None, str | None]] = []
         if "email" in updates:
             if updates["email"] in (None, ""):

@@ -58,3 +58,37 @@ def test_redirect_login_flow_for_business_systems(api, unique) -> None:
         "GET", "/api/auth/wechat/callback", params={"code": "x", "state": query["state"][0]}, allow_redirects=False
     )
     assert reused.status_code == 400 and reused.json()["error"] == "STATE_INVALID"
+
+
+def test_account_center_flow_admin_gives_a_wechat_user_phone_and_password(api, unique) -> None:
+    # Given a person who signed in with WeChat only
+    wx = api("POST", "/api/auth/wechat/miniapp/login/", json={"code": unique("center")}).json()["data"]
+    user_id = wx["user_info"]["user_id"]
+    admin = api("POST", "/api/auth/login/", json={"username": ADMIN[0], "password": ADMIN[1]}).json()["data"]
+    # When an admin sets a phone and a password on that user
+    phone = f"137{abs(hash(user_id)) % 100_000_000:08d}"
+    updated = api(
+        "PUT",
+        f"/api/users/{user_id}/update/",
+        token=admin["access_token"],
+        json={"phone": phone, "password": "center-pass-1"},
+    )
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["data"]["phone"] == "+86" + phone and updated.json()["data"]["has_password"] is True
+    assert "center-pass-1" not in updated.text
+    # Then the same person signs in with phone + password, as a business system does
+    login = api("POST", "/api/auth/password/login", json={"phoneNumber": phone, "password": "center-pass-1"})
+    assert login.status_code == 200
+    data = login.json()["data"]
+    assert data["userId"] == user_id and data["token"] == data["access_token"]
+    # And the account-center user info lists both ways in
+    info = api("GET", "/api/auth/user-info", token=data["token"]).json()["data"]
+    assert info["userId"] == user_id and info["phoneNumber"] == "+86" + phone
+    assert {a["provider"] for a in info["accounts"]} == {"wechat", "phone"}
+    checked = api("POST", "/api/auth/verify-token", data={"token": data["token"]}).json()["data"]
+    assert checked["userId"] == user_id
+    assert api("POST", "/api/auth/signout", token=data["token"]).json()["data"] == {"revoked": 1}
+    # And only user editors may do this
+    plain = api("POST", "/api/auth/register/", json={"username": unique("p"), "password": "secret123"}).json()["data"]
+    denied = api("PUT", f"/api/users/{user_id}/update/", token=plain["access_token"], json={"nickname": "x"})
+    assert denied.status_code == 403
