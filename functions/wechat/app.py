@@ -71,6 +71,23 @@ def bind() -> Response[str]:
     return http.ok(app, get_services().wechat.bind(me["user_id"], me["app_name"], body.type, body.code))
 
 
+# -- svc_user_auth_zxw clients (API.md section 5) --------------------------------------------------------
+
+
+@app.post("/api/account/wechat/qr-login/get-qrcode")
+def compat_qrcode() -> Response[str]:
+    fields = http.body_fields(app.current_event.raw_event, _max())
+    redirect_uri = fields.get("WECHAT_REDIRECT_URI") or fields.get("redirect_uri")
+    if not isinstance(redirect_uri, str) or not redirect_uri:
+        raise ValidationError({"WECHAT_REDIRECT_URI": ["required"]})
+    return http.ok(app, get_services().wechat.qr_code(fields.get("app_name"), redirect_uri))
+
+
+@app.post("/api/account/wechat/qr-login/login")
+def compat_web_login() -> Response[str]:
+    return web_login()
+
+
 def _callback_endpoint() -> str:
     """This API's callback URL as the browser reaches it (custom domain or execute-api with stage)."""
     event = app.current_event.raw_event

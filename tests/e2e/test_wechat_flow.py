@@ -92,3 +92,29 @@ def test_account_center_flow_admin_gives_a_wechat_user_phone_and_password(api, u
     plain = api("POST", "/api/auth/register/", json={"username": unique("p"), "password": "secret123"}).json()["data"]
     denied = api("PUT", f"/api/users/{user_id}/update/", token=plain["access_token"], json={"nickname": "x"})
     assert denied.status_code == 403
+
+
+def test_old_clients_wechat_qr_routes(api, unique) -> None:
+    made = api(
+        "POST", "/api/account/wechat/qr-login/get-qrcode", json={"WECHAT_REDIRECT_URI": "https://biz.example.com/wx"}
+    )
+    if made.status_code == 400:  # app0's allowed origins come from the redirect-flow test when it ran first
+        admin = api("POST", "/api/auth/login/", json={"username": ADMIN[0], "password": ADMIN[1]}).json()["data"]
+        api(
+            "PUT",
+            "/api/apps/app0/update/",
+            token=admin["access_token"],
+            json={"allowed_callback_origins": ["https://biz.example.com"]},
+        )
+        made = api(
+            "POST",
+            "/api/account/wechat/qr-login/get-qrcode",
+            json={"WECHAT_REDIRECT_URI": "https://biz.example.com/wx"},
+        )
+    assert made.status_code == 200 and made.json()["data"]["qr_code_url"].startswith("https://open.weixin.qq.com/")
+    login = api(
+        "POST",
+        "/api/account/wechat/qr-login/login/",
+        json={"code": unique("qr"), "state": made.json()["data"]["state"]},
+    )
+    assert login.status_code == 200 and login.json()["data"]["created"] is True

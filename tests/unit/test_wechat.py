@@ -202,3 +202,25 @@ def test_redirect_flow_by_user_agent_and_back_to_the_callback(svc: Services, clo
     clock.advance(601)
     with pytest.raises(StateInvalidError):
         svc.wechat.callback("henry", stale["state"][0], CLIENT)  # 10 minutes
+
+
+def test_secrets_come_from_ssm_in_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+    from moto import mock_aws
+
+    from shared.config import Settings
+    from shared.services.wechat import secret_from_settings
+
+    monkeypatch.delenv("WECHAT_SECRETS", raising=False)
+    with mock_aws():
+        from aws_lambda_powertools.utilities import parameters
+
+        parameters.clear_caches()
+        boto3.client("ssm", region_name="us-east-1").put_parameter(
+            Name="/user-center/prod/wechat/wxweb", Value="from-ssm", Type="SecureString"
+        )
+        secret = secret_from_settings(Settings(stage="prod", wechat_secrets_ssm=True))
+        assert secret("wxweb") == "from-ssm"
+        assert secret("wxunknown") is None
+        assert secret_from_settings(Settings(stage="dev"))("wxweb") is None  # local mode never reads SSM
+        parameters.clear_caches()
