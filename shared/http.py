@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError as Rout
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
+from shared.domain import ClientInfo
 from shared.envelope import JSON_HEADERS, NO_STORE_HEADERS, dumps, error_body, language, success_body
 from shared.errors import (
     AppError,
@@ -102,16 +103,23 @@ def validate(model: type[M], fields: Mapping[str, Any]) -> M:
         raise ValidationError(errors) from exc
 
 
-def parse(app: APIGatewayRestResolver, model: type[M], max_bytes: int) -> M:
-    """Parse and validate the current request body."""
-    return validate(model, body_fields(app.current_event.raw_event, max_bytes))
+def max_body_bytes() -> int:
+    from shared.config import get_settings
+
+    return get_settings().max_body_bytes
 
 
-def client_info(app: APIGatewayRestResolver) -> tuple[str | None, str | None]:
+def parse(app: APIGatewayRestResolver, model: type[M], max_bytes: int | None = None) -> M:
+    """Parse and validate the current request body (at most ``MAX_BODY_BYTES`` unless given)."""
+    limit = max_body_bytes() if max_bytes is None else max_bytes
+    return validate(model, body_fields(app.current_event.raw_event, limit))
+
+
+def client_info(app: APIGatewayRestResolver) -> ClientInfo:
     """Source IP and User-Agent of the current request."""
     event = app.current_event.raw_event
     identity = (event.get("requestContext") or {}).get("identity") or {}
-    return identity.get("sourceIp"), header(event.get("headers"), "user-agent")
+    return ClientInfo(ip=identity.get("sourceIp"), user_agent=header(event.get("headers"), "user-agent"))
 
 
 def caller(app: APIGatewayRestResolver) -> dict[str, str]:

@@ -16,7 +16,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared import http
 from shared.config import get_settings
 from shared.container import get_services
-from shared.domain import ClientInfo
 from shared.errors import AppError, InvalidCredentialsError, NotFoundError, ValidationError
 from shared.observability import logger, metrics, tracer
 from shared.schemas import (
@@ -36,21 +35,12 @@ app = APIGatewayRestResolver()
 http.install_error_handlers(app, logger)
 
 
-def _max() -> int:
-    return get_settings().max_body_bytes
-
-
-def _client() -> ClientInfo:
-    ip, user_agent = http.client_info(app)
-    return ClientInfo(ip=ip, user_agent=user_agent)
-
-
 @app.post("/api/auth/register")
 @tracer.capture_method
 def register() -> Response[str]:
-    body = http.parse(app, RegisterBody, _max())
+    body = http.parse(app, RegisterBody)
     command = RegisterCommand(**body.model_dump(include=set(RegisterCommand.__dataclass_fields__), exclude_none=False))
-    result = get_services().accounts.register(command, _client())
+    result = get_services().accounts.register(command, http.client_info(app))
     metrics.add_metric(name="SignUps", unit=MetricUnit.Count, value=1)
     logger.info("user registered", extra={"user_id": result.user_info["user_id"]})
     return http.ok(app, result.as_data(), status=201, no_store=True)
@@ -59,10 +49,10 @@ def register() -> Response[str]:
 @app.post("/api/auth/login")
 @tracer.capture_method
 def login() -> Response[str]:
-    body = http.parse(app, LoginBody, _max())
+    body = http.parse(app, LoginBody)
     try:
         result = get_services().accounts.login(
-            body.username, body.password, body.app_name, _client(), body.captcha_key, body.captcha_code
+            body.username, body.password, body.app_name, http.client_info(app), body.captcha_key, body.captcha_code
         )
     except AppError:
         metrics.add_metric(name="LoginFailures", unit=MetricUnit.Count, value=1)
@@ -77,12 +67,14 @@ def login() -> Response[str]:
 def oauth_token() -> Response[str]:
     """RFC 6749 token endpoint: raw JSON answers, RFC error bodies."""
     try:
-        body = http.parse(app, TokenGrantBody, _max())
+        body = http.parse(app, TokenGrantBody)
         services = get_services()
         if body.grant_type == "password":
             if not body.username or not body.password:
                 return _oauth_error("invalid_request", "username and password are required")
-            data = services.accounts.login(body.username, body.password, body.app_name, _client()).tokens.as_data()
+            data = services.accounts.login(
+                body.username, body.password, body.app_name, http.client_info(app)
+            ).tokens.as_data()
             metrics.add_metric(name="Logins", unit=MetricUnit.Count, value=1)
         elif body.grant_type == "refresh_token":
             if not body.refresh_token:
@@ -112,7 +104,7 @@ def _oauth_error(error: str, description: str) -> Response[str]:
 @app.post("/api/auth/token/refresh")
 @tracer.capture_method
 def refresh() -> Response[str]:
-    body = http.parse(app, RefreshBody, _max())
+    body = http.parse(app, RefreshBody)
     pair = get_services().sessions.refresh(body.refresh_token)
     metrics.add_metric(name="TokenRefreshes", unit=MetricUnit.Count, value=1)
     return http.ok(app, pair.as_data(), no_store=True)
@@ -122,7 +114,7 @@ def refresh() -> Response[str]:
 @tracer.capture_method
 def logout() -> Response[str]:
     me = http.caller(app)
-    body = http.parse(app, LogoutBody, _max())
+    body = http.parse(app, LogoutBody)
     sessions = get_services().sessions
     revoked = sessions.revoke_all(me["user_id"]) if body.all else sessions.revoke(me["user_id"], me["session_id"])
     logger.info("user signed out", extra={"user_id": me["user_id"], "revoked": revoked})
@@ -132,7 +124,7 @@ def logout() -> Response[str]:
 @app.post("/api/auth/verify-token")
 @tracer.capture_method
 def verify_token() -> Response[str]:
-    body = http.parse(app, VerifyTokenBody, _max())
+    body = http.parse(app, VerifyTokenBody)
     token = body.token or body.access_token
     if not token:
         token = _bearer_token()
@@ -171,7 +163,7 @@ def user_info() -> Response[str]:
 @tracer.capture_method
 def update_user_info() -> Response[str]:
     me = http.caller(app)
-    body = http.parse(app, ProfileUpdateBody, _max())
+    body = http.parse(app, ProfileUpdateBody)
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
     info = get_services().accounts.update_profile(me["user_id"], me["app_name"], changes)
     return http.ok(app, info)
@@ -181,7 +173,7 @@ def update_user_info() -> Response[str]:
 @tracer.capture_method
 def change_password() -> Response[str]:
     me = http.caller(app)
-    body = http.parse(app, PasswordChangeBody, _max())
+    body = http.parse(app, PasswordChangeBody)
     revoked = get_services().accounts.change_password(
         me["user_id"], me["session_id"], body.old_password, body.new_password, body.confirm_password
     )
@@ -212,11 +204,11 @@ def delete_session(session_id: str) -> Response[str]:
 @app.post("/api/auth/password/login")
 @tracer.capture_method
 def center_password_login() -> Response[str]:
-    body = http.parse(app, CenterLoginBody, _max())
+    body = http.parse(app, CenterLoginBody)
     identifier = body.phoneNumber or body.username
     if not identifier:
         raise ValidationError({"phoneNumber": ["required"]})
-    result = get_services().accounts.login(identifier, body.password, body.app_name, _client())
+    result = get_services().accounts.login(identifier, body.password, body.app_name, http.client_info(app))
     metrics.add_metric(name="Logins", unit=MetricUnit.Count, value=1)
     data = {**result.as_data(), "token": result.tokens.access_token, "userId": result.user_info["user_id"]}
     return http.ok(app, data, no_store=True)

@@ -31,10 +31,6 @@ app = APIGatewayRestResolver()
 http.install_error_handlers(app, logger)
 
 
-def _max() -> int:
-    return get_settings().max_body_bytes
-
-
 def _app_of(requested: str | None) -> str:
     """The app a role route is about: the body's ``app_name``, else the caller's token app."""
     return requested or http.caller(app)["app_name"]
@@ -43,7 +39,7 @@ def _app_of(requested: str | None) -> str:
 @app.post("/api/roles/assign-role")
 @tracer.capture_method
 def assign_role() -> Response[str]:
-    body = http.parse(app, AssignRoleBody, _max())
+    body = http.parse(app, AssignRoleBody)
     grant = get_services().roles.assign(body.user_id, _app_of(body.app_name), body.role_name)
     logger.info("role assigned", extra={"user_id": body.user_id, "role": grant.role_id})
     return http.ok(app, {"status": True, "message": "角色分配成功", "role_id": grant.role_id})
@@ -53,7 +49,7 @@ def assign_role() -> Response[str]:
 @tracer.capture_method
 def role_auth() -> Response[str]:
     me = http.caller(app)
-    body = http.parse(app, RoleAuthBody, _max())
+    body = http.parse(app, RoleAuthBody)
     if not get_services().roles.has_role(me["user_id"], _app_of(body.app_name), body.role_name):
         raise PermissionDeniedError()
     return http.ok(app, {"status": True})
@@ -62,7 +58,7 @@ def role_auth() -> Response[str]:
 @app.post("/api/roles/remove-roles")
 @tracer.capture_method
 def remove_roles() -> Response[str]:
-    body = http.parse(app, RemoveRolesBody, _max())
+    body = http.parse(app, RemoveRolesBody)
     codes = list(body.role_names or []) + ([body.role_name] if body.role_name else [])
     if not codes:
         raise ValidationError({"role_names": ["give role_names or role_name"]})
@@ -74,7 +70,7 @@ def remove_roles() -> Response[str]:
 @app.post("/api/users/assign-roles")
 @tracer.capture_method
 def assign_roles() -> Response[str]:
-    body = http.parse(app, AssignRolesBody, _max())
+    body = http.parse(app, AssignRolesBody)
     if body.role_ids is not None:
         pairs = [role_id.partition(":") for role_id in body.role_ids]
         apps = {a for a, sep, _ in pairs if sep}
@@ -101,7 +97,7 @@ def get_user(user_id: str) -> Response[str]:
 @app.put("/api/users/<user_id>/update")
 @tracer.capture_method
 def update_user(user_id: str) -> Response[str]:
-    body = http.parse(app, AdminUserUpdateBody, _max())
+    body = http.parse(app, AdminUserUpdateBody)
     fields = body.model_dump(exclude_unset=True)
     updated = get_services().user_admin.update(user_id, http.caller(app)["app_name"], fields)
     logger.info(
@@ -125,7 +121,7 @@ def list_apps() -> Response[str]:
 @app.post("/api/apps/create")
 @tracer.capture_method
 def create_app() -> Response[str]:
-    body = http.parse(app, AppBody, _max())
+    body = http.parse(app, AppBody)
     created = get_services().apps.create(body.model_dump(exclude_unset=True))
     logger.info("app created", extra={"app_name": created.app_name})
     return http.ok(app, app_view(created), status=201)
@@ -134,7 +130,7 @@ def create_app() -> Response[str]:
 @app.put("/api/apps/<app_name>/update")
 @tracer.capture_method
 def update_app(app_name: str) -> Response[str]:
-    body = http.parse(app, AppBody, _max())
+    body = http.parse(app, AppBody)
     fields = body.model_dump(exclude_unset=True, exclude={"app_name"})
     updated = get_services().apps.update(app_name, fields)
     return http.ok(app, app_view(updated))

@@ -13,7 +13,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared import http
 from shared.config import get_settings
 from shared.container import get_services
-from shared.domain import ClientInfo
 from shared.errors import ValidationError
 from shared.observability import logger, metrics, tracer
 from shared.schemas import EmailCodeBody, PasswordResetBody, PhoneChangeBody, PhoneLoginBody, SmsCodeBody
@@ -22,20 +21,11 @@ app = APIGatewayRestResolver()
 http.install_error_handlers(app, logger)
 
 
-def _max() -> int:
-    return get_settings().max_body_bytes
-
-
-def _client() -> ClientInfo:
-    ip, user_agent = http.client_info(app)
-    return ClientInfo(ip=ip, user_agent=user_agent)
-
-
 @app.post("/api/auth/sms/code")
 @tracer.capture_method
 def sms_code() -> Response[str]:
-    body = http.parse(app, SmsCodeBody, _max())
-    sent = get_services().codes.send("sms", body.phone, body.code_type, _client().ip)
+    body = http.parse(app, SmsCodeBody)
+    sent = get_services().codes.send("sms", body.phone, body.code_type, http.client_info(app).ip)
     metrics.add_metric(name="CodesSent", unit=MetricUnit.Count, value=1)
     return http.ok(app, sent)
 
@@ -43,16 +33,16 @@ def sms_code() -> Response[str]:
 @app.post("/api/auth/email/code")
 @tracer.capture_method
 def email_code() -> Response[str]:
-    body = http.parse(app, EmailCodeBody, _max())
-    sent = get_services().codes.send("email", body.email, body.code_type, _client().ip)
+    body = http.parse(app, EmailCodeBody)
+    sent = get_services().codes.send("email", body.email, body.code_type, http.client_info(app).ip)
     metrics.add_metric(name="CodesSent", unit=MetricUnit.Count, value=1)
     return http.ok(app, sent)
 
 
 def _phone_login(mode: str) -> Response[str]:
-    body = http.parse(app, PhoneLoginBody, _max())
+    body = http.parse(app, PhoneLoginBody)
     result = get_services().code_flows.phone_login(
-        body.phone, body.sms_code, body.app_name, _client(), body.referer_id, mode
+        body.phone, body.sms_code, body.app_name, http.client_info(app), body.referer_id, mode
     )
     metrics.add_metric(name="SignUps" if result.created else "Logins", unit=MetricUnit.Count, value=1)
     logger.info("phone sign-in", extra={"user_id": result.user_info["user_id"], "new_user": result.created})
@@ -69,7 +59,7 @@ def phone_login() -> Response[str]:
 @tracer.capture_method
 def phone_change() -> Response[str]:
     me = http.caller(app)
-    body = http.parse(app, PhoneChangeBody, _max())
+    body = http.parse(app, PhoneChangeBody)
     info = get_services().code_flows.change_phone(me["user_id"], me["app_name"], body.new_phone, body.sms_code)
     return http.ok(app, info)
 
@@ -77,7 +67,7 @@ def phone_change() -> Response[str]:
 @app.post("/api/auth/password/reset")
 @tracer.capture_method
 def password_reset() -> Response[str]:
-    body = http.parse(app, PasswordResetBody, _max())
+    body = http.parse(app, PasswordResetBody)
     if bool(body.email) == bool(body.phone):
         raise ValidationError({"email": ["give either email or phone"], "phone": ["give either email or phone"]})
     channel, target = ("email", body.email) if body.email else ("sms", body.phone)
@@ -99,8 +89,8 @@ def invitees() -> Response[str]:
 
 @app.post("/api/account/phone/send-verification-code")
 def compat_send_code() -> Response[str]:
-    body = http.parse(app, SmsCodeBody, _max())
-    sent = get_services().codes.send("sms", body.phone, "login", _client().ip)
+    body = http.parse(app, SmsCodeBody)
+    sent = get_services().codes.send("sms", body.phone, "login", http.client_info(app).ip)
     return http.ok(app, {**sent, "message": "验证码已发送"})
 
 
@@ -123,13 +113,13 @@ def compat_register_or_login_phone() -> Response[str]:
 def compat_change_phone() -> Response[str]:
     """Old clients read tokens and user_info back, and can only ask for ``login`` codes."""
     me = http.caller(app)
-    body = http.parse(app, PhoneChangeBody, _max())
+    body = http.parse(app, PhoneChangeBody)
     services = get_services()
     services.code_flows.change_phone(
         me["user_id"], me["app_name"], body.new_phone, body.sms_code, code_types=("change_phone", "login")
     )
     record = services.accounts.get(me["user_id"])
-    signed_in = services.accounts.open_session(record, me["app_name"], _client(), "phone_change")
+    signed_in = services.accounts.open_session(record, me["app_name"], http.client_info(app), "phone_change")
     return http.ok(app, signed_in.as_data(), no_store=True)
 
 

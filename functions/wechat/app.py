@@ -13,7 +13,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared import http
 from shared.config import get_settings
 from shared.container import get_services
-from shared.domain import ClientInfo
 from shared.errors import ValidationError
 from shared.observability import logger, metrics, tracer
 from shared.schemas import WechatBindBody, WechatCodeBody, WechatQrBody
@@ -21,15 +20,6 @@ from shared.services.accounts import SignedIn
 
 app = APIGatewayRestResolver()
 http.install_error_handlers(app, logger)
-
-
-def _max() -> int:
-    return get_settings().max_body_bytes
-
-
-def _client() -> ClientInfo:
-    ip, user_agent = http.client_info(app)
-    return ClientInfo(ip=ip, user_agent=user_agent)
 
 
 def _signed_in(result: SignedIn) -> Response[str]:
@@ -41,25 +31,25 @@ def _signed_in(result: SignedIn) -> Response[str]:
 @app.post("/api/auth/wechat/miniapp/login")
 @tracer.capture_method
 def miniapp_login() -> Response[str]:
-    body = http.parse(app, WechatCodeBody, _max())
-    return _signed_in(get_services().wechat.sign_in(body.app_name, "miniapp", body.code, _client()))
+    body = http.parse(app, WechatCodeBody)
+    return _signed_in(get_services().wechat.sign_in(body.app_name, "miniapp", body.code, http.client_info(app)))
 
 
 @app.post("/api/auth/wechat/web/login")
 @tracer.capture_method
 def web_login() -> Response[str]:
-    body = http.parse(app, WechatCodeBody, _max())
+    body = http.parse(app, WechatCodeBody)
     wechat = get_services().wechat
     app_name = body.app_name
     if body.state:  # the state of a QR code this service made: single use, 10 minutes
         app_name = wechat.take_state(body.state).get("app_name") or app_name
-    return _signed_in(wechat.sign_in(app_name, "web", body.code, _client()))
+    return _signed_in(wechat.sign_in(app_name, "web", body.code, http.client_info(app)))
 
 
 @app.post("/api/auth/wechat/qrcode")
 @tracer.capture_method
 def qrcode() -> Response[str]:
-    body = http.parse(app, WechatQrBody, _max())
+    body = http.parse(app, WechatQrBody)
     return http.ok(app, get_services().wechat.qr_code(body.app_name, body.redirect_uri))
 
 
@@ -67,7 +57,7 @@ def qrcode() -> Response[str]:
 @tracer.capture_method
 def bind() -> Response[str]:
     me = http.caller(app)
-    body = http.parse(app, WechatBindBody, _max())
+    body = http.parse(app, WechatBindBody)
     return http.ok(app, get_services().wechat.bind(me["user_id"], me["app_name"], body.type, body.code))
 
 
@@ -76,7 +66,7 @@ def bind() -> Response[str]:
 
 @app.post("/api/account/wechat/qr-login/get-qrcode")
 def compat_qrcode() -> Response[str]:
-    fields = http.body_fields(app.current_event.raw_event, _max())
+    fields = http.body_fields(app.current_event.raw_event, http.max_body_bytes())
     redirect_uri = fields.get("WECHAT_REDIRECT_URI") or fields.get("redirect_uri")
     if not isinstance(redirect_uri, str) or not redirect_uri:
         raise ValidationError({"WECHAT_REDIRECT_URI": ["required"]})
@@ -128,7 +118,7 @@ def callback() -> Response[str]:
     code, state = query.get("code") or "", query.get("state") or ""
     if not code:
         raise ValidationError({"code": ["required"]})
-    return _redirect(get_services().wechat.callback(code, state, _client()))
+    return _redirect(get_services().wechat.callback(code, state, http.client_info(app)))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
