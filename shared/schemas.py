@@ -219,3 +219,12 @@ class CenterLoginBody(Body):
     username: Annotated[str, Field(max_length=254)] | None = None
     password: Secret
     app_name: AppName | None = None
+
+
+class SimpleRegisterBody(Body):
+    """The simple REST clients' sign-up: every field required, password of 6+ characters."""
+
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    email: Annotated[str, Field(min_length=3, max_length=254)]
+    password: Annotated[str, Field(min_length=6, max_length=1024)]
+    phone: Phone

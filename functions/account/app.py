@@ -26,30 +26,25 @@ from shared.schemas import (
     ProfileUpdateBody,
     RefreshBody,
     RegisterBody,
+    SimpleRegisterBody,
     TokenGrantBody,
     VerifyTokenBody,
 )
-from shared.services.accounts import RegisterCommand
+from shared.services.accounts import RegisterCommand, SignedIn
 
 app = APIGatewayRestResolver()
 http.install_error_handlers(app, logger)
 
 
-@app.post("/api/auth/register")
-@tracer.capture_method
-def register() -> Response[str]:
-    body = http.parse(app, RegisterBody)
+def _register(body: RegisterBody) -> SignedIn:
     command = RegisterCommand(**body.model_dump(include=set(RegisterCommand.__dataclass_fields__), exclude_none=False))
     result = get_services().accounts.register(command, http.client_info(app))
     metrics.add_metric(name="SignUps", unit=MetricUnit.Count, value=1)
     logger.info("user registered", extra={"user_id": result.user_info["user_id"]})
-    return http.ok(app, result.as_data(), status=201, no_store=True)
+    return result
 
 
-@app.post("/api/auth/login")
-@tracer.capture_method
-def login() -> Response[str]:
-    body = http.parse(app, LoginBody)
+def _login(body: LoginBody) -> SignedIn:
     try:
         result = get_services().accounts.login(
             body.username, body.password, body.app_name, http.client_info(app), body.captcha_key, body.captcha_code
@@ -59,7 +54,19 @@ def login() -> Response[str]:
         raise
     metrics.add_metric(name="Logins", unit=MetricUnit.Count, value=1)
     logger.info("user signed in", extra={"user_id": result.user_info["user_id"]})
-    return http.ok(app, result.as_data(), no_store=True)
+    return result
+
+
+@app.post("/api/auth/register")
+@tracer.capture_method
+def register() -> Response[str]:
+    return http.ok(app, _register(http.parse(app, RegisterBody)).as_data(), status=201, no_store=True)
+
+
+@app.post("/api/auth/login")
+@tracer.capture_method
+def login() -> Response[str]:
+    return http.ok(app, _login(http.parse(app, LoginBody)).as_data(), no_store=True)
 
 
 @app.post("/api/auth/token")
@@ -232,6 +239,93 @@ def center_user_info() -> Response[str]:
 @tracer.capture_method
 def center_signout() -> Response[str]:
     return logout()
+
+
+# -- svc_user_auth_zxw / vue-element-plus-admin clients (API.md section 5) -------------------------------
+
+
+@app.post("/api/account/normal/register")
+def compat_register() -> Response[str]:
+    """As register, answering 200 (these clients expect it); ``role_name`` is ignored."""
+    return http.ok(app, _register(http.parse(app, RegisterBody)).as_data(), no_store=True)
+
+
+@app.post("/api/account/normal/login")
+def compat_login() -> Response[str]:
+    return login()
+
+
+@app.post("/api/account/normal/login-form")
+def compat_login_form() -> Response[str]:
+    """The OAuth2-style form login of these clients, answered with the envelope."""
+    return login()
+
+
+@app.get("/api/account/logout")
+def compat_logout() -> Response[str]:
+    """Public: revokes the bearer's session when a valid token comes with the request."""
+    token = _bearer_token()
+    revoked = 0
+    if token:
+        sessions = get_services().sessions
+        try:
+            claims, _ = sessions.verify(token)
+        except AppError:
+            claims = None
+        if claims is not None:
+            revoked = sessions.revoke(claims.user_id, claims.session_id)
+    return http.ok(app, {"revoked": revoked, "message": "退出成功"})
+
+
+@app.post("/api/token/get-current-user")
+def compat_current_user() -> Response[str]:
+    return user_info()
+
+
+@app.post("/api/token/check-token-from-header")
+def compat_check_header() -> Response[str]:
+    return user_info()
+
+
+@app.post("/api/token/refresh-token")
+def compat_refresh() -> Response[str]:
+    return refresh()
+
+
+@app.post("/api/token/check-token-from-body")
+def compat_check_body() -> Response[str]:
+    """verify-token with ``access_token`` in the body, answering the user's ``user_info``."""
+    body = http.parse(app, VerifyTokenBody)
+    token = body.access_token or body.token
+    if not token:
+        raise ValidationError({"access_token": ["required"]})
+    services = get_services()
+    claims, _ = services.sessions.verify(token)
+    return http.ok(app, services.accounts.info(claims.user_id, claims.app_name))
+
+
+# -- simple REST clients (API.md section 5) ---------------------------------------------------------------
+
+
+def _simple_user(info: dict[str, Any]) -> dict[str, Any]:
+    keys = ("user_id", "username", "email", "phone", "status", "created_at")
+    return {"id": info["user_id"], **{k: info.get(k) for k in keys}}
+
+
+@app.post("/api/v1/auth/register")
+def simple_register() -> Response[str]:
+    """Username, email, phone and a password of 6+ characters are all required; no tokens answered."""
+    body = http.parse(app, SimpleRegisterBody)
+    result = _register(RegisterBody.model_validate(body.model_dump()))
+    return http.ok(app, _simple_user(result.user_info), status=201)
+
+
+@app.post("/api/v1/auth/login")
+def simple_login() -> Response[str]:
+    result = _login(http.parse(app, LoginBody))
+    user = {**_simple_user(result.user_info), "roles": [r["role_code"] for r in result.user_info["roles"]]}
+    data = {"token": result.tokens.access_token, "refresh_token": result.tokens.refresh_token, "user": user}
+    return http.ok(app, data, no_store=True)
 
 
 @app.get("/api/auth/captcha")
