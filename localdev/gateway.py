@@ -72,7 +72,8 @@ class Gateway:
 
     # -- routing -----------------------------------------------------------------------------------
     def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
-        for route in self.api.routes:
+        # Like API Gateway: a literal segment wins over a path parameter (/roles/create before /roles/{id}).
+        for route in sorted(self.api.routes, key=lambda r: r.path.count("{")):
             if route.method not in (method, "ANY"):
                 continue
             found = route.pattern.match(path)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from shared.services.captcha import CaptchaService
     from shared.services.code_flows import CodeFlows
     from shared.services.codes import CodeService
+    from shared.services.role_admin import RoleAdmin
     from shared.services.roles import RoleService
     from shared.services.user_admin import UserAdmin
     from shared.services.wechat import WechatSignIn
@@ -47,6 +48,7 @@ class Services:
     code_flows: CodeFlows
     wechat: WechatSignIn
     user_admin: UserAdmin
+    role_admin: RoleAdmin
 
 
 def build_session_service(
@@ -101,13 +103,15 @@ def build_services(
     from shared.services.code_flows import CodeFlows
     from shared.services.codes import CodeLimits, CodeService
     from shared.services.passwords import BcryptHasher, PasswordPolicy
+    from shared.services.role_admin import RoleAdmin
     from shared.services.roles import RoleService
     from shared.services.user_admin import UserAdmin
     from shared.services.wechat import WechatSignIn, secret_from_settings
 
     table = Table(settings.table_name, settings.region, settings.dynamodb_endpoint)
     users = UserRepository(table, clock)
-    apps = AppDirectory(AppRepository(table), settings, clock)
+    app_repository = AppRepository(table)
+    apps = AppDirectory(app_repository, settings, clock)
     sessions = build_session_service(settings, table, clock=clock, ids=ids, keys=keys)
     captchas = CaptchaService(CaptchaRepository(table), settings.captcha_ttl, clock, ids)
     throttle = ThrottleRepository(table)
@@ -160,6 +164,7 @@ def build_services(
         code_flows,
         wechat,
         UserAdmin(accounts, users, clock),
+        RoleAdmin(apps, app_repository, roles, clock),
     )
 
 

@@ -228,3 +228,21 @@ class SimpleRegisterBody(Body):
     email: Annotated[str, Field(min_length=3, max_length=254)]
     password: Annotated[str, Field(min_length=6, max_length=1024)]
     phone: Phone
+
+
+PermissionList = Annotated[list[Annotated[str, Field(min_length=1, max_length=128)]], Field(max_length=500)]
+IdList = Annotated[list[IdStr], Field(max_length=500)]
+
+
+class RoleBody(Body):
+    app_name: AppName | None = None
+    role_code: RoleCode | None = None
+    role_name: Annotated[str, Field(max_length=64)] | None = None
+    permissions: PermissionList | None = None
+    menu_ids: IdList | None = None
+    status: Annotated[str, Field(max_length=16)] | None = None
+
+
+class AssignMenusBody(Body):
+    role_id: Annotated[str, Field(min_length=3, max_length=130)]
+    menu_ids: IdList

@@ -20,12 +20,15 @@ from shared.observability import logger, metrics, tracer
 from shared.schemas import (
     AdminUserUpdateBody,
     AppBody,
+    AssignMenusBody,
     AssignRoleBody,
     AssignRolesBody,
     RemoveRolesBody,
     RoleAuthBody,
+    RoleBody,
 )
 from shared.services.apps import app_view
+from shared.services.role_admin import role_view
 
 app = APIGatewayRestResolver()
 http.install_error_handlers(app, logger)
@@ -104,6 +107,78 @@ def update_user(user_id: str) -> Response[str]:
         "user updated by admin", extra={"user_id": user_id, "fields": sorted(k for k in fields if k != "password")}
     )
     return http.ok(app, updated)
+
+
+def _query() -> dict[str, str]:
+    return dict(app.current_event.query_string_parameters or {})
+
+
+def _int(query: dict[str, str], name: str, default: int) -> int:
+    try:
+        return int(query.get(name) or default)
+    except ValueError as exc:
+        raise ValidationError({name: ["a whole number"]}) from exc
+
+
+@app.get("/api/roles")
+@tracer.capture_method
+def list_roles() -> Response[str]:
+    query = _query()
+    app_name = query.get("app_name") or http.caller(app)["app_name"]
+    listing = get_services().role_admin.list_roles(
+        app_name, query, _int(query, "page", 1), _int(query, "page_size", 20)
+    )
+    return http.ok(app, listing)
+
+
+@app.post("/api/roles/create")
+@tracer.capture_method
+def create_role() -> Response[str]:
+    body = http.parse(app, RoleBody)
+    fields = body.model_dump(exclude_unset=True)
+    fields.setdefault("app_name", http.caller(app)["app_name"])
+    role = get_services().role_admin.create(fields)
+    logger.info("role created", extra={"role": role.role_id})
+    return http.ok(app, role_view(role), status=201)
+
+
+@app.get("/api/roles/<role_id>")
+@tracer.capture_method
+def get_role(role_id: str) -> Response[str]:
+    return http.ok(app, role_view(get_services().role_admin.get(role_id)))
+
+
+@app.put("/api/roles/<role_id>/update")
+@tracer.capture_method
+def update_role(role_id: str) -> Response[str]:
+    body = http.parse(app, RoleBody)
+    role = get_services().role_admin.update(role_id, body.model_dump(exclude_unset=True))
+    logger.info("role updated", extra={"role": role.role_id})
+    return http.ok(app, role_view(role))
+
+
+@app.delete("/api/roles/<role_id>/delete")
+@tracer.capture_method
+def delete_role(role_id: str) -> Response[str]:
+    force = (_query().get("force") or "").lower() in ("1", "true", "yes")
+    holders = get_services().role_admin.delete(role_id, force)
+    logger.info("role deleted", extra={"role": role_id, "holders": holders})
+    return http.ok(app, {"deleted": True, "removed_from_users": holders})
+
+
+@app.post("/api/roles/assign-menus")
+@tracer.capture_method
+def assign_menus() -> Response[str]:
+    body = http.parse(app, AssignMenusBody)
+    role = get_services().role_admin.assign_menus(body.role_id, list(body.menu_ids))
+    return http.ok(app, role_view(role))
+
+
+@app.get("/api/roles/<role_id>/menus")
+@tracer.capture_method
+def role_menus(role_id: str) -> Response[str]:
+    role = get_services().role_admin.get(role_id)
+    return http.ok(app, {"role_id": role.role_id, "menu_ids": role.menu_ids})
 
 
 @app.get("/api/roles/admin-data")

@@ -12,7 +12,7 @@ from typing import Any
 from pynamodb.exceptions import PutError, UpdateError
 
 from shared.db import keys
-from shared.db.models import AppItem, BaseItem, RoleItem
+from shared.db.models import AppItem, BaseItem, RoleItem, UserRoleItem
 from shared.db.table import Table, is_condition_failure
 from shared.domain import AppConfig, Role
 
@@ -84,6 +84,37 @@ class AppRepository:
                 return False
             raise
         return True
+
+    def list_roles(self, app_name: str) -> list[Role]:
+        """Every role of an app (one Query on ``APP#<app>``, ``SK`` beginning with ``ROLE#``)."""
+        return [
+            to_role(item)
+            for item in RoleItem.query(keys.app_pk(app_name), RoleItem.sk.startswith("ROLE#"))
+            if isinstance(item, RoleItem)
+        ]
+
+    def save_role(self, role: Role) -> None:
+        """Replace a role's display name, permissions, menus and status (the role must exist)."""
+        RoleItem(pk=keys.app_pk(role.app_name), sk=keys.role_sk(role.role_code)).update(
+            actions=[
+                RoleItem.role_name.set(role.role_name),
+                RoleItem.permissions.set(list(role.permissions)),
+                RoleItem.menu_ids.set(list(role.menu_ids)),
+                RoleItem.status.set(role.status),
+            ],
+            condition=RoleItem.pk.exists(),
+        )
+
+    def delete_role(self, app_name: str, role_code: str) -> None:
+        RoleItem(pk=keys.app_pk(app_name), sk=keys.role_sk(role_code)).delete()
+
+    def role_members(self, app_name: str, role_code: str) -> list[str]:
+        """User ids holding a role (GSI1 ``ROLE#<app>#<code>``)."""
+        return [
+            str(item.user_id)
+            for item in UserRoleItem.gsi1.query(keys.role_members_gsi1pk(app_name, role_code))
+            if isinstance(item, UserRoleItem)
+        ]
 
     def list_apps(self) -> list[AppConfig]:
         return [to_app(item) for item in AppItem.gsi1.query(APPS) if isinstance(item, AppItem)]

@@ -132,3 +132,52 @@ def test_app_settings_are_validated_and_listed(api, unique, admin_token) -> None
     # New users of that app get its default role
     user = sign_up(api, unique("member"), app_name=name)
     assert [r["role_code"] for r in user["user_info"]["roles"]] == ["member"]
+
+
+def test_role_definitions_and_their_permissions_reach_holders_at_once(api, unique, admin_token) -> None:
+    # Given a new role that lets its holders read users, given to a plain user
+    code = unique("reader")
+    created = api(
+        "POST",
+        "/api/roles/create/",
+        token=admin_token,
+        json={"role_code": code, "role_name": "读者", "permissions": ["system:user:query"]},
+    )
+    assert created.status_code == 201 and created.json()["data"]["role_id"] == f"app0:{code}"
+    again = api("POST", "/api/roles/create/", token=admin_token, json={"role_code": code})
+    assert again.status_code == 409 and again.json()["error"] == "ROLE_EXISTS"
+    user = sign_up(api, unique("holder"))
+    user_id, token = user["user_info"]["user_id"], user["access_token"]
+    assert api("GET", f"/api/users/{user_id}/", token=token).status_code == 403
+    api("POST", "/api/roles/assign-role/", token=admin_token, json={"user_id": user_id, "role_name": code})
+    seen = api("GET", f"/api/users/{user_id}/", token=token)
+    assert seen.status_code == 200 and code in [r["role_code"] for r in seen.json()["data"]["roles"]]
+    # When the role loses that permission, the same token loses the route
+    updated = api("PUT", f"/api/roles/app0:{code}/update/", token=admin_token, json={"permissions": []})
+    assert updated.status_code == 200 and updated.json()["data"]["permissions"] == []
+    assert api("GET", f"/api/users/{user_id}/", token=token).status_code == 403
+    # And a role in use is only deleted with force, which takes it from its holders
+    refused = api("DELETE", f"/api/roles/app0:{code}/delete/", token=admin_token)
+    assert refused.status_code == 409 and refused.json()["error"] == "ROLE_IN_USE"
+    forced = api("DELETE", f"/api/roles/app0:{code}/delete/?force=true", token=admin_token)
+    assert forced.status_code == 200 and forced.json()["data"]["removed_from_users"] == 1
+    info = api("GET", "/api/auth/user/info/", token=token).json()["data"]
+    assert [r["role_code"] for r in info["roles"]] == ["l0"]
+    assert api("GET", f"/api/roles/app0:{code}/", token=admin_token).status_code == 404
+
+
+def test_role_listing_menus_and_the_super_admin_guard(api, unique, admin_token) -> None:
+    code = unique("lister")
+    api("POST", "/api/roles/create/", token=admin_token, json={"role_code": code, "menu_ids": ["m1"]})
+    listed = api("GET", "/api/roles/", token=admin_token, params={"role_code": code, "page_size": 5}).json()["data"]
+    assert listed["total"] == 1 and listed["items"][0]["role_code"] == code and listed["page_size"] == 5
+    assert api("GET", "/api/roles/", token=admin_token, params={"page_size": 101}).status_code == 422
+    menus = api(
+        "POST", "/api/roles/assign-menus/", token=admin_token, json={"role_id": f"app0:{code}", "menu_ids": ["m2", 3]}
+    )
+    assert menus.status_code == 200
+    assert api("GET", f"/api/roles/app0:{code}/menus/", token=admin_token).json()["data"]["menu_ids"] == ["m2", "3"]
+    guard = api("PUT", "/api/roles/app0:admin/update/", token=admin_token, json={"permissions": ["system:user:list"]})
+    assert guard.status_code == 422
+    assert api("DELETE", "/api/roles/app0:admin/delete/?force=true", token=admin_token).status_code == 422
+    assert api("GET", "/api/roles/admin-data/", token=admin_token).json()["data"] == "This is admin data"

@@ -1,0 +1,160 @@
+"""Role definitions of an app (API.md section 4, group ``admin``): list, create, read, update, delete,
+and the menus a role opens.
+
+A role's display name and permissions are copied onto each grant and into its holders' sessions (so
+sign-in and the authorizer read nothing more); changing them here rewrites every holder, through
+:class:`RoleService` (link item and sessions in one transaction per holder). A disabled role keeps its
+holders but grants no permission. The super-admin role (``admin`` of ``app0``) cannot lose a ``system:*``
+permission or be deleted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+from typing import Any
+
+from shared.clock import Clock, system_clock
+from shared.db.apps import AppRepository
+from shared.domain import Role, RoleGrant
+from shared.errors import AppError, NotFoundError, ValidationError
+from shared.services.apps import AppDirectory, check_role_code
+from shared.services.catalog import SUPER_ADMIN_APP, SUPER_ADMIN_ROLE, SYSTEM_PERMISSIONS, role_id
+from shared.services.roles import RoleService
+
+MAX_PAGE_SIZE = 100
+
+
+class RoleExistsError(AppError):
+    code, status = "ROLE_EXISTS", 409
+    message_zh, message_en = "角色已存在", "Role already exists"
+
+
+class RoleInUseError(AppError):
+    code, status = "ROLE_IN_USE", 409
+    message_zh, message_en = "角色仍被用户使用", "Role is still assigned"
+
+
+def split_role_id(value: str) -> tuple[str, str]:
+    app_name, sep, code = value.partition(":")
+    if not sep or not app_name or not code:
+        raise NotFoundError()
+    return app_name, code
+
+
+def role_view(role: Role, members: int | None = None) -> dict[str, Any]:
+    data = asdict(role)
+    if members is not None:
+        data["user_count"] = members
+    return data
+
+
+def paginate(items: list[Any], page: int, page_size: int) -> dict[str, Any]:
+    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValidationError({"page_size": [f"1 to {MAX_PAGE_SIZE}"], "page": ["1 or more"]})
+    start = (page - 1) * page_size
+    has_more = start + page_size < len(items)
+    return {
+        "items": items[start : start + page_size],
+        "page": page,
+        "page_size": page_size,
+        "total": len(items),
+        "next_cursor": str(page + 1) if has_more else None,
+    }
+
+
+class RoleAdmin:
+    def __init__(
+        self, apps: AppDirectory, repository: AppRepository, grants: RoleService, clock: Clock = system_clock
+    ) -> None:
+        self.apps = apps
+        self.repository = repository
+        self.grants = grants
+        self.clock = clock
+
+    def get(self, value: str) -> Role:
+        app_name, code = split_role_id(value)
+        role = self.repository.get_role(app_name, code)
+        if role is None:
+            raise NotFoundError()
+        return role
+
+    def list_roles(self, app_name: str, filters: dict[str, str], page: int, page_size: int) -> dict[str, Any]:
+        roles = self.repository.list_roles(self.apps.resolve(app_name))
+        if filters.get("role_code"):
+            roles = [r for r in roles if r.role_code == filters["role_code"]]
+        if filters.get("role_name"):
+            roles = [r for r in roles if filters["role_name"] in r.role_name]
+        if filters.get("status"):
+            roles = [r for r in roles if r.status == filters["status"]]
+        return paginate([role_view(r) for r in sorted(roles, key=lambda r: r.role_code)], page, page_size)
+
+    def create(self, fields: dict[str, Any]) -> Role:
+        """Raises: RoleExistsError, NotFoundError (no such app), ValidationError."""
+        app_name = self.apps.resolve(fields.get("app_name"))
+        self.apps.get(app_name)
+        code = check_role_code(str(fields.get("role_code") or ""))
+        role = Role(
+            role_id=role_id(app_name, code),
+            app_name=app_name,
+            role_code=code,
+            role_name=str(fields.get("role_name") or code),
+            permissions=sorted(set(fields.get("permissions") or [])),
+            menu_ids=list(dict.fromkeys(fields.get("menu_ids") or [])),
+            status=str(fields.get("status") or "active"),
+        )
+        self._check(role)
+        if not self.repository.create_role_if_missing(role, self.clock()):
+            raise RoleExistsError()
+        return role
+
+    def update(self, value: str, fields: dict[str, Any]) -> Role:
+        """Change a role and rewrite its holders' grants and sessions."""
+        role = self.get(value)
+        changes: dict[str, Any] = {}
+        if fields.get("role_name"):
+            changes["role_name"] = str(fields["role_name"])
+        if fields.get("permissions") is not None:
+            changes["permissions"] = sorted(set(fields["permissions"]))
+        if fields.get("menu_ids") is not None:
+            changes["menu_ids"] = list(dict.fromkeys(fields["menu_ids"]))
+        if fields.get("status"):
+            changes["status"] = str(fields["status"])
+        updated = replace(role, **changes)
+        self._check(updated)
+        if (updated.role_name, updated.permissions, updated.status) != (role.role_name, role.permissions, role.status):
+            self.repository.save_role(updated)
+            self._rewrite_holders(updated)
+        elif updated.menu_ids != role.menu_ids:
+            self.repository.save_role(updated)
+        return updated
+
+    def delete(self, value: str, force: bool) -> int:
+        """Delete a role; one still held needs ``force`` (then every holder loses it). Returns holders."""
+        role = self.get(value)
+        if (role.app_name, role.role_code) == (SUPER_ADMIN_APP, SUPER_ADMIN_ROLE):
+            raise ValidationError({"role_id": ["the super-admin role cannot be deleted"]})
+        members = self.repository.role_members(role.app_name, role.role_code)
+        if members and not force:
+            raise RoleInUseError(data={"user_count": len(members)})
+        for user_id in members:
+            self.grants.change(user_id, role.app_name, add=[], remove=[role.role_code])
+        self.repository.delete_role(role.app_name, role.role_code)
+        return len(members)
+
+    def assign_menus(self, value: str, menu_ids: list[str]) -> Role:
+        return self.update(value, {"menu_ids": menu_ids})
+
+    def _check(self, role: Role) -> None:
+        if role.status not in ("active", "disabled"):
+            raise ValidationError({"status": ["active or disabled"]})
+        if any(not isinstance(p, str) or not p or len(p) > 128 for p in role.permissions):
+            raise ValidationError({"permissions": ["permission codes such as system:user:list"]})
+        super_admin = (role.app_name, role.role_code) == (SUPER_ADMIN_APP, SUPER_ADMIN_ROLE)
+        if super_admin and (not set(SYSTEM_PERMISSIONS) <= set(role.permissions) or role.status != "active"):
+            raise ValidationError({"permissions": ["the super-admin role keeps every system:* permission"]})
+
+    def _rewrite_holders(self, role: Role) -> None:
+        granted = list(role.permissions) if role.status == "active" else []
+        grant = RoleGrant(role.app_name, role.role_code, role.role_id, role.role_name, granted)
+        for user_id in self.repository.role_members(role.app_name, role.role_code):
+            self.grants.change(user_id, role.app_name, add=[grant], remove=[])
