@@ -126,3 +126,16 @@ def test_apps_create_update_and_list(services: Services) -> None:
 )
 def test_callback_urls_are_checked_against_origins(url: str, expected: bool) -> None:
     assert origin_allowed(url, ["https://a.example.com"]) is expected
+
+
+def test_a_disabled_role_grants_nothing_until_enabled_again(services: Services, sign_up: SignUp) -> None:
+    alice = sign_up("alice")
+    services.role_admin.create({"app_name": "app0", "role_code": "auditor", "permissions": ["audit:read"]})
+    services.roles.assign(alice.user_info["user_id"], "app0", "auditor")
+    assert context_of(services, alice)["permissions"] == "audit:read"
+    services.role_admin.update("app0:auditor", {"status": "disabled"})
+    assert context_of(services, alice)["permissions"] == ""
+    services.role_admin.update("app0:auditor", {"status": "active"})
+    assert context_of(services, alice)["permissions"] == "audit:read"
+    with pytest.raises(ValidationError):
+        services.role_admin.update("app0:auditor", {"status": "sleeping"})
