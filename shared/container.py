@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from shared.services.captcha import CaptchaService
     from shared.services.code_flows import CodeFlows
     from shared.services.codes import CodeService
+    from shared.services.menus import MenuService
     from shared.services.role_admin import RoleAdmin
     from shared.services.roles import RoleService
     from shared.services.user_admin import UserAdmin
@@ -49,6 +50,7 @@ class Services:
     wechat: WechatSignIn
     user_admin: UserAdmin
     role_admin: RoleAdmin
+    menus: MenuService
 
 
 def build_session_service(
@@ -92,6 +94,7 @@ def build_services(
     from shared.db.captchas import CaptchaRepository
     from shared.db.codes import CodeRepository
     from shared.db.grants import GrantRepository
+    from shared.db.menus import MenuRepository
     from shared.db.states import StateRepository
     from shared.db.throttle import ThrottleRepository
     from shared.db.users import UserRepository
@@ -102,6 +105,7 @@ def build_services(
     from shared.services.captcha import CaptchaService
     from shared.services.code_flows import CodeFlows
     from shared.services.codes import CodeLimits, CodeService
+    from shared.services.menus import MenuService
     from shared.services.passwords import BcryptHasher, PasswordPolicy
     from shared.services.role_admin import RoleAdmin
     from shared.services.roles import RoleService
@@ -165,6 +169,7 @@ def build_services(
         wechat,
         UserAdmin(accounts, users, clock),
         RoleAdmin(apps, app_repository, roles, clock),
+        MenuService(MenuRepository(table), apps, app_repository, ids),
     )
 
 

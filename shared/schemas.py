@@ -246,3 +246,20 @@ class RoleBody(Body):
 class AssignMenusBody(Body):
     role_id: Annotated[str, Field(min_length=3, max_length=130)]
     menu_ids: IdList
+
+
+class MenuBody(Body):
+    app_name: AppName | None = None
+    menu_name: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    parent_id: IdStr | None = None
+    menu_code: Annotated[str, Field(max_length=128)] | None = None
+    menu_type: int | None = None
+    path: Annotated[str, Field(max_length=256)] | None = None
+    permission: Annotated[str, Field(max_length=128)] | None = None
+    sort: int | None = None
+    status: Annotated[str, Field(max_length=16)] | None = None
+    component: Annotated[str, Field(max_length=256)] | None = None
+    icon: Annotated[str, Field(max_length=128)] | None = None
+    redirect: Annotated[str, Field(max_length=256)] | None = None
+    hidden: Flag | None = None
+    title: Annotated[str, Field(max_length=64)] | None = None

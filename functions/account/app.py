@@ -166,6 +166,15 @@ def user_info() -> Response[str]:
     return http.ok(app, get_services().accounts.info(me["user_id"], me["app_name"]))
 
 
+@app.get("/api/auth/user/menus")
+@tracer.capture_method
+def user_menus() -> Response[str]:
+    """The menu tree the caller's roles open in the token's app (roles from the live session)."""
+    me = http.caller(app)
+    roles = [r for r in me.get("roles", "").split(",") if r]
+    return http.ok(app, get_services().menus.for_roles(me["app_name"], roles))
+
+
 @app.put("/api/auth/user/info/update")
 @tracer.capture_method
 def update_user_info() -> Response[str]:

@@ -23,6 +23,7 @@ from shared.schemas import (
     AssignMenusBody,
     AssignRoleBody,
     AssignRolesBody,
+    MenuBody,
     RemoveRolesBody,
     RoleAuthBody,
     RoleBody,
@@ -179,6 +180,51 @@ def assign_menus() -> Response[str]:
 def role_menus(role_id: str) -> Response[str]:
     role = get_services().role_admin.get(role_id)
     return http.ok(app, {"role_id": role.role_id, "menu_ids": role.menu_ids})
+
+
+def _app_name(requested: str | None = None) -> str:
+    return requested or _query().get("app_name") or http.caller(app)["app_name"]
+
+
+@app.get("/api/menus")
+@tracer.capture_method
+def list_menus() -> Response[str]:
+    return http.ok(app, {"items": get_services().menus.list_menus(_app_name())})
+
+
+@app.get("/api/menus/tree")
+@tracer.capture_method
+def menu_tree() -> Response[str]:
+    return http.ok(app, get_services().menus.tree(_app_name()))
+
+
+@app.post("/api/menus/create")
+@tracer.capture_method
+def create_menu() -> Response[str]:
+    body = http.parse(app, MenuBody)
+    menu = get_services().menus.create(_app_name(body.app_name), body.model_dump(exclude_unset=True))
+    return http.ok(app, menu.view(), status=201)
+
+
+@app.get("/api/menus/<menu_id>")
+@tracer.capture_method
+def get_menu(menu_id: str) -> Response[str]:
+    return http.ok(app, get_services().menus.get(_app_name(), menu_id).view())
+
+
+@app.put("/api/menus/<menu_id>/update")
+@tracer.capture_method
+def update_menu(menu_id: str) -> Response[str]:
+    body = http.parse(app, MenuBody)
+    menu = get_services().menus.update(_app_name(body.app_name), menu_id, body.model_dump(exclude_unset=True))
+    return http.ok(app, menu.view())
+
+
+@app.delete("/api/menus/<menu_id>/delete")
+@tracer.capture_method
+def delete_menu(menu_id: str) -> Response[str]:
+    get_services().menus.delete(_app_name(), menu_id)
+    return http.ok(app, {"deleted": True})
 
 
 @app.get("/api/roles/admin-data")

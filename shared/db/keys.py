@@ -112,3 +112,7 @@ def union_claim(union_id: str) -> str:
 
 def state_pk(state: str) -> str:
     return f"STATE#{state}"
+
+
+def menu_sk(menu_id: str) -> str:
+    return f"MENU#{menu_id}"

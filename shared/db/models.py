@@ -216,6 +216,22 @@ class StateItem(BaseItem, discriminator="state"):
     expires_at = NumberAttribute()
 
 
+class MenuItem(BaseItem, discriminator="menu"):
+    """A menu of an app. ``PK=APP#<app_name>``, ``SK=MENU#<menu_id>``; trees are built in memory."""
+
+    menu_id = UnicodeAttribute()
+    app_name = UnicodeAttribute()
+    menu_name = UnicodeAttribute()
+    parent_id = UnicodeAttribute(null=True)
+    menu_code = UnicodeAttribute(null=True)
+    menu_type = NumberAttribute(default=2)
+    path = UnicodeAttribute(null=True)
+    permission = UnicodeAttribute(null=True)
+    sort = NumberAttribute(default=0)
+    status = UnicodeAttribute(default="active")
+    extra = JSONAttribute(null=True)
+
+
 class RateItem(BaseItem, discriminator="rate"):
     """A fixed-window counter. ``PK=RATE#<name>#<subject>#<window start>``, ``SK=RATE``; atomic ADD."""
 
@@ -237,6 +253,7 @@ ALL_MODELS: tuple[type[BaseItem], ...] = (
     CodeItem,
     RateItem,
     StateItem,
+    MenuItem,
 )
 
 

@@ -181,3 +181,59 @@ def test_role_listing_menus_and_the_super_admin_guard(api, unique, admin_token) 
     assert guard.status_code == 422
     assert api("DELETE", "/api/roles/app0:admin/delete/?force=true", token=admin_token).status_code == 422
     assert api("GET", "/api/roles/admin-data/", token=admin_token).json()["data"] == "This is admin data"
+
+
+def test_menus_tree_and_the_menus_a_user_gets(api, unique, admin_token) -> None:
+    app_name = unique("console")
+    assert api("POST", "/api/apps/create/", token=admin_token, json={"app_name": app_name}).status_code == 201
+
+    def menu(**fields) -> dict:
+        made = api("POST", "/api/menus/create/", token=admin_token, json={"app_name": app_name, **fields})
+        assert made.status_code == 201, made.text
+        return made.json()["data"]
+
+    system = menu(menu_name="系统管理", menu_type=1, path="/system", sort=1, icon="ep:setting")
+    users = menu(
+        menu_name="用户管理",
+        menu_type=2,
+        path="/system/users",
+        parent_id=system["menu_id"],
+        permission="system:user:list",
+    )
+    roles = menu(menu_name="角色管理", menu_type=2, path="/system/roles", parent_id=system["menu_id"], sort=2)
+    menu(menu_name="报表", menu_type=1, path="/reports", sort=2)
+    tree = api("GET", "/api/menus/tree/", token=admin_token, params={"app_name": app_name}).json()["data"]
+    assert [n["menu_name"] for n in tree] == ["系统管理", "报表"]
+    assert [c["menu_name"] for c in tree[0]["children"]] == ["用户管理", "角色管理"] and tree[0]["icon"] == "ep:setting"
+    cycle = api(
+        "PUT",
+        f"/api/menus/{system['menu_id']}/update/",
+        token=admin_token,
+        json={"app_name": app_name, "parent_id": users["menu_id"]},
+    )
+    assert cycle.status_code == 422
+    busy = api("DELETE", f"/api/menus/{system['menu_id']}/delete/", token=admin_token, params={"app_name": app_name})
+    assert busy.status_code == 409 and busy.json()["error"] == "RESOURCE_IN_USE"
+    # A role in that app opens the "users" page; its holder's menu tree has the page and its parent only
+    api(
+        "POST",
+        "/api/roles/create/",
+        token=admin_token,
+        json={"app_name": app_name, "role_code": "operator", "menu_ids": [users["menu_id"]]},
+    )
+    person = sign_up(api, unique("op"), app_name=app_name)
+    api(
+        "POST",
+        "/api/roles/assign-role/",
+        token=admin_token,
+        json={"user_id": person["user_info"]["user_id"], "role_name": "operator", "app_name": app_name},
+    )
+    mine = api("GET", "/api/auth/user/menus/", token=person["access_token"])
+    assert mine.status_code == 200
+    assert [(n["menu_name"], [c["menu_name"] for c in n["children"]]) for n in mine.json()["data"]] == [
+        ("系统管理", ["用户管理"])
+    ]
+    assert roles["menu_id"] not in str(mine.json()["data"])
+    # Menus of one app are not another's: the super admin's app0 tree has none of them
+    app0_tree = api("GET", "/api/auth/user/menus/", token=admin_token).json()["data"]
+    assert system["menu_id"] not in str(app0_tree) and users["menu_id"] not in str(app0_tree)

@@ -1,0 +1,95 @@
+"""Menus of an app: ``APP#<app>`` / ``MENU#<menu_id>`` items; a tree is built in memory from one Query."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from pynamodb.exceptions import DeleteError, PutError
+
+from shared.db import keys
+from shared.db.models import MenuItem
+from shared.db.table import Table, is_condition_failure
+
+
+@dataclass
+class Menu:
+    menu_id: str
+    app_name: str
+    menu_name: str
+    parent_id: str | None = None
+    menu_code: str | None = None
+    menu_type: int = 2  # 1 directory, 2 page, 3 button
+    path: str | None = None
+    permission: str | None = None
+    sort: int = 0
+    status: str = "active"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def view(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(data.pop("extra") or {})
+        return data
+
+
+def to_menu(item: MenuItem) -> Menu:
+    return Menu(
+        menu_id=item.menu_id,
+        app_name=item.app_name,
+        menu_name=item.menu_name,
+        parent_id=item.parent_id,
+        menu_code=item.menu_code,
+        menu_type=int(item.menu_type),
+        path=item.path,
+        permission=item.permission,
+        sort=int(item.sort or 0),
+        status=item.status,
+        extra=dict(item.extra or {}),
+    )
+
+
+class MenuRepository:
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    def list_menus(self, app_name: str) -> list[Menu]:
+        return [
+            to_menu(item)
+            for item in MenuItem.query(keys.app_pk(app_name), MenuItem.sk.startswith("MENU#"))
+            if isinstance(item, MenuItem)
+        ]
+
+    def put(self, menu: Menu, create: bool) -> bool:
+        """Create (False when the id exists) or replace (False when it does not) a menu."""
+        item = MenuItem(
+            pk=keys.app_pk(menu.app_name),
+            sk=keys.menu_sk(menu.menu_id),
+            menu_id=menu.menu_id,
+            app_name=menu.app_name,
+            menu_name=menu.menu_name,
+            parent_id=menu.parent_id,
+            menu_code=menu.menu_code,
+            menu_type=menu.menu_type,
+            path=menu.path,
+            permission=menu.permission,
+            sort=menu.sort,
+            status=menu.status,
+            extra=menu.extra or None,
+        )
+        condition = MenuItem.pk.does_not_exist() if create else MenuItem.pk.exists()
+        try:
+            item.save(condition=condition)
+        except PutError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def delete(self, app_name: str, menu_id: str) -> bool:
+        try:
+            MenuItem(pk=keys.app_pk(app_name), sk=keys.menu_sk(menu_id)).delete(condition=MenuItem.pk.exists())
+        except DeleteError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
