@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from shared.services.captcha import CaptchaService
     from shared.services.code_flows import CodeFlows
     from shared.services.codes import CodeService
+    from shared.services.departments import DepartmentService
     from shared.services.menus import MenuService
     from shared.services.role_admin import RoleAdmin
     from shared.services.roles import RoleService
@@ -51,6 +52,7 @@ class Services:
     user_admin: UserAdmin
     role_admin: RoleAdmin
     menus: MenuService
+    departments: DepartmentService
 
 
 def build_session_service(
@@ -93,6 +95,7 @@ def build_services(
     from shared.db.apps import AppRepository
     from shared.db.captchas import CaptchaRepository
     from shared.db.codes import CodeRepository
+    from shared.db.departments import DepartmentRepository
     from shared.db.grants import GrantRepository
     from shared.db.menus import MenuRepository
     from shared.db.states import StateRepository
@@ -105,6 +108,7 @@ def build_services(
     from shared.services.captcha import CaptchaService
     from shared.services.code_flows import CodeFlows
     from shared.services.codes import CodeLimits, CodeService
+    from shared.services.departments import DepartmentService
     from shared.services.menus import MenuService
     from shared.services.passwords import BcryptHasher, PasswordPolicy
     from shared.services.role_admin import RoleAdmin
@@ -170,6 +174,7 @@ def build_services(
         UserAdmin(accounts, users, clock),
         RoleAdmin(apps, app_repository, roles, clock),
         MenuService(MenuRepository(table), apps, app_repository, ids),
+        DepartmentService(DepartmentRepository(table), ids),
     )
 
 

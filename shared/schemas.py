@@ -263,3 +263,15 @@ class MenuBody(Body):
     redirect: Annotated[str, Field(max_length=256)] | None = None
     hidden: Flag | None = None
     title: Annotated[str, Field(max_length=64)] | None = None
+
+
+class DepartmentBody(Body):
+    dept_name: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    parent_id: IdStr | None = None
+    sort: int | None = None
+    leader: Annotated[str, Field(max_length=64)] | None = None
+    status: Annotated[str, Field(max_length=16)] | None = None
+
+
+class AdminUserCreateBody(AdminUserUpdateBody):
+    username: Annotated[str, Field(min_length=1, max_length=64)]

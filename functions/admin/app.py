@@ -18,11 +18,13 @@ from shared.container import get_services
 from shared.errors import PermissionDeniedError, ValidationError
 from shared.observability import logger, metrics, tracer
 from shared.schemas import (
+    AdminUserCreateBody,
     AdminUserUpdateBody,
     AppBody,
     AssignMenusBody,
     AssignRoleBody,
     AssignRolesBody,
+    DepartmentBody,
     MenuBody,
     RemoveRolesBody,
     RoleAuthBody,
@@ -90,6 +92,70 @@ def assign_roles() -> Response[str]:
     logger.info("roles replaced", extra={"user_id": body.user_id, "app_name": app_name, "count": len(grants)})
     roles = [{"role_id": g.role_id, "role_code": g.role_code, "role_name": g.role_name} for g in grants]
     return http.ok(app, {"user_id": body.user_id, "app_name": app_name, "roles": roles})
+
+
+@app.get("/api/users")
+@tracer.capture_method
+def list_users() -> Response[str]:
+    query = _query()
+    listing = get_services().user_admin.list_users(_app_name(), query, _int(query, "page_size", 20))
+    return http.ok(app, listing)
+
+
+@app.post("/api/users/create")
+@tracer.capture_method
+def create_user() -> Response[str]:
+    body = http.parse(app, AdminUserCreateBody)
+    created = get_services().user_admin.create(_app_name(), body.model_dump(exclude_unset=True))
+    logger.info("user created by admin", extra={"user_id": created["user_id"]})
+    return http.ok(app, created, status=201)
+
+
+@app.delete("/api/users/<user_id>/delete")
+@tracer.capture_method
+def delete_user(user_id: str) -> Response[str]:
+    get_services().user_admin.delete(user_id)
+    logger.info("user deleted by admin", extra={"user_id": user_id})
+    return http.ok(app, {"deleted": True})
+
+
+@app.get("/api/departments")
+@tracer.capture_method
+def list_departments() -> Response[str]:
+    return http.ok(app, {"items": get_services().departments.list_departments()})
+
+
+@app.get("/api/departments/tree")
+@tracer.capture_method
+def department_tree() -> Response[str]:
+    return http.ok(app, get_services().departments.tree())
+
+
+@app.post("/api/departments/create")
+@tracer.capture_method
+def create_department() -> Response[str]:
+    body = http.parse(app, DepartmentBody)
+    return http.ok(app, get_services().departments.create(body.model_dump(exclude_unset=True)).view(), status=201)
+
+
+@app.get("/api/departments/<dept_id>")
+@tracer.capture_method
+def get_department(dept_id: str) -> Response[str]:
+    return http.ok(app, get_services().departments.get(dept_id).view())
+
+
+@app.put("/api/departments/<dept_id>/update")
+@tracer.capture_method
+def update_department(dept_id: str) -> Response[str]:
+    body = http.parse(app, DepartmentBody)
+    return http.ok(app, get_services().departments.update(dept_id, body.model_dump(exclude_unset=True)).view())
+
+
+@app.delete("/api/departments/<dept_id>/delete")
+@tracer.capture_method
+def delete_department(dept_id: str) -> Response[str]:
+    get_services().departments.delete(dept_id)
+    return http.ok(app, {"deleted": True})
 
 
 @app.get("/api/users/<user_id>")

@@ -116,3 +116,15 @@ def state_pk(state: str) -> str:
 
 def menu_sk(menu_id: str) -> str:
     return f"MENU#{menu_id}"
+
+
+ORG = "ORG"
+USERS = "USERS"
+
+
+def dept_sk(dept_id: str) -> str:
+    return f"DEPT#{dept_id}"
+
+
+def directory_gsi2sk(created_at: float, user_id: str) -> str:
+    return f"{int(created_at * 1000):015d}#{user_id}"  # milliseconds: newest first, even within a second

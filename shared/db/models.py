@@ -31,6 +31,17 @@ class Gsi1(GlobalSecondaryIndex["BaseItem"]):  # type: ignore[no-untyped-call]
     gsi1sk = UnicodeAttribute(range_key=True, attr_name="GSI1SK")
 
 
+class Gsi2(GlobalSecondaryIndex["BaseItem"]):  # type: ignore[no-untyped-call]
+    """The user directory: every user profile under ``GSI2PK=USERS``, newest first by ``GSI2SK``."""
+
+    class Meta:
+        index_name = "GSI2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True, attr_name="GSI2PK")
+    gsi2sk = UnicodeAttribute(range_key=True, attr_name="GSI2SK")
+
+
 class BaseItem(Model):
     """Every item: ``PK``, ``SK``, the ``type`` discriminator, optional GSI1 keys and ``ttl``."""
 
@@ -46,9 +57,12 @@ class BaseItem(Model):
     item_type = DiscriminatorAttribute(attr_name="type")
     gsi1pk = UnicodeAttribute(null=True, attr_name="GSI1PK")
     gsi1sk = UnicodeAttribute(null=True, attr_name="GSI1SK")
+    gsi2pk = UnicodeAttribute(null=True, attr_name="GSI2PK")
+    gsi2sk = UnicodeAttribute(null=True, attr_name="GSI2SK")
     ttl = NumberAttribute(null=True)
 
     gsi1 = Gsi1()
+    gsi2 = Gsi2()
 
     @classmethod
     def _get_connection(cls) -> TableConnection:
@@ -232,6 +246,17 @@ class MenuItem(BaseItem, discriminator="menu"):
     extra = JSONAttribute(null=True)
 
 
+class DepartmentItem(BaseItem, discriminator="department"):
+    """A department. ``PK=ORG``, ``SK=DEPT#<dept_id>``; the tree is built in memory from one Query."""
+
+    dept_id = UnicodeAttribute()
+    dept_name = UnicodeAttribute()
+    parent_id = UnicodeAttribute(null=True)
+    sort = NumberAttribute(default=0)
+    leader = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(default="active")
+
+
 class RateItem(BaseItem, discriminator="rate"):
     """A fixed-window counter. ``PK=RATE#<name>#<subject>#<window start>``, ``SK=RATE``; atomic ADD."""
 
@@ -254,6 +279,7 @@ ALL_MODELS: tuple[type[BaseItem], ...] = (
     RateItem,
     StateItem,
     MenuItem,
+    DepartmentItem,
 )
 
 
@@ -265,3 +291,4 @@ def bind(table_name: str, region: str, host: str | None = None) -> None:
     for model in ALL_MODELS:
         model._connection = None
         model.gsi1._connection = None  # type: ignore[attr-defined]
+        model.gsi2._connection = None  # type: ignore[attr-defined]

@@ -33,6 +33,7 @@ from shared.db.models import (
 from shared.db.sessions import session_item
 from shared.db.table import Table, failed_indexes, is_conflict
 from shared.domain import Account, AppConfig, Role, RoleGrant, Session, User, UserRecord
+from shared.identifiers import username_key
 
 USER_FIELDS = (
     "username",
@@ -368,11 +369,75 @@ class UserRepository:
     def _user_item(self, user: User) -> UserItem:
         values = {name: getattr(user, name) for name in USER_FIELDS}
         item = UserItem(pk=keys.user_pk(user.user_id), sk=keys.PROFILE, user_id=user.user_id, **values)
+        # GSI2: the user directory the admin lists, newest first.
+        item.gsi2pk, item.gsi2sk = keys.USERS, keys.directory_gsi2sk(user.created_at, user.user_id)
         if user.referer_id:
             # GSI1: the inviter's invitees, oldest first.
             item.gsi1pk = keys.invitees_gsi1pk(user.referer_id)
             item.gsi1sk = keys.invitee_gsi1sk(user.created_at, user.user_id)
         return item
+
+    def directory(
+        self,
+        limit: int,
+        cursor: dict[str, Any] | None = None,
+        status: str | None = None,
+        department_id: str | None = None,
+        real_name_prefix: str | None = None,
+    ) -> tuple[list[User], dict[str, Any] | None]:
+        """A page of the user directory (GSI2 ``USERS``, newest first), filtered in the Query."""
+        condition = None
+        for part in (
+            UserItem.status == status if status else None,
+            UserItem.department_id == department_id if department_id else None,
+            UserItem.real_name.startswith(real_name_prefix) if real_name_prefix else None,
+        ):
+            if part is not None:
+                condition = part if condition is None else condition & part
+        results = UserItem.gsi2.query(
+            keys.USERS,
+            scan_index_forward=False,
+            filter_condition=condition,
+            limit=limit,
+            last_evaluated_key=cursor,
+        )
+        users = [to_user(item) for item in results if isinstance(item, UserItem)]
+        return users, results.last_evaluated_key
+
+    def profiles(self, user_ids: list[str]) -> list[User]:
+        """Profiles of several users (BatchGetItem)."""
+        wanted = [(keys.user_pk(uid), keys.PROFILE) for uid in dict.fromkeys(user_ids)]
+        return [to_user(item) for item in UserItem.batch_get(wanted) if isinstance(item, UserItem)]
+
+    def delete_user(self, record: UserRecord) -> None:
+        """Delete the profile, accounts, role links and identifier claims of a user in one transaction
+        (sessions are deleted by the caller first)."""
+        user = record.user
+        claims: list[str] = []
+        if user.username:
+            claims.append(keys.username_claim(username_key(user.username)))
+        if user.email:
+            claims.append(keys.email_claim(user.email))
+        if user.phone:
+            claims.append(keys.phone_claim(user.phone))
+        if user.union_id:
+            claims.append(keys.union_claim(user.union_id))
+        accounts = [a for a in record.accounts]
+        claims += [
+            keys.account_claim(a.provider, a.app_id or "-", a.open_id) for a in accounts if a.provider == "wechat"
+        ]
+        with self.table.transaction() as tx:
+            tx.delete(UserItem(pk=keys.user_pk(user.user_id), sk=keys.PROFILE))
+            for account in accounts:
+                sk = keys.account_sk(account.provider, account.app_id or "-", account.open_id)
+                tx.delete(AccountItem(pk=keys.user_pk(user.user_id), sk=sk))
+            for grant in record.grants:
+                tx.delete(
+                    UserRoleItem(pk=keys.user_pk(user.user_id), sk=keys.user_role_sk(grant.app_name, grant.role_code))
+                )
+            for claim in claims:
+                # only the user's own claims: another user's claim with the same key stays
+                tx.delete(ClaimItem(pk=claim, sk=keys.CLAIM), condition=ClaimItem.user_id == user.user_id)
 
     def invitees(self, user_id: str, limit: int = 100) -> list[User]:
         """Users who signed up with ``user_id`` as their inviter (GSI1 ``INVITER#<id>``), oldest first."""

@@ -90,6 +90,27 @@ def identifier_claims(identifier: str) -> tuple[list[str], str]:
     return claims, phone or username_key(value)
 
 
+def identifiers_of(cmd: RegisterCommand) -> tuple[str, str | None, str | None]:
+    """The username, email and phone of a sign-up, normalised.
+
+    Raises:
+        ValidationError: naming each malformed one.
+    """
+    errors: dict[str, list[str]] = {}
+    username = cmd.username.strip()
+    if not is_valid_username(username):
+        errors["username"] = ["2-64 letters, digits, _ . - or Chinese characters; not all digits"]
+    email = normalize_email(cmd.email) if cmd.email else None
+    if cmd.email and email is None:
+        errors["email"] = ["invalid email"]
+    phone = normalize_phone(cmd.phone) if cmd.phone else None
+    if cmd.phone and phone is None:
+        errors["phone"] = ["invalid phone number"]
+    if errors:
+        raise ValidationError(errors)
+    return username, email, phone
+
+
 def claim_error(claim: str) -> AppError:
     """Map a lost identifier claim to its API error."""
     if claim.startswith("EMAIL#"):
@@ -172,6 +193,38 @@ class AccountService:
         self.ids = ids
 
     # -- sign-up -------------------------------------------------------------------------------
+    def create_user(self, cmd: RegisterCommand, with_password: bool = True) -> User:
+        """An admin creates a user: the same checks and claims as a sign-up, no session opened.
+
+        Raises:
+            ValidationError, UsernameTakenError, EmailTakenError, PhoneTakenError.
+        """
+        app_name = self.apps.resolve(cmd.app_name)
+        username, email, phone = identifiers_of(cmd)
+        if with_password:
+            self.policy.check(cmd.password, "password")
+        _, grant = self.apps.default_grant(app_name)
+        now = self.clock()
+        user = User(
+            user_id=self.ids(),
+            username=username,
+            nickname=(cmd.nickname or username)[:64],
+            real_name=cmd.real_name,
+            email=email,
+            phone=phone,
+            password_hash=self.hasher.hash(cmd.password) if with_password else None,
+            created_at=now,
+        )
+        claims = [keys.username_claim(username_key(username))]
+        claims += [keys.email_claim(email)] if email else []
+        claims += [keys.phone_claim(phone)] if phone else []
+        accounts = [Account(provider="password", open_id=user.user_id, created_at=now)] if with_password else []
+        try:
+            self.users.create(user, claims, accounts, [grant], None, self._audit("admin_create", now, ClientInfo()))
+        except ClaimTakenError as exc:
+            raise claim_error(exc.claim) from exc
+        return user
+
     def register(
         self, cmd: RegisterCommand, client: ClientInfo, extra_grants: list[RoleGrant] | None = None
     ) -> SignedIn:
@@ -182,18 +235,7 @@ class AccountService:
             UsernameTakenError, EmailTakenError, PhoneTakenError: an identifier is registered.
         """
         app_name = self.apps.resolve(cmd.app_name)
-        errors: dict[str, list[str]] = {}
-        username = cmd.username.strip()
-        if not is_valid_username(username):
-            errors["username"] = ["2-64 letters, digits, _ . - or Chinese characters; not all digits"]
-        email = normalize_email(cmd.email) if cmd.email else None
-        if cmd.email and email is None:
-            errors["email"] = ["invalid email"]
-        phone = normalize_phone(cmd.phone) if cmd.phone else None
-        if cmd.phone and phone is None:
-            errors["phone"] = ["invalid phone number"]
-        if errors:
-            raise ValidationError(errors)
+        username, email, phone = identifiers_of(cmd)
         self.policy.check(cmd.password, "password")
         if cmd.confirm_password is not None and cmd.confirm_password != cmd.password:
             raise PasswordMismatchError()

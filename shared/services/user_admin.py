@@ -4,15 +4,46 @@ password so that person can also sign in with phone + password."""
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
-from shared.clock import Clock, system_clock
+from shared.clock import Clock, iso, system_clock
 from shared.db.users import ClaimTakenError, UserRepository
+from shared.domain import User
 from shared.errors import PhoneTakenError, ValidationError
 from shared.identifiers import normalize_phone
 from shared.services.accounts import PROFILE_FIELDS, AccountService, user_info
 
 ADMIN_FIELDS = (*PROFILE_FIELDS, "department_id")
+MAX_PAGE_SIZE = 100
+
+
+def encode_cursor(key: dict[str, Any] | None) -> str | None:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode("ascii") if key else None
+
+
+def decode_cursor(value: str | None) -> dict[str, Any] | None:
+    """Raises: ValidationError: not a cursor this API gave out."""
+    if not value:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(value.encode("ascii")))
+        if not isinstance(key, dict) or set(key) - {"PK", "SK", "GSI2PK", "GSI2SK"}:
+            raise ValueError("unexpected key")
+        return key
+    except (ValueError, UnicodeError) as exc:
+        raise ValidationError({"cursor": ["not a cursor from this API"]}) from exc
+
+
+def _positive(value: str | None, name: str) -> int:
+    try:
+        number = int(value or 1)
+    except ValueError as exc:
+        raise ValidationError({name: ["a whole number"]}) from exc
+    if number < 1:
+        raise ValidationError({name: ["1 or more"]})
+    return number
 
 
 class UserAdmin:
@@ -31,6 +62,118 @@ class UserAdmin:
         ]
         info["has_password"] = bool(record.user.password_hash)
         return info
+
+    def list_users(self, app_name: str, query: dict[str, str], page_size: int) -> dict[str, Any]:
+        """The user directory, newest first, ``page_size`` ≤ 100, with ``cursor`` (or ``page``) paging.
+
+        ``username``/``email``/``phone`` are exact (case-insensitive) through their claims; ``role_code``
+        lists the role's holders in ``app_name``; ``real_name`` (prefix), ``department_id`` and ``status``
+        filter the directory Query.
+
+        Raises:
+            ValidationError: a bad page size, page or cursor.
+        """
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValidationError({"page_size": [f"1 to {MAX_PAGE_SIZE}"]})
+        exact = self._exact_claims(query)
+        if exact is not None or query.get("role_code"):
+            if exact is not None:
+                user_id = self.users.find_user_id(exact) if exact else None
+                ids = [user_id] if user_id else []
+            else:
+                members = self.accounts.apps.apps.role_members(self.accounts.apps.resolve(app_name), query["role_code"])
+                ids = members
+            people = [u for u in self.users.profiles(ids) if self._matches(u, query)]
+            people.sort(key=lambda u: u.created_at, reverse=True)
+            return {
+                "items": [self._row(u) for u in people[:page_size]],
+                "page_size": page_size,
+                "total": len(people),
+                "next_cursor": None,
+            }
+        cursor = decode_cursor(query.get("cursor"))
+        page = _positive(query.get("page"), "page")
+        users, last = self.users.directory(
+            page_size, cursor, query.get("status"), query.get("department_id"), query.get("real_name")
+        )
+        for _ in range(page - 1 if cursor is None else 0):  # ``page`` without a cursor: walk to it
+            if last is None:
+                users = []
+                break
+            users, last = self.users.directory(
+                page_size, last, query.get("status"), query.get("department_id"), query.get("real_name")
+            )
+        return {
+            "items": [self._row(u) for u in users],
+            "page": page if cursor is None else None,
+            "page_size": page_size,
+            "next_cursor": encode_cursor(last),
+        }
+
+    def create(self, app_name: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """An admin creates a user (with the app's default role; a password is optional)."""
+        from shared.services.accounts import RegisterCommand
+
+        password = fields.get("password") or None
+        command = RegisterCommand(
+            username=str(fields.get("username") or ""),
+            password=password or "",
+            email=fields.get("email"),
+            phone=fields.get("phone"),
+            nickname=fields.get("nickname"),
+            real_name=fields.get("real_name"),
+            app_name=app_name,
+        )
+        created = self.accounts.create_user(command, with_password=bool(password))
+        extra = {k: fields[k] for k in ("department_id", "gender", "birthday", "avatar") if fields.get(k)}
+        if extra:
+            self.accounts.update_profile(created.user_id, app_name, extra, allowed=ADMIN_FIELDS)
+        return self.view(created.user_id, app_name)
+
+    def delete(self, user_id: str) -> None:
+        """Remove the user, its accounts, sessions, role links and identifier claims."""
+        record = self.accounts.get(user_id)
+        self.accounts.sessions.delete_ids(self.accounts.sessions.other_session_ids(user_id, keep=None))
+        self.users.delete_user(record)
+
+    def _exact_claims(self, query: dict[str, str]) -> list[str] | None:
+        from shared.db import keys
+        from shared.identifiers import normalize_email, username_key
+
+        if query.get("username"):
+            return [keys.username_claim(username_key(query["username"]))]
+        if query.get("email"):
+            email = normalize_email(query["email"])
+            return [keys.email_claim(email)] if email else []
+        if query.get("phone"):
+            phone = normalize_phone(query["phone"])
+            return [keys.phone_claim(phone)] if phone else []
+        return None
+
+    @staticmethod
+    def _matches(user: User, query: dict[str, str]) -> bool:
+        return (
+            (not query.get("status") or user.status == query["status"])
+            and (not query.get("department_id") or user.department_id == query["department_id"])
+            and (not query.get("real_name") or (user.real_name or "").startswith(query["real_name"]))
+        )
+
+    @staticmethod
+    def _row(user: User) -> dict[str, Any]:
+        return {
+            "user_id": user.user_id,
+            "username": user.username,
+            "nickname": user.nickname,
+            "real_name": user.real_name,
+            "email": user.email,
+            "phone": user.phone,
+            "avatar": user.avatar,
+            "status": user.status,
+            "department_id": user.department_id,
+            "union_id": user.union_id,
+            "created_at": iso(user.created_at),
+            "last_login_at": iso(user.last_login_at) if user.last_login_at else None,
+        }
 
     def update(self, user_id: str, app_name: str, fields: dict[str, Any]) -> dict[str, Any]:
         """Profile fields, ``phone`` (claim moved), ``password`` (set by the admin) and ``status``.

@@ -40,7 +40,7 @@ def test_table_has_ttl_pitr_on_demand_and_gsi() -> None:
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
-    assert [index["IndexName"] for index in table["GlobalSecondaryIndexes"]] == ["GSI1"]
+    assert [index["IndexName"] for index in table["GlobalSecondaryIndexes"]] == ["GSI1", "GSI2"]
 
 
 def test_authorizer_is_exported_and_protected_routes_use_it() -> None:

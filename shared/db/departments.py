@@ -1,0 +1,57 @@
+"""Departments: ``ORG`` / ``DEPT#<dept_id>`` items; the tree is built in memory from one Query."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pynamodb.exceptions import PutError
+
+from shared.db import keys
+from shared.db.models import DepartmentItem, UserItem
+from shared.db.table import Table, is_condition_failure
+
+
+@dataclass
+class Department:
+    dept_id: str
+    dept_name: str
+    parent_id: str | None = None
+    sort: int = 0
+    leader: str | None = None
+    status: str = "active"
+
+    def view(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class DepartmentRepository:
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    def list_departments(self) -> list[Department]:
+        return [
+            Department(i.dept_id, i.dept_name, i.parent_id, int(i.sort or 0), i.leader, i.status)
+            for i in DepartmentItem.query(keys.ORG, DepartmentItem.sk.startswith("DEPT#"))
+            if isinstance(i, DepartmentItem)
+        ]
+
+    def put(self, dept: Department, create: bool) -> bool:
+        item = DepartmentItem(pk=keys.ORG, sk=keys.dept_sk(dept.dept_id), **dept.view())
+        try:
+            item.save(condition=DepartmentItem.pk.does_not_exist() if create else DepartmentItem.pk.exists())
+        except PutError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def delete(self, dept_id: str) -> None:
+        DepartmentItem(pk=keys.ORG, sk=keys.dept_sk(dept_id)).delete()
+
+    def has_users(self, dept_id: str) -> bool:
+        """True when a user belongs to the department (a filtered read of the GSI2 user directory:
+        an admin action, not a request path of sign-in)."""
+        for _ in UserItem.gsi2.query(keys.USERS, filter_condition=UserItem.department_id == dept_id, limit=1):
+            return True
+        return False
