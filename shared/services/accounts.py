@@ -120,11 +120,8 @@ def claim_error(claim: str) -> AppError:
     return UsernameTakenError()
 
 
-def user_info(record: UserRecord, app_name: str) -> dict[str, Any]:
-    """``user_info`` of API.md section 2: roles and permissions of ``app_name`` only."""
-    user = record.user
-    grants = record.grants_in(app_name)
-    _, permissions = authorization_of(grants)
+def profile_view(user: User) -> dict[str, Any]:
+    """The public profile fields of a user (never the password hash)."""
     return {
         "user_id": user.user_id,
         "username": user.username,
@@ -139,6 +136,17 @@ def user_info(record: UserRecord, app_name: str) -> dict[str, Any]:
         "referer_id": user.referer_id,
         "department_id": user.department_id,
         "status": user.status,
+        "created_at": iso(user.created_at),
+        "last_login_at": iso(user.last_login_at) if user.last_login_at else None,
+    }
+
+
+def user_info(record: UserRecord, app_name: str) -> dict[str, Any]:
+    """``user_info`` of API.md section 2: roles and permissions of ``app_name`` only."""
+    grants = record.grants_in(app_name)
+    _, permissions = authorization_of(grants)
+    return {
+        **profile_view(record.user),
         "app_name": app_name,
         "roles": [
             {"role_id": g.role_id, "role_code": g.role_code, "role_name": g.role_name, "app_name": g.app_name}
@@ -157,8 +165,6 @@ def user_info(record: UserRecord, app_name: str) -> dict[str, Any]:
             }
             for a in record.accounts
         ],
-        "created_at": iso(user.created_at),
-        "last_login_at": iso(user.last_login_at) if user.last_login_at else None,
     }
 
 
@@ -205,19 +211,8 @@ class AccountService:
             self.policy.check(cmd.password, "password")
         _, grant = self.apps.default_grant(app_name)
         now = self.clock()
-        user = User(
-            user_id=self.ids(),
-            username=username,
-            nickname=(cmd.nickname or username)[:64],
-            real_name=cmd.real_name,
-            email=email,
-            phone=phone,
-            password_hash=self.hasher.hash(cmd.password) if with_password else None,
-            created_at=now,
-        )
-        claims = [keys.username_claim(username_key(username))]
-        claims += [keys.email_claim(email)] if email else []
-        claims += [keys.phone_claim(phone)] if phone else []
+        user, claims = self._new_user(cmd, username, email, phone, now, with_password)
+        user.last_login_at = None
         accounts = [Account(provider="password", open_id=user.user_id, created_at=now)] if with_password else []
         try:
             self.users.create(user, claims, accounts, [grant], None, self._audit("admin_create", now, ClientInfo()))
@@ -247,23 +242,7 @@ class AccountService:
             self._require_code("sms", phone, cmd.sms_code, "sms_code")
         grants = [grant, *(extra_grants or [])]
         now = self.clock()
-        user = User(
-            user_id=self.ids(),
-            username=username,
-            nickname=(cmd.nickname or username)[:64],
-            real_name=cmd.real_name,
-            email=email,
-            phone=phone,
-            referer_id=cmd.referer_id,
-            password_hash=self.hasher.hash(cmd.password),
-            created_at=now,
-            last_login_at=now,
-        )
-        claims = [keys.username_claim(username_key(username))]
-        if email:
-            claims.append(keys.email_claim(email))
-        if phone:
-            claims.append(keys.phone_claim(phone))
+        user, claims = self._new_user(cmd, username, email, phone, now, with_password=True)
         account = Account(provider="password", open_id=user.user_id, created_at=now)
         tokens = self.sessions.new(user.user_id, app_name, grants, client)
         try:
@@ -272,6 +251,27 @@ class AccountService:
             raise claim_error(exc.claim) from exc
         record = UserRecord(user=user, accounts=[account], grants=grants)
         return SignedIn(tokens, user_info(record, app_name), created=True)
+
+    def _new_user(
+        self, cmd: RegisterCommand, username: str, email: str | None, phone: str | None, now: float, with_password: bool
+    ) -> tuple[User, list[str]]:
+        """A new password user and the identifier claims that keep it unique."""
+        user = User(
+            user_id=self.ids(),
+            username=username,
+            nickname=(cmd.nickname or username)[:64],
+            real_name=cmd.real_name,
+            email=email,
+            phone=phone,
+            referer_id=cmd.referer_id,
+            password_hash=self.hasher.hash(cmd.password) if with_password else None,
+            created_at=now,
+            last_login_at=now,
+        )
+        claims = [keys.username_claim(username_key(username))]
+        claims += [keys.email_claim(email)] if email else []
+        claims += [keys.phone_claim(phone)] if phone else []
+        return user, claims
 
     # -- sign-in -------------------------------------------------------------------------------
     def login(

@@ -8,12 +8,12 @@ import base64
 import json
 from typing import Any
 
-from shared.clock import Clock, iso, system_clock
+from shared.clock import Clock, system_clock
 from shared.db.users import ClaimTakenError, UserRepository
 from shared.domain import User
 from shared.errors import PhoneTakenError, ValidationError
 from shared.identifiers import normalize_phone
-from shared.services.accounts import PROFILE_FIELDS, AccountService, user_info
+from shared.services.accounts import PROFILE_FIELDS, AccountService, profile_view, user_info
 
 ADMIN_FIELDS = (*PROFILE_FIELDS, "department_id")
 MAX_PAGE_SIZE = 100
@@ -160,20 +160,7 @@ class UserAdmin:
 
     @staticmethod
     def _row(user: User) -> dict[str, Any]:
-        return {
-            "user_id": user.user_id,
-            "username": user.username,
-            "nickname": user.nickname,
-            "real_name": user.real_name,
-            "email": user.email,
-            "phone": user.phone,
-            "avatar": user.avatar,
-            "status": user.status,
-            "department_id": user.department_id,
-            "union_id": user.union_id,
-            "created_at": iso(user.created_at),
-            "last_login_at": iso(user.last_login_at) if user.last_login_at else None,
-        }
+        return profile_view(user)
 
     def update(self, user_id: str, app_name: str, fields: dict[str, Any]) -> dict[str, Any]:
         """Profile fields, ``phone`` (claim moved), ``password`` (set by the admin) and ``status``.
