@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.exceptions import PutError, UpdateError
-
 from shared.db import keys
 from shared.db.models import AppItem, BaseItem, RoleItem, UserRoleItem
-from shared.db.table import Table, is_condition_failure
+from shared.db.table import Table, conditionally
 from shared.domain import AppConfig, Role
 
 
@@ -77,13 +75,7 @@ class AppRepository:
             status=role.status,
             created_at=int(now),
         )
-        try:
-            item.save(condition=RoleItem.pk.does_not_exist())
-        except PutError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
+        return conditionally(lambda: item.save(condition=RoleItem.pk.does_not_exist()))
 
     def list_roles(self, app_name: str) -> list[Role]:
         """Every role of an app (one Query on ``APP#<app>``, ``SK`` beginning with ``ROLE#``)."""
@@ -130,13 +122,7 @@ class AppRepository:
             created_at=int(now),
             **app_fields(app),
         )
-        try:
-            item.save(condition=AppItem.pk.does_not_exist())
-        except PutError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
+        return conditionally(lambda: item.save(condition=AppItem.pk.does_not_exist()))
 
     def update_app(self, app: AppConfig) -> bool:
         """Replace an app's settings; False when there is no such app."""
@@ -145,13 +131,7 @@ class AppRepository:
             getattr(AppItem, name).set(value) if value is not None else getattr(AppItem, name).remove()
             for name, value in app_fields(app).items()
         ]
-        try:
-            item.update(actions=actions, condition=AppItem.pk.exists())
-        except UpdateError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
+        return conditionally(lambda: item.update(actions=actions, condition=AppItem.pk.exists()))
 
 
 APPS = "APPS"

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError
 
 from shared.db import keys
 from shared.db.models import CodeItem
-from shared.db.table import Table, is_condition_failure
+from shared.db.table import Table, conditionally, is_condition_failure
 
 
 @dataclass(frozen=True)
@@ -65,33 +65,20 @@ class CodeRepository:
 
     def add_try(self, code_type: str, target: str, code_hash: str) -> None:
         """Count a wrong try against this very code (a newer code is left alone)."""
-        try:
-            CodeItem(pk=keys.code_pk(code_type, target), sk=keys.CODE).update(
-                actions=[CodeItem.tries.add(1)], condition=CodeItem.code_hash == code_hash
-            )
-        except UpdateError as exc:
-            if not is_condition_failure(exc):
-                raise
+        item = CodeItem(pk=keys.code_pk(code_type, target), sk=keys.CODE)
+        conditionally(lambda: item.update(actions=[CodeItem.tries.add(1)], condition=CodeItem.code_hash == code_hash))
 
     def consume(self, code_type: str, target: str, code_hash: str, max_tries: int) -> bool:
         """Delete the code if it is still this one and not burnt; False when another use won."""
-        try:
-            CodeItem(pk=keys.code_pk(code_type, target), sk=keys.CODE).delete(
-                condition=(CodeItem.code_hash == code_hash) & (CodeItem.tries < max_tries)
-            )
-        except DeleteError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
+        item = CodeItem(pk=keys.code_pk(code_type, target), sk=keys.CODE)
+        return conditionally(
+            lambda: item.delete(condition=(CodeItem.code_hash == code_hash) & (CodeItem.tries < max_tries))
+        )
 
     def withdraw(self, code_type: str, target: str, code_hash: str) -> None:
         """Remove a code that could not be delivered, so it neither works nor holds the cooldown."""
-        try:
-            CodeItem(pk=keys.code_pk(code_type, target), sk=keys.CODE).delete(condition=CodeItem.code_hash == code_hash)
-        except DeleteError as exc:
-            if not is_condition_failure(exc):
-                raise
+        item = CodeItem(pk=keys.code_pk(code_type, target), sk=keys.CODE)
+        conditionally(lambda: item.delete(condition=CodeItem.code_hash == code_hash))
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from pynamodb.exceptions import PutError
-
 from shared.db import keys
 from shared.db.models import DepartmentItem, UserItem
-from shared.db.table import Table, is_condition_failure
+from shared.db.table import Table, conditionally
 
 
 @dataclass
@@ -38,13 +36,9 @@ class DepartmentRepository:
 
     def put(self, dept: Department, create: bool) -> bool:
         item = DepartmentItem(pk=keys.ORG, sk=keys.dept_sk(dept.dept_id), **dept.view())
-        try:
-            item.save(condition=DepartmentItem.pk.does_not_exist() if create else DepartmentItem.pk.exists())
-        except PutError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
+        return conditionally(
+            lambda: item.save(condition=DepartmentItem.pk.does_not_exist() if create else DepartmentItem.pk.exists())
+        )
 
     def delete(self, dept_id: str) -> None:
         DepartmentItem(pk=keys.ORG, sk=keys.dept_sk(dept_id)).delete()

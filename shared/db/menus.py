@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, PutError
-
 from shared.db import keys
 from shared.db.models import MenuItem
-from shared.db.table import Table, is_condition_failure
+from shared.db.table import Table, conditionally
 
 
 @dataclass
@@ -77,19 +75,9 @@ class MenuRepository:
             extra=menu.extra or None,
         )
         condition = MenuItem.pk.does_not_exist() if create else MenuItem.pk.exists()
-        try:
-            item.save(condition=condition)
-        except PutError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
+        return conditionally(lambda: item.save(condition=condition))
 
     def delete(self, app_name: str, menu_id: str) -> bool:
-        try:
-            MenuItem(pk=keys.app_pk(app_name), sk=keys.menu_sk(menu_id)).delete(condition=MenuItem.pk.exists())
-        except DeleteError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
+        return conditionally(
+            lambda: MenuItem(pk=keys.app_pk(app_name), sk=keys.menu_sk(menu_id)).delete(condition=MenuItem.pk.exists())
+        )

@@ -7,11 +7,11 @@ user's sessions through ``GSI1`` (``GSI1PK=USER#<id>``).
 
 from __future__ import annotations
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from shared.db import keys
 from shared.db.models import SessionItem
-from shared.db.table import Table, chunks, is_condition_failure
+from shared.db.table import Table, chunks, conditionally, is_condition_failure
 from shared.domain import Session
 
 
@@ -112,13 +112,7 @@ class SessionRepository:
         condition = SessionItem.pk.exists()
         if user_id is not None:
             condition = condition & (SessionItem.user_id == user_id)
-        try:
-            item.delete(condition=condition)
-        except DeleteError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
+        return conditionally(lambda: item.delete(condition=condition))
 
     def list_for_user(self, user_id: str) -> list[Session]:
         """Every session of a user, oldest first (one Query on GSI1)."""

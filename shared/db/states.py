@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, DoesNotExist
+from pynamodb.exceptions import DoesNotExist
 
 from shared.db import keys
 from shared.db.models import StateItem
-from shared.db.table import Table, is_condition_failure
+from shared.db.table import Table, conditionally
 
 
 class StateRepository:
@@ -26,11 +26,7 @@ class StateRepository:
             item = StateItem.get(keys.state_pk(state), keys.STATE)
         except DoesNotExist:
             return None
-        try:
-            item.delete(condition=StateItem.pk.exists() & (StateItem.expires_at > int(now)))
-        except DeleteError as exc:
-            if is_condition_failure(exc):
-                return None
-            raise
+        if not conditionally(lambda: item.delete(condition=StateItem.pk.exists() & (StateItem.expires_at > int(now)))):
+            return None
         data: dict[str, Any] = dict(item.data or {})
         return data

@@ -6,10 +6,10 @@ PynamoDB models on creation, so nothing connects at import time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from shared.db.models import BaseItem, bind
@@ -44,6 +44,17 @@ def error_code(error: PynamoDBException) -> str | None:
 
 def is_condition_failure(error: PynamoDBException) -> bool:
     return error_code(error) == "ConditionalCheckFailedException"
+
+
+def conditionally(write: Callable[[], object]) -> bool:
+    """Run one conditional write; False when its condition did not hold (any other failure is raised)."""
+    try:
+        write()
+    except (PutError, UpdateError, DeleteError) as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True
 
 
 def failed_indexes(error: TransactWriteError, code: str = "ConditionalCheckFailed") -> list[int]:
