@@ -35,3 +35,13 @@ def test_assign_role_event(services: Services, event, context) -> None:
     assert response["statusCode"] == 200 and json.loads(response["body"])["data"]["role_id"] == "app0:editor"
     missing = admin.lambda_handler(event("admin-assign-role.json", body={**body, "user_id": "ghost"}), context)
     assert missing["statusCode"] == 404
+
+
+def test_wechat_miniapp_event_in_mock_mode(services: Services, event, context) -> None:
+    from functions.wechat import app as wechat
+
+    response = wechat.lambda_handler(event("wechat-miniapp-login.json"), context)
+    data = json.loads(response["body"])["data"]
+    assert response["statusCode"] == 200 and data["created"] is True
+    assert data["user_info"]["accounts"][0]["app_id"] == "mock-miniapp"
+    assert "session_key" not in response["body"]
