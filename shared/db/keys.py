@@ -61,10 +61,6 @@ def role_members_gsi1pk(app_name: str, role_code: str) -> str:
     return f"ROLE#{app_name}#{role_code}"
 
 
-def role_id_claim(role_id: str) -> str:
-    return f"ROLEID#{role_id}"
-
-
 def audit_pk(user_id: str) -> str:
     return f"AUDIT#{user_id}"
 
