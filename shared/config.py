@@ -34,6 +34,9 @@ class Settings:
     """Configuration of one deployment (one stage)."""
 
     stage: str = "dev"
+    # Local mode (`make run`, tests): WeChat mock mode and its admin shortcut exist only here. Set by
+    # LOCAL_MODE=1, and never on AWS Lambda whatever the variable says (API.md section 4).
+    local_mode: bool = False
     table_name: str = "user-center-dev"
     region: str = "us-east-1"
     dynamodb_endpoint: str | None = None
@@ -107,6 +110,7 @@ class Settings:
             raise ValueError("BCRYPT_ROUNDS must be between 4 and 16")
         return cls(
             stage=stage,
+            local_mode=env.get("LOCAL_MODE", "").strip() == "1" and not env.get("AWS_LAMBDA_FUNCTION_NAME"),
             table_name=env.get("TABLE_NAME", f"user-center-{stage}"),
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
             dynamodb_endpoint=env.get("DYNAMODB_ENDPOINT") or None,

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from shared.db.users import UserRepository
     from shared.providers.base import CodeSender
     from shared.services.accounts import AccountService
+    from shared.services.admin import AdminActions
     from shared.services.apps import AppDirectory
     from shared.services.captcha import CaptchaService
     from shared.services.code_flows import CodeFlows
@@ -53,6 +54,7 @@ class Services:
     role_admin: RoleAdmin
     menus: MenuService
     departments: DepartmentService
+    admin: AdminActions
 
 
 def build_session_service(
@@ -104,6 +106,8 @@ def build_services(
     from shared.providers.factory import LazySenders
     from shared.providers.wechat import WechatClient
     from shared.services.accounts import AccountService, LoginLimits
+    from shared.services.admin import AdminActions
+    from shared.services.admin_scope import AdminScope
     from shared.services.apps import AppDirectory
     from shared.services.captcha import CaptchaService
     from shared.services.code_flows import CodeFlows
@@ -158,6 +162,11 @@ def build_services(
         ids,
     )
     roles = RoleService(users, sessions.sessions, GrantRepository(table), apps, clock)
+    user_admin = UserAdmin(accounts, users, app_repository, clock)
+    role_admin = RoleAdmin(apps, app_repository, roles, clock)
+    menus = MenuService(MenuRepository(table), apps, app_repository, ids)
+    departments = DepartmentService(DepartmentRepository(table), ids)
+    admin = AdminActions(AdminScope(users), accounts, apps, roles, role_admin, user_admin, menus, departments)
     return Services(
         settings,
         table,
@@ -171,10 +180,11 @@ def build_services(
         codes,
         code_flows,
         wechat,
-        UserAdmin(accounts, users, clock),
-        RoleAdmin(apps, app_repository, roles, clock),
-        MenuService(MenuRepository(table), apps, app_repository, ids),
-        DepartmentService(DepartmentRepository(table), ids),
+        user_admin,
+        role_admin,
+        menus,
+        departments,
+        admin,
     )
 
 

@@ -67,6 +67,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 def settings(table_name: str, dynamo_endpoint: str, ring_document: str, tmp_path: Any) -> Settings:
     return Settings(
+        local_mode=True,  # tests run as `make run` does; deployed-stack behaviour sets it False
         local_outbox=str(tmp_path / "outbox.jsonl"),
         table_name=table_name,
         dynamodb_endpoint=dynamo_endpoint,

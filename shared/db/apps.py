@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pynamodb.expressions.update import Action
+
 from shared.db import keys
 from shared.db.models import AppItem, BaseItem, RoleItem, UserRoleItem
 from shared.db.table import Table, conditionally
@@ -85,17 +87,25 @@ class AppRepository:
             if isinstance(item, RoleItem)
         ]
 
-    def save_role(self, role: Role) -> None:
-        """Replace a role's display name, permissions, menus and status (the role must exist)."""
-        RoleItem(pk=keys.app_pk(role.app_name), sk=keys.role_sk(role.role_code)).update(
-            actions=[
-                RoleItem.role_name.set(role.role_name),
-                RoleItem.permissions.set(list(role.permissions)),
-                RoleItem.menu_ids.set(list(role.menu_ids)),
-                RoleItem.status.set(role.status),
-            ],
-            condition=RoleItem.pk.exists(),
-        )
+    def save_role(self, role: Role, expected_permissions: list[str] | None = None) -> bool:
+        """Replace a role's display name, permissions, menus and status (the role must exist).
+
+        With ``expected_permissions``, only while the stored permissions are those; False otherwise.
+        """
+        condition = RoleItem.pk.exists()
+        if expected_permissions is not None:
+            same = RoleItem.permissions == list(expected_permissions)
+            if not expected_permissions:
+                same = same | RoleItem.permissions.does_not_exist()
+            condition = condition & same
+        item = RoleItem(pk=keys.app_pk(role.app_name), sk=keys.role_sk(role.role_code))
+        actions: list[Action] = [
+            RoleItem.role_name.set(role.role_name),
+            RoleItem.permissions.set(list(role.permissions)),
+            RoleItem.menu_ids.set(list(role.menu_ids)),
+            RoleItem.status.set(role.status),
+        ]
+        return conditionally(lambda: item.update(actions=actions, condition=condition))
 
     def delete_role(self, app_name: str, role_code: str) -> None:
         RoleItem(pk=keys.app_pk(app_name), sk=keys.role_sk(role_code)).delete()
@@ -107,6 +117,13 @@ class AppRepository:
             for item in UserRoleItem.gsi1.query(keys.role_members_gsi1pk(app_name, role_code))
             if isinstance(item, UserRoleItem)
         ]
+
+    def app_members(self, app_name: str) -> list[str]:
+        """User ids holding any role of an app (one GSI1 Query per role of the app)."""
+        members: dict[str, None] = {}
+        for role in self.list_roles(app_name):
+            members.update(dict.fromkeys(self.role_members(app_name, role.role_code)))
+        return list(members)
 
     def list_apps(self) -> list[AppConfig]:
         return [to_app(item) for item in AppItem.gsi1.query(APPS) if isinstance(item, AppItem)]

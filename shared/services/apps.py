@@ -16,7 +16,7 @@ from shared.config import Settings
 from shared.db.apps import AppRepository
 from shared.domain import AppConfig, Role, RoleGrant
 from shared.errors import AppError, NotFoundError, ValidationError
-from shared.services.catalog import builtin_role
+from shared.services.catalog import admin_permissions, builtin_role
 
 APP_NAME_RE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 ROLE_CODE_RE = re.compile(r"[A-Za-z0-9_\-.]{1,64}")
@@ -115,7 +115,14 @@ class AppDirectory:
             role = builtin_role(app_name, code)
             self.apps.create_role_if_missing(role, self.clock())
             role = self.apps.get_role(app_name, code) or role
-        return app, RoleGrant(app_name, role.role_code, role.role_id, role.role_name, list(role.permissions))
+        # The admin API never lets a default role hold system:* permissions; should one ever do (data
+        # written by other means), signing up still grants none of them.
+        granted = [p for p in role.permissions if p not in admin_permissions(role.permissions)]
+        return app, RoleGrant(app_name, role.role_code, role.role_id, role.role_name, granted)
+
+    def default_role_of(self, app_name: str) -> str:
+        """The code of the role every new user of the app receives."""
+        return self.get(app_name).default_role or self.settings.default_role
 
     def grant_of(self, app_name: str, role_code: str) -> RoleGrant:
         """A grant of a role, creating the role when missing (assign-role, bootstrap, dev shortcuts)."""
@@ -164,7 +171,11 @@ class AppDirectory:
         if "display_name" in fields:
             changes["display_name"] = fields["display_name"]
         if fields.get("default_role"):
-            changes["default_role"] = check_role_code(str(fields["default_role"]), "default_role")
+            code = check_role_code(str(fields["default_role"]), "default_role")
+            role = self.apps.get_role(app.app_name, code) or builtin_role(app.app_name, code)
+            if admin_permissions(role.permissions):
+                raise ValidationError({"default_role": ["a role with system:* permissions cannot be the default"]})
+            changes["default_role"] = code
         if "allowed_callback_origins" in fields:
             origins = fields["allowed_callback_origins"] or []
             changes["allowed_callback_origins"] = sorted({normalize_origin(str(o)) for o in origins})

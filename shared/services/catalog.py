@@ -25,6 +25,11 @@ SUPER_ADMIN_ROLE = "admin"
 ROLE_NAMES = {"admin": "管理员", "l0": "普通用户"}
 
 
+def admin_permissions(permissions: list[str] | tuple[str, ...]) -> list[str]:
+    """The ``system:*`` permissions among ``permissions``: what makes a role an admin role."""
+    return sorted(p for p in permissions if p.startswith("system:"))
+
+
 def role_id(app_name: str, role_code: str) -> str:
     """Role ids are ``<app>:<code>``: stable, and a role is found from its id with one GetItem."""
     return f"{app_name}:{role_code}"

@@ -10,18 +10,22 @@ permission or be deleted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from typing import Any
 
 from shared.clock import Clock, system_clock
 from shared.db.apps import AppRepository
 from shared.domain import Role, RoleGrant
-from shared.errors import AppError, NotFoundError, ValidationError
+from shared.errors import AppError, NotFoundError, ServiceUnavailableError, ValidationError
 from shared.services.apps import AppDirectory, check_role_code
-from shared.services.catalog import SUPER_ADMIN_APP, SUPER_ADMIN_ROLE, SYSTEM_PERMISSIONS, role_id
+from shared.services.catalog import SUPER_ADMIN_APP, SUPER_ADMIN_ROLE, SYSTEM_PERMISSIONS, admin_permissions, role_id
 from shared.services.roles import RoleService
 
 MAX_PAGE_SIZE = 100
+ATTEMPTS = 3
+
+RoleGuard = Callable[[Role, Role], None]
 
 
 class RoleExistsError(AppError):
@@ -107,9 +111,38 @@ class RoleAdmin:
             raise RoleExistsError()
         return role
 
-    def update(self, value: str, fields: dict[str, Any]) -> Role:
-        """Change a role and rewrite its holders' grants and sessions."""
-        role = self.get(value)
+    def update(self, value: str, fields: dict[str, Any], guard: RoleGuard | None = None) -> Role:
+        """Change a role and rewrite its holders' grants and sessions.
+
+        ``guard(before, after)`` may refuse the edit by raising; the role is saved only if its
+        permissions are still those the guard saw (a concurrent edit makes this one start over).
+
+        Raises:
+            NotFoundError: no such role.
+            ValidationError: bad fields, or the edit breaks a rule of the super-admin or default role.
+            ServiceUnavailableError: the role kept changing underneath.
+        """
+        for _ in range(ATTEMPTS):
+            role = self.get(value)
+            updated = replace(role, **self._changes(fields))
+            self._check(updated)
+            if guard is not None:
+                guard(role, updated)
+            grant_changed = (updated.role_name, updated.permissions, updated.status) != (
+                role.role_name,
+                role.permissions,
+                role.status,
+            )
+            if grant_changed or updated.menu_ids != role.menu_ids:
+                if not self.repository.save_role(updated, expected_permissions=role.permissions):
+                    continue  # edited meanwhile: check again against what is stored now
+                if grant_changed:
+                    self._rewrite_holders(updated)
+            return updated
+        raise ServiceUnavailableError()
+
+    @staticmethod
+    def _changes(fields: dict[str, Any]) -> dict[str, Any]:
         changes: dict[str, Any] = {}
         if fields.get("role_name"):
             changes["role_name"] = str(fields["role_name"])
@@ -119,14 +152,7 @@ class RoleAdmin:
             changes["menu_ids"] = list(dict.fromkeys(fields["menu_ids"]))
         if fields.get("status"):
             changes["status"] = str(fields["status"])
-        updated = replace(role, **changes)
-        self._check(updated)
-        if (updated.role_name, updated.permissions, updated.status) != (role.role_name, role.permissions, role.status):
-            self.repository.save_role(updated)
-            self._rewrite_holders(updated)
-        elif updated.menu_ids != role.menu_ids:
-            self.repository.save_role(updated)
-        return updated
+        return changes
 
     def delete(self, value: str, force: bool) -> int:
         """Delete a role; one still held needs ``force`` (then every holder loses it). Returns holders."""
@@ -152,6 +178,8 @@ class RoleAdmin:
         super_admin = (role.app_name, role.role_code) == (SUPER_ADMIN_APP, SUPER_ADMIN_ROLE)
         if super_admin and (not set(SYSTEM_PERMISSIONS) <= set(role.permissions) or role.status != "active"):
             raise ValidationError({"permissions": ["the super-admin role keeps every system:* permission"]})
+        if admin_permissions(role.permissions) and role.role_code == self.apps.default_role_of(role.app_name):
+            raise ValidationError({"permissions": ["an app's default role cannot hold system:* permissions"]})
 
     def _rewrite_holders(self, role: Role) -> None:
         granted = list(role.permissions) if role.status == "active" else []

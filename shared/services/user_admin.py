@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from shared.clock import Clock, system_clock
+from shared.db.apps import AppRepository
 from shared.db.users import ClaimTakenError, UserRepository
 from shared.domain import User
 from shared.errors import PhoneTakenError, ValidationError
@@ -16,6 +17,8 @@ from shared.identifiers import normalize_phone
 from shared.services.accounts import PROFILE_FIELDS, AccountService, profile_view, user_info
 
 ADMIN_FIELDS = (*PROFILE_FIELDS, "department_id")
+# Fields of the person, not of one app: changing them is an organisation action (API.md section 4).
+ORG_FIELDS = ("username", "email", "phone", "password", "status", "department_id")
 MAX_PAGE_SIZE = 100
 
 
@@ -36,6 +39,21 @@ def decode_cursor(value: str | None) -> dict[str, Any] | None:
         raise ValidationError({"cursor": ["not a cursor from this API"]}) from exc
 
 
+def encode_offset(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode("ascii")
+
+
+def decode_offset(value: str) -> int:
+    """Raises: ValidationError: not a cursor this API gave out."""
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(value.encode("ascii")))["offset"]
+        if not isinstance(offset, int) or offset < 0:
+            raise ValueError("bad offset")
+        return offset
+    except (ValueError, UnicodeError, KeyError, TypeError) as exc:
+        raise ValidationError({"cursor": ["not a cursor from this API"]}) from exc
+
+
 def _positive(value: str | None, name: str) -> int:
     try:
         number = int(value or 1)
@@ -47,9 +65,12 @@ def _positive(value: str | None, name: str) -> int:
 
 
 class UserAdmin:
-    def __init__(self, accounts: AccountService, users: UserRepository, clock: Clock = system_clock) -> None:
+    def __init__(
+        self, accounts: AccountService, users: UserRepository, apps: AppRepository, clock: Clock = system_clock
+    ) -> None:
         self.accounts = accounts
         self.users = users
+        self.apps = apps
         self.clock = clock
 
     def view(self, user_id: str, app_name: str) -> dict[str, Any]:
@@ -63,12 +84,15 @@ class UserAdmin:
         info["has_password"] = bool(record.user.password_hash)
         return info
 
-    def list_users(self, app_name: str, query: dict[str, str], page_size: int) -> dict[str, Any]:
+    def list_users(
+        self, app_name: str, query: dict[str, str], page_size: int, members_of: str | None = None
+    ) -> dict[str, Any]:
         """The user directory, newest first, ``page_size`` ≤ 100, with ``cursor`` (or ``page``) paging.
 
         ``username``/``email``/``phone`` are exact (case-insensitive) through their claims; ``role_code``
         lists the role's holders in ``app_name``; ``real_name`` (prefix), ``department_id`` and ``status``
-        filter the directory Query.
+        filter. ``members_of`` limits the list to users holding a role in that app (what an admin of an
+        app other than ``app0`` sees).
 
         Raises:
             ValidationError: a bad page size, page or cursor.
@@ -76,21 +100,36 @@ class UserAdmin:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValidationError({"page_size": [f"1 to {MAX_PAGE_SIZE}"]})
         exact = self._exact_claims(query)
-        if exact is not None or query.get("role_code"):
-            if exact is not None:
-                user_id = self.users.find_user_id(exact) if exact else None
-                ids = [user_id] if user_id else []
-            else:
-                members = self.accounts.apps.apps.role_members(self.accounts.apps.resolve(app_name), query["role_code"])
-                ids = members
-            people = [u for u in self.users.profiles(ids) if self._matches(u, query)]
-            people.sort(key=lambda u: u.created_at, reverse=True)
-            return {
-                "items": [self._row(u) for u in people[:page_size]],
-                "page_size": page_size,
-                "total": len(people),
-                "next_cursor": None,
-            }
+        if exact is None and not query.get("role_code") and members_of is None:
+            return self._directory_page(query, page_size)
+        if exact is not None:
+            user_id = self.users.find_user_id(exact) if exact else None
+            ids = [user_id] if user_id else []
+            if members_of is not None:
+                ids = [i for i in ids if (r := self.users.load(i)) is not None and r.grants_in(members_of)]
+        elif query.get("role_code"):
+            ids = self.apps.role_members(app_name, query["role_code"])
+        else:
+            ids = self.apps.app_members(str(members_of))
+        people = [u for u in self.users.profiles(ids) if self._matches(u, query)]
+        people.sort(key=lambda u: (u.created_at, u.user_id), reverse=True)
+        page: int | None = None
+        if query.get("cursor"):
+            start = decode_offset(query["cursor"])
+        else:
+            page = _positive(query.get("page"), "page")
+            start = (page - 1) * page_size
+        end = start + page_size
+        return {
+            "items": [self._row(u) for u in people[start:end]],
+            "page": page,
+            "page_size": page_size,
+            "total": len(people),
+            "next_cursor": encode_offset(end) if end < len(people) else None,
+        }
+
+    def _directory_page(self, query: dict[str, str], page_size: int) -> dict[str, Any]:
+        """A page of the whole organisation's directory (GSI2), by cursor or by page number."""
         cursor = decode_cursor(query.get("cursor"))
         page = _positive(query.get("page"), "page")
         users, last = self.users.directory(

@@ -6,10 +6,10 @@ UnionID when WeChat gives one. Claim items keep (``wechat``, ``app_id``, ``open_
 unique under concurrency: of two first logins of one person at once, one creates the user and the other
 joins it.
 
-Mock mode (API.md section 10): when the app has no AppID for that type and the stage is not ``prod``, the
-``code`` is used as both ``openid`` and ``unionid`` with ``app_id`` ``mock-<type>``; in ``prod`` WeChat
-sign-in then refuses (503), never mocks. In stage ``dev`` only, a mock code starting with ``admin`` also
-grants the super-admin role.
+Mock mode (API.md sections 4 and 10): in local mode only (``make run`` and tests, never a deployed stack
+whatever its stage), when the app has no AppID and secret for that type, the ``code`` is used as both
+``openid`` and ``unionid`` with ``app_id`` ``mock-<type>``, and a mock code starting with ``admin`` also
+grants the super-admin role. A deployed stack without WeChat credentials refuses WeChat sign-in (503).
 """
 
 from __future__ import annotations
@@ -140,17 +140,30 @@ class WechatSignIn:
         return configured or os.environ.get(f"WECHAT_{account_type.upper()}_APP_ID") or None
 
     def mock_mode(self, app: AppConfig, account_type: str) -> bool:
-        """Mock mode: no AppID for this type, and never in prod.
+        """Mock mode: local mode, and no AppID (or no secret) for this type.
 
         Raises:
-            WechatNotConfiguredError: prod without an AppID (or without its secret).
+            WechatNotConfiguredError: outside local mode without an AppID (or without its secret).
         """
         app_id = self.app_id_of(app, account_type)
         if app_id and self.secret(app_id):
             return False
-        if self.settings.is_prod:
+        if not self.settings.local_mode:
             raise WechatNotConfiguredError()
         return True
+
+    def redirect_app_id(self, app: AppConfig, account_type: str) -> str:
+        """The AppID a browser is sent to WeChat with (``mock-<type>`` in local mock mode).
+
+        Raises:
+            WechatNotConfiguredError: outside local mode without an AppID.
+        """
+        app_id = self.app_id_of(app, account_type)
+        if app_id:
+            return app_id
+        if not self.settings.local_mode:
+            raise WechatNotConfiguredError()
+        return f"mock-{account_type}"
 
     # -- identities --------------------------------------------------------------------------------
     def identify(self, app: AppConfig, account_type: str, code: str) -> WechatIdentity:
@@ -200,7 +213,7 @@ class WechatSignIn:
         raise UpstreamUnavailableError()
 
     def _dev_admin_grants(self, identity: WechatIdentity, code: str) -> list[RoleGrant]:
-        if identity.mock and self.settings.stage == "dev" and code.startswith("admin"):
+        if identity.mock and self.settings.local_mode and code.startswith("admin"):
             return [self.accounts.apps.grant_of(SUPER_ADMIN_APP, SUPER_ADMIN_ROLE)]
         return []
 
@@ -274,7 +287,7 @@ class WechatSignIn:
         """The open-platform QR page URL (``snsapi_login``) and its single-use ``state``."""
         app = self.accounts.apps.get(self.accounts.apps.resolve(app_name))
         self.check_redirect(app, redirect_uri)
-        app_id = self.app_id_of(app, "web") or "mock-web"
+        app_id = self.redirect_app_id(app, "web")
         state = self.new_state({"app_name": app.app_name, "type": "web", "redirect_uri": redirect_uri})
         url = (
             f"{QR_URL}?appid={quote(app_id)}&redirect_uri={quote(redirect_uri, safe='')}"
@@ -297,7 +310,7 @@ class WechatSignIn:
         self.check_redirect(app, callback_url)
         in_wechat = "micromessenger" in (user_agent or "").lower()
         account_type = "mp" if in_wechat else "web"
-        app_id = self.app_id_of(app, account_type) or f"mock-{account_type}"
+        app_id = self.redirect_app_id(app, account_type)
         state = self.new_state({"app_name": app.app_name, "type": account_type, "callback_url": callback_url})
         redirect = callback_endpoint  # this API's /api/auth/wechat/callback, as the browser reaches it
         base, scope = (MP_URL, "snsapi_userinfo") if in_wechat else (QR_URL, "snsapi_login")

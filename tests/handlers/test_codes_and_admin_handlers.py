@@ -7,9 +7,11 @@ from pathlib import Path
 
 from functions.admin import app as admin
 from functions.codes import app as codes
+from shared.bootstrap import ensure_super_admin
 from shared.container import Services
 from shared.domain import ClientInfo
 from shared.services.accounts import RegisterCommand
+from shared.services.catalog import SYSTEM_PERMISSIONS
 
 
 def test_sms_code_event_sends_to_the_outbox(services: Services, event, context) -> None:
@@ -29,12 +31,23 @@ def test_phone_login_with_a_wrong_code_is_400(services: Services, event, context
 
 
 def test_assign_role_event(services: Services, event, context) -> None:
+    # Given a super admin (the event's authorizer context names them) and a plain user
+    ensure_super_admin(services, "root", "root-password-1")
+    root_id = services.users.find_user_id(["UNAME#root"])
+    as_root = {"user_id": str(root_id), "session_id": "s", "app_name": "app0", "roles": "admin,l0"}
+    as_root["permissions"] = ",".join(SYSTEM_PERMISSIONS)
     user = services.accounts.register(RegisterCommand(username="bob", password="secret123"), ClientInfo())
     body = {"user_id": user.user_info["user_id"], "role_name": "editor", "app_name": "app0"}
-    response = admin.lambda_handler(event("admin-assign-role.json", body=body), context)
+    # When the sample event is sent with that context
+    response = admin.lambda_handler(event("admin-assign-role.json", body=body, authorizer=as_root), context)
+    # Then the role is assigned; a missing user is 404
     assert response["statusCode"] == 200 and json.loads(response["body"])["data"]["role_id"] == "app0:editor"
-    missing = admin.lambda_handler(event("admin-assign-role.json", body={**body, "user_id": "ghost"}), context)
+    ghost = {**body, "user_id": "ghost"}
+    missing = admin.lambda_handler(event("admin-assign-role.json", body=ghost, authorizer=as_root), context)
     assert missing["statusCode"] == 404
+    # And the sample event as it is (a caller id that names nobody) changes nothing: 403
+    unknown = admin.lambda_handler(event("admin-assign-role.json", body=body), context)
+    assert unknown["statusCode"] == 403 and json.loads(unknown["body"])["error"] == "PERMISSION_DENIED"
 
 
 def test_wechat_miniapp_event_in_mock_mode(services: Services, event, context) -> None:
@@ -45,3 +58,20 @@ def test_wechat_miniapp_event_in_mock_mode(services: Services, event, context) -
     assert response["statusCode"] == 200 and data["created"] is True
     assert data["user_info"]["accounts"][0]["app_id"] == "mock-miniapp"
     assert "session_key" not in response["body"]
+
+
+def test_a_deployed_stack_refuses_mock_wechat_and_the_admin_code(make_services, event, context) -> None:
+    """The same event in a deployed dev stack (no local mode, no WeChat credentials): 503, no user made."""
+    from functions.wechat import app as wechat
+    from shared import container
+
+    deployed = make_services(stage="dev", local_mode=False)
+    container.override(deployed)
+    try:
+        for code in ("admin-x", "someone"):
+            response = wechat.lambda_handler(event("wechat-miniapp-login.json", body={"code": code}), context)
+            body = json.loads(response["body"])
+            assert response["statusCode"] == 503 and body["error"] == "UPSTREAM_UNAVAILABLE", body
+            assert deployed.users.find_user_id([f"ACCT#wechat#mock-miniapp#{code}"]) is None
+    finally:
+        container.override(None)

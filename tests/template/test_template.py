@@ -146,3 +146,13 @@ def test_consumer_example_builds_with_the_sdk(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     built = tmp_path / "build" / "OrdersFunction"
     assert (built / "app.py").exists() and (built / "user_center_sdk" / "context.py").exists()
+
+
+def test_no_deployed_function_runs_in_local_mode() -> None:
+    """WeChat mock mode and the admin code exist only in local mode (API.md section 4): the template sets
+    LOCAL_MODE nowhere, for any stage, and Lambda's own variable turns it off should anyone add it."""
+    template = (ROOT / "template.yaml").read_text(encoding="utf-8")
+    assert "LOCAL_MODE" not in template
+    for stage in ("dev", "prod"):
+        for function in read_api({"Stage": stage}).functions.values():
+            assert "LOCAL_MODE" not in function.environment, function.name

@@ -124,27 +124,42 @@ def test_five_sign_ins_a_minute_per_openid(svc: Services, clock: FakeClock) -> N
     svc.wechat.sign_in(None, "miniapp", "dave", CLIENT)
 
 
-def test_mock_mode_only_outside_prod(make_services) -> None:
-    dev = make_services()  # no AppIDs configured: mock mode
-    result = dev.wechat.sign_in(None, "miniapp", "mockuser", CLIENT)
+def test_mock_mode_only_in_local_mode(make_services) -> None:
+    # Given local mode and no AppIDs configured: mock mode
+    local = make_services()
+    result = local.wechat.sign_in(None, "miniapp", "mockuser", CLIENT)
     account = result.user_info["accounts"][0]
     assert (account["app_id"], account["open_id"], result.user_info["union_id"]) == (
         "mock-miniapp",
         "mockuser",
         "mockuser",
     )
-    prod = make_services(stage="prod")
-    with pytest.raises(WechatNotConfiguredError):
-        prod.wechat.sign_in(None, "miniapp", "mockuser", CLIENT)
+    # When the same configuration runs deployed, in either stage
+    for stage in ("dev", "prod"):
+        deployed = make_services(stage=stage, local_mode=False)
+        deployed.apps.update("app0", {"allowed_callback_origins": ["https://x.example"]})
+        # Then no WeChat sign-in, bind or browser redirect is mocked: a clear 503
+        for attempt in ("miniapp", "web", "redirect"):
+            with pytest.raises(WechatNotConfiguredError) as refused:
+                if attempt == "redirect":
+                    deployed.wechat.login_redirect(None, "https://x.example/cb", None, "https://api/cb")
+                else:
+                    deployed.wechat.sign_in(None, attempt, "mockuser", CLIENT)
+            assert refused.value.status == 503
 
 
-def test_dev_admin_shortcut_only_in_dev_mock_mode(make_services, clock: FakeClock) -> None:
-    dev = make_services()
-    admin = dev.wechat.sign_in(None, "miniapp", "admin-ops", CLIENT)
+def test_admin_shortcut_only_in_local_mock_mode(make_services) -> None:
+    local = make_services()
+    admin = local.wechat.sign_in(None, "miniapp", "admin-ops", CLIENT)
     assert "system:user:list" in admin.user_info["permissions"]
     assert "admin" in admin.tokens.session.roles
-    plain = dev.wechat.sign_in(None, "miniapp", "someone", CLIENT)
+    plain = local.wechat.sign_in(None, "miniapp", "someone", CLIENT)
     assert plain.user_info["permissions"] == []
+    # A deployed dev stack (the template's default stage) has no shortcut and no mock
+    deployed = make_services(stage="dev", local_mode=False)
+    with pytest.raises(WechatNotConfiguredError):
+        deployed.wechat.sign_in(None, "miniapp", "admin-x", CLIENT)
+    assert local.users.find_user_id(["ACCT#wechat#mock-miniapp#admin-x"]) is None
 
 
 def test_bind_links_an_identity_and_refuses_someone_elses(svc: Services) -> None:

@@ -1,0 +1,248 @@
+"""Every admin operation of the API (API.md sections 4 and 5), each decided by the admin-scope rule.
+
+The admin function's routes and the compatibility role routes call only this service. Each operation
+names what it acts on (a :class:`~shared.services.admin_scope.Target`: the app, the permissions it
+grants, the user it touches) and asks :class:`~shared.services.admin_scope.AdminScope` before it
+reads or writes anything else; the services behind it (roles, users, menus, departments, apps) are
+the unguarded domain, also used by sign-up, bootstrap and tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.domain import AppConfig, Role, RoleGrant
+from shared.errors import NotFoundError
+from shared.services.accounts import AccountService
+from shared.services.admin_scope import AdminScope, Caller, Target, UserAccess, sees_every_user, union
+from shared.services.apps import AppDirectory
+from shared.services.catalog import builtin_role
+from shared.services.departments import DepartmentService
+from shared.services.menus import MenuService
+from shared.services.role_admin import RoleAdmin, split_role_id
+from shared.services.roles import RoleService
+from shared.services.user_admin import ORG_FIELDS, UserAdmin
+
+USER_ROLE = "system:user:role"
+
+
+class AdminActions:
+    def __init__(
+        self,
+        scope: AdminScope,
+        accounts: AccountService,
+        apps: AppDirectory,
+        roles: RoleService,
+        role_admin: RoleAdmin,
+        user_admin: UserAdmin,
+        menus: MenuService,
+        departments: DepartmentService,
+    ) -> None:
+        self.scope = scope
+        self.accounts = accounts
+        self.apps = apps
+        self.roles = roles
+        self.role_admin = role_admin
+        self.user_admin = user_admin
+        self.menus = menus
+        self.departments = departments
+
+    def caller(self, context: dict[str, str]) -> Caller:
+        """The acting user, from the authorizer's context (see :meth:`AdminScope.caller`)."""
+        return self.scope.caller(context)
+
+    def _app(self, caller: Caller, requested: str | None) -> str:
+        return self.apps.resolve(requested or caller.app_name)
+
+    def _role(self, code: str, app_name: str) -> Role:
+        """The role, or the built-in one that assigning it would create."""
+        return self.apps.apps.get_role(app_name, code) or builtin_role(app_name, code)
+
+    # -- role grants (compatibility routes and /api/users/assign-roles/) ----------------------------
+    def assign_role(self, caller: Caller, user_id: str, app_name: str | None, role_code: str) -> RoleGrant:
+        app = self._app(caller, app_name)
+        self.scope.check(caller, USER_ROLE, Target(app=app))
+        role = self._role(role_code, app)
+        user = self.accounts.get(user_id)
+        self.scope.check(
+            caller, USER_ROLE, Target(app=app, grants=frozenset(role.permissions), user=user, access=UserAccess.GRANT)
+        )
+        return self.roles.assign(user_id, app, role_code)
+
+    def remove_roles(self, caller: Caller, user_id: str, app_name: str | None, role_codes: list[str]) -> int:
+        app = self._app(caller, app_name)
+        self.scope.check(caller, USER_ROLE, Target(app=app))
+        user = self.accounts.get(user_id)
+        self.scope.check(caller, USER_ROLE, Target(app=app, user=user, access=UserAccess.GRANT))
+        return self.roles.remove(user_id, app, role_codes)
+
+    def replace_roles(self, caller: Caller, user_id: str, app_name: str | None, codes: list[str]) -> list[RoleGrant]:
+        app = self._app(caller, app_name)
+        self.scope.check(caller, USER_ROLE, Target(app=app))
+        wanted = []
+        for code in dict.fromkeys(codes):
+            role = self.apps.apps.get_role(app, code)
+            if role is None:
+                raise NotFoundError(f"role {code}")
+            wanted.append(role)
+        user = self.accounts.get(user_id)
+        granted = union(*(r.permissions for r in wanted))
+        self.scope.check(caller, USER_ROLE, Target(app=app, grants=granted, user=user, access=UserAccess.GRANT))
+        return self.roles.replace(user_id, app, list(codes))
+
+    def has_role(self, caller: Caller, app_name: str | None, role_code: str) -> bool:
+        """``/api/roles/role-auth/``: does the caller hold the role (asked of the token's app only)?"""
+        app = self._app(caller, app_name)
+        self.scope.check(caller, None, Target(app=app))
+        return self.roles.has_role(caller.user_id, app, role_code)
+
+    # -- users ---------------------------------------------------------------------------------------
+    def list_users(self, caller: Caller, app_name: str | None, query: dict[str, str], page_size: int) -> dict[str, Any]:
+        app = self._app(caller, app_name)
+        self.scope.check(caller, "system:user:list", Target(app=app))
+        members_of = None if sees_every_user(caller) else caller.app_name
+        return self.user_admin.list_users(app, query, page_size, members_of=members_of)
+
+    def create_user(self, caller: Caller, app_name: str | None, fields: dict[str, Any]) -> dict[str, Any]:
+        app = self._app(caller, app_name)
+        self.scope.check(caller, "system:user:add", Target(app=app, org=True))
+        return self.user_admin.create(app, fields)
+
+    def view_user(self, caller: Caller, user_id: str) -> dict[str, Any]:
+        user = self.accounts.get(user_id)
+        self.scope.check(caller, "system:user:query", Target(app=caller.app_name, user=user))
+        info = self.user_admin.view(user_id, caller.app_name)
+        if not sees_every_user(caller):
+            info["all_roles"] = [r for r in info["all_roles"] if r["app_name"] == caller.app_name]
+        return info
+
+    def update_user(self, caller: Caller, user_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        user = self.accounts.get(user_id)
+        org = any(name in fields for name in ORG_FIELDS)  # setting one to null counts too
+        target = Target(app=caller.app_name, org=org, user=user, access=UserAccess.CHANGE)
+        self.scope.check(caller, "system:user:edit", target)
+        return self.user_admin.update(user_id, caller.app_name, fields)
+
+    def delete_user(self, caller: Caller, user_id: str) -> None:
+        user = self.accounts.get(user_id)
+        self.scope.check(caller, "system:user:remove", Target(org=True, user=user, access=UserAccess.CHANGE))
+        self.user_admin.delete(user_id)
+
+    # -- role definitions ----------------------------------------------------------------------------
+    def list_roles(
+        self, caller: Caller, app_name: str | None, filters: dict[str, str], page: int, page_size: int
+    ) -> dict[str, Any]:
+        app = self._app(caller, app_name)
+        self.scope.check(caller, "system:role:list", Target(app=app))
+        return self.role_admin.list_roles(app, filters, page, page_size)
+
+    def create_role(self, caller: Caller, fields: dict[str, Any]) -> Role:
+        app = self._app(caller, fields.get("app_name"))
+        granted = frozenset(fields.get("permissions") or [])
+        self.scope.check(caller, "system:role:add", Target(app=app, grants=granted))
+        return self.role_admin.create({**fields, "app_name": app})
+
+    def get_role(self, caller: Caller, role_id: str, permission: str = "system:role:query") -> Role:
+        app, _ = split_role_id(role_id)
+        self.scope.check(caller, permission, Target(app=app))
+        return self.role_admin.get(role_id)
+
+    def update_role(
+        self, caller: Caller, role_id: str, fields: dict[str, Any], permission: str = "system:role:edit"
+    ) -> Role:
+        """Edit a role: the caller must hold every permission it has before and after the edit."""
+        app, _ = split_role_id(role_id)
+        self.scope.check(caller, permission, Target(app=app))
+
+        def guard(before: Role, after: Role) -> None:
+            granted = union(before.permissions, after.permissions)
+            self.scope.check(caller, permission, Target(app=app, grants=granted))
+
+        return self.role_admin.update(role_id, fields, guard=guard)
+
+    def delete_role(self, caller: Caller, role_id: str, force: bool) -> int:
+        """Delete a role; with ``force`` its holders lose it, so each must be one the caller may change."""
+        role = self.get_role(caller, role_id, "system:role:remove")
+        self.scope.check(caller, "system:role:remove", Target(app=role.app_name, grants=frozenset(role.permissions)))
+        if force:
+            for user_id in self.role_admin.repository.role_members(role.app_name, role.role_code):
+                holder = self.accounts.get(user_id)
+                target = Target(app=role.app_name, user=holder, access=UserAccess.GRANT)
+                self.scope.check(caller, "system:role:remove", target)
+        return self.role_admin.delete(role_id, force)
+
+    def assign_menus(self, caller: Caller, role_id: str, menu_ids: list[str]) -> Role:
+        return self.update_role(caller, role_id, {"menu_ids": menu_ids}, permission="system:role:menu")
+
+    def role_menus(self, caller: Caller, role_id: str) -> Role:
+        return self.get_role(caller, role_id, "system:role:menu")
+
+    # -- menus ---------------------------------------------------------------------------------------
+    def _menus_of(self, caller: Caller, app_name: str | None, permission: str) -> str:
+        app = self._app(caller, app_name)
+        self.scope.check(caller, permission, Target(app=app))
+        return app
+
+    def list_menus(self, caller: Caller, app_name: str | None) -> list[dict[str, Any]]:
+        return self.menus.list_menus(self._menus_of(caller, app_name, "system:menu:list"))
+
+    def menu_tree(self, caller: Caller, app_name: str | None) -> list[dict[str, Any]]:
+        return self.menus.tree(self._menus_of(caller, app_name, "system:menu:list"))
+
+    def create_menu(self, caller: Caller, app_name: str | None, fields: dict[str, Any]) -> dict[str, Any]:
+        return self.menus.create(self._menus_of(caller, app_name, "system:menu:add"), fields).view()
+
+    def get_menu(self, caller: Caller, app_name: str | None, menu_id: str) -> dict[str, Any]:
+        return self.menus.get(self._menus_of(caller, app_name, "system:menu:query"), menu_id).view()
+
+    def update_menu(self, caller: Caller, app_name: str | None, menu_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        return self.menus.update(self._menus_of(caller, app_name, "system:menu:edit"), menu_id, fields).view()
+
+    def delete_menu(self, caller: Caller, app_name: str | None, menu_id: str) -> None:
+        self.menus.delete(self._menus_of(caller, app_name, "system:menu:remove"), menu_id)
+
+    # -- departments (the organisation's) ------------------------------------------------------------
+    def _org(self, caller: Caller, permission: str) -> None:
+        self.scope.check(caller, permission, Target(org=True))
+
+    def list_departments(self, caller: Caller) -> list[dict[str, Any]]:
+        self._org(caller, "system:dept:list")
+        return self.departments.list_departments()
+
+    def department_tree(self, caller: Caller) -> list[dict[str, Any]]:
+        self._org(caller, "system:dept:list")
+        return self.departments.tree()
+
+    def create_department(self, caller: Caller, fields: dict[str, Any]) -> dict[str, Any]:
+        self._org(caller, "system:dept:add")
+        return self.departments.create(fields).view()
+
+    def get_department(self, caller: Caller, dept_id: str) -> dict[str, Any]:
+        self._org(caller, "system:dept:query")
+        return self.departments.get(dept_id).view()
+
+    def update_department(self, caller: Caller, dept_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        self._org(caller, "system:dept:edit")
+        return self.departments.update(dept_id, fields).view()
+
+    def delete_department(self, caller: Caller, dept_id: str) -> None:
+        self._org(caller, "system:dept:remove")
+        self.departments.delete(dept_id)
+
+    # -- apps ----------------------------------------------------------------------------------------
+    def list_apps(self, caller: Caller) -> list[AppConfig]:
+        """Every app for the super admin; an app's own admins see their app."""
+        self.scope.check(caller, "system:app:manage", Target(app=caller.app_name))
+        apps = self.apps.list()
+        return apps if caller.is_super_admin else [a for a in apps if a.app_name == caller.app_name]
+
+    def create_app(self, caller: Caller, fields: dict[str, Any]) -> AppConfig:
+        """A new app is outside every app's scope but the super admin's."""
+        app = self.apps.resolve(str(fields.get("app_name") or ""))
+        self.scope.check(caller, "system:app:manage", Target(app=app))
+        return self.apps.create({**fields, "app_name": app})
+
+    def update_app(self, caller: Caller, app_name: str, fields: dict[str, Any]) -> AppConfig:
+        app = self.apps.resolve(app_name)
+        self.scope.check(caller, "system:app:manage", Target(app=app))
+        return self.apps.update(app, fields)
