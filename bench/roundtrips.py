@@ -108,6 +108,39 @@ class RecordingSender:
         self.codes.append(code)
 
 
+def role_edit_costs(services: Any) -> tuple[Measured, Measured]:
+    """Round trips of editing a role held by 10 users, then by 1,000 (holders written directly)."""
+    from shared.db.models import UserItem
+    from shared.db.users import grant_item
+
+    measured = []
+    for holders in (10, 1000):
+        code = f"desk{holders}"
+        role = services.role_admin.create({"app_name": "app0", "role_code": code, "permissions": ["orders:view"]})
+        grant = services.apps.defs_of("app0").grants({code: role.epoch})[0]
+        with UserItem.batch_write() as writer:
+            for i in range(holders):
+                user_id = f"holder{holders}x{i:05d}"
+                writer.save(
+                    UserItem(
+                        pk=f"USER#{user_id}",
+                        sk="PROFILE",
+                        user_id=user_id,
+                        created_at=0,
+                        roles={"app0": {code: role.epoch}},
+                    )
+                )
+                writer.save(grant_item(user_id, grant, 0))
+        assert services.role_admin.holders(f"app0:{code}", limit=holders + 1).__len__() == holders
+        _, cost = measure(
+            lambda code=code: services.role_admin.update(
+                f"app0:{code}", {"permissions": ["orders:view", "orders:refund"]}
+            )
+        )
+        measured.append(cost)
+    return measured[0], measured[1]
+
+
 def run(dynamo: Dynamo) -> None:
     from localdev.routes import route_map
     from localdev.template import read_api
@@ -155,6 +188,8 @@ def run(dynamo: Dynamo) -> None:
     assert not again.created
     assert policy["principalId"] == pair.session.user_id
 
+    edit_small, edit_large = role_edit_costs(services)
+
     rows: list[list[str]] = []
 
     def row(flow: str, target: int | None, m: Measured, status: str | None = None) -> None:
@@ -179,12 +214,26 @@ def run(dynamo: Dynamo) -> None:
     row("register, very first of app0 (one-off)", None, first_register, "one-off")
     row("phone login, known phone", 3, phone_known)
     row("phone login, new phone (registers)", 3, phone_new)
+    row("role edit, 10 holders", 4, edit_small)
+    row("role edit, 1,000 holders", edit_small.trips, edit_large)
     report.table(
         ["flow", "trips", "target", "status", "requests, in order", "clients built", "wall ms"],
         rows,
         "<><<<>>",
     )
-    report.note("the very first register also creates app0's default role (PutItem + re-read); it happens once.")
+    report.note(
+        "the very first register also creates app0's default role (its item and the app's role definitions, "
+        "one transaction); it happens once."
+    )
+    report.note(
+        "race protection (docs/data-model.md, 'The user item'): the authorizer reads session, user item and role "
+        "definitions in its one BatchGetItem; login reserves its attempt with the UpdateItem that also reads the "
+        "user, and writes its session only if the user item's version is unchanged: no extra round trip."
+    )
+    report.note(
+        "a role edit is one GetItem (the role) + one BatchGetItem (the app's role definitions) + one transaction, "
+        "whatever the number of holders (target: the same figure for 10 and 1,000)."
+    )
     report.note(
         "'clients built' = botocore DynamoDB clients built during the flow (all entities and transactions share "
         "one connection, so only a container's first request builds one); each costs wall time, not a round trip."

@@ -1,11 +1,14 @@
 """The embedded DynamoDB of local mode (moto's server) and the table built from template.yaml.
 
 Local data survives normal restarts: the table is written to ``.local/dynamodb.json`` on shutdown
-(and every ``SNAPSHOT_SECONDS`` while running) and loaded again at start.
+(and every ``SNAPSHOT_SECONDS`` while running) and loaded again at start. The file holds DynamoDB's own
+typed JSON (the low-level API's AttributeValue maps, binary as base64), so every item comes back exactly:
+sets stay sets, binary stays binary, and numbers keep all their digits (``10**40``, ``1.5``).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -20,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from boto3.dynamodb.types import TypeDeserializer
 
 from localdev.template import create_table_kwargs, ttl_attribute
 
@@ -143,63 +145,103 @@ def ensure_table(endpoint: str | None, table_name: str, table_properties: dict[s
     return True
 
 
+SNAPSHOT_FORMAT = "dynamodb-json/1"
+
+
 def snapshot(endpoint: str, table_name: str, path: Path) -> int:
-    """Write every item of the table to ``path`` (atomically); returns the item count."""
+    """Write every item of the table to ``path``; returns the item count.
+
+    The file is written beside ``path`` and renamed over it only once complete and flushed to disk, so a
+    failure part way (a full disk, an item that cannot be written, a crash) leaves the previous
+    snapshot as it was.
+    """
     dynamodb = client(endpoint)
-    deserializer = TypeDeserializer()
     items: list[dict[str, Any]] = []
     for page in dynamodb.get_paginator("scan").paginate(TableName=table_name):
-        items.extend({k: deserializer.deserialize(v) for k, v in item.items()} for item in page["Items"])
+        items.extend({name: _to_json(value) for name, value in item.items()} for item in page["Items"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".snapshot-")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(items, handle, default=_encode, ensure_ascii=False)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".snapshot-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump({"format": SNAPSHOT_FORMAT, "table": table_name, "items": items}, handle, ensure_ascii=False)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return len(items)
 
 
 def restore(endpoint: str, table_name: str, path: Path) -> int:
-    """Load items written by :func:`snapshot`; returns the item count (0 when there is no file)."""
+    """Load items written by :func:`snapshot`; returns the item count (0 when there is no file).
+
+    Files of the earlier plain-JSON format (a bare list of items) are still read, as they were written.
+    """
     if not path.exists():
         return 0
-    items = json.loads(path.read_text(encoding="utf-8"), parse_float=_decimal)
+    document = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(document, list):
+        return _restore_plain(endpoint, table_name, document)
+    if document.get("format") != SNAPSHOT_FORMAT:
+        raise ValueError(f"{path}: unknown snapshot format {document.get('format')!r}")
+    items = [{name: _from_json(value) for name, value in item.items()} for item in document["items"]]
+    dynamodb = client(endpoint)
+    for start in range(0, len(items), 25):  # BatchWriteItem's limit
+        requests: dict[str, Any] = {table_name: [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]}
+        while requests:
+            requests = dynamodb.batch_write_item(RequestItems=requests).get("UnprocessedItems") or {}
+    return len(items)
+
+
+def _to_json(value: dict[str, Any]) -> dict[str, Any]:
+    """One AttributeValue as the low-level client returns it, made JSON-safe (binary as base64)."""
+    (kind, inner), *_ = value.items()
+    if kind == "B":
+        return {"B": base64.b64encode(inner).decode("ascii")}
+    if kind == "BS":
+        return {"BS": [base64.b64encode(item).decode("ascii") for item in inner]}
+    if kind == "M":
+        return {"M": {name: _to_json(item) for name, item in inner.items()}}
+    if kind == "L":
+        return {"L": [_to_json(item) for item in inner]}
+    return {kind: inner}  # S, N (a string: every digit kept), SS, NS, BOOL, NULL
+
+
+def _from_json(value: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of :func:`_to_json`."""
+    (kind, inner), *_ = value.items()
+    if kind == "B":
+        return {"B": base64.b64decode(inner)}
+    if kind == "BS":
+        return {"BS": [base64.b64decode(item) for item in inner]}
+    if kind == "M":
+        return {"M": {name: _from_json(item) for name, item in inner.items()}}
+    if kind == "L":
+        return {"L": [_from_json(item) for item in inner]}
+    return {kind: inner}
+
+
+def _restore_plain(endpoint: str, table_name: str, items: list[dict[str, Any]]) -> int:
+    """Items of the earlier format: plain JSON values, numbers as JSON numbers."""
+    from decimal import Decimal
+
+    def value_of(value: Any) -> Any:
+        if isinstance(value, float):
+            return Decimal(str(value))
+        if isinstance(value, dict):
+            return {k: value_of(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [value_of(v) for v in value]
+        return value
+
     table = boto3.resource("dynamodb", endpoint_url=endpoint, region_name=os.environ.get("AWS_REGION", REGION)).Table(
         table_name
     )
     with table.batch_writer() as writer:
         for item in items:
-            writer.put_item(Item={k: _restore_value(v) for k, v in item.items()})
+            writer.put_item(Item={k: value_of(v) for k, v in item.items()})
     return len(items)
-
-
-def _decimal(text: str) -> Any:
-    from decimal import Decimal
-
-    return Decimal(text)
-
-
-def _encode(value: Any) -> Any:
-    from decimal import Decimal
-
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, set):
-        return sorted(value)
-    if isinstance(value, bytes):
-        return value.decode("latin-1")
-    raise TypeError(type(value).__name__)
-
-
-def _restore_value(value: Any) -> Any:
-    from decimal import Decimal
-
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, dict):
-        return {k: _restore_value(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_restore_value(v) for v in value]
-    return value
 
 
 if __name__ == "__main__":  # the separate-process embedded DynamoDB of local mode

@@ -163,22 +163,27 @@ class LocalServer:
         return env
 
     def bootstrap_admin(self, environment: dict[str, str]) -> None:
-        """Create the ADMIN_USERNAME super admin once (idempotent across restarts)."""
+        """Bring data kept from an earlier version up to date (shared/migrations.py, once), then create the
+        ADMIN_USERNAME super admin once (idempotent across restarts)."""
         username, password = self.env.get("ADMIN_USERNAME"), self.env.get("ADMIN_PASSWORD")
-        if not username or not password:
-            return
         saved = dict(os.environ)
         os.environ.update(environment)
         try:
             from shared.bootstrap import ensure_super_admin
             from shared.config import Settings
             from shared.container import build_services
+            from shared.migrations import migrate
 
-            created = ensure_super_admin(build_services(Settings.from_env()), username, password)
+            services = build_services(Settings.from_env())
+            changed = migrate(services.apps.apps)
+            created = ensure_super_admin(services, username, password) if username and password else None
         finally:
             os.environ.clear()
             os.environ.update(saved)
-        print(f"super admin {username!r} {'created' if created else 'already exists'}", flush=True)
+        if changed["roles"] or changed["users"]:
+            print(f"local data upgraded: {changed['roles']} roles, {changed['users']} users", flush=True)
+        if created is not None:
+            print(f"super admin {username!r} {'created' if created else 'already exists'}", flush=True)
 
     def _snapshot_loop(self) -> None:
         while not self._stop.wait(SNAPSHOT_SECONDS):

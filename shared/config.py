@@ -47,6 +47,8 @@ class Settings:
     refresh_token_ttl: int = 7 * 24 * 3600
     session_max_lifetime: int = 30 * 24 * 3600
     refresh_reuse_memory: int = 20
+    refresh_reuse_leeway: int = 10
+    max_sessions_per_user: int = 100
     # Signing keys: an SSM parameter name in AWS, a file locally, or inline JSON (tests).
     signing_keys_parameter: str | None = None
     signing_keys_file: str | None = None
@@ -64,6 +66,7 @@ class Settings:
     code_max_tries: int = 5
     code_target_daily_limit: int = 10
     code_ip_hourly_limit: int = 20
+    sms_allowed_country_codes: tuple[str, ...] = ("86",)  # "*" allows any country
     # Providers
     sms_provider: str = "console"
     email_provider: str = "console"
@@ -120,6 +123,8 @@ class Settings:
             refresh_token_ttl=_int(env, "REFRESH_TOKEN_TTL", 7 * 24 * 3600),
             session_max_lifetime=_int(env, "SESSION_MAX_LIFETIME", 30 * 24 * 3600),
             refresh_reuse_memory=max(1, _int(env, "REFRESH_REUSE_MEMORY", 20)),
+            refresh_reuse_leeway=max(0, _int(env, "REFRESH_REUSE_LEEWAY", 10)),
+            max_sessions_per_user=max(1, _int(env, "MAX_SESSIONS_PER_USER", 100)),
             signing_keys_parameter=env.get("SIGNING_KEYS_PARAMETER") or None,
             signing_keys_file=env.get("SIGNING_KEYS_FILE") or None,
             signing_keys_json=env.get("SIGNING_KEYS_JSON") or None,
@@ -134,6 +139,7 @@ class Settings:
             code_max_tries=_int(env, "CODE_MAX_TRIES", 5),
             code_target_daily_limit=_int(env, "CODE_TARGET_DAILY_LIMIT", 10),
             code_ip_hourly_limit=_int(env, "CODE_IP_HOURLY_LIMIT", 20),
+            sms_allowed_country_codes=tuple(c.lstrip("+") for c in _list(env, "SMS_ALLOWED_COUNTRY_CODES")) or ("86",),
             sms_provider=env.get("SMS_PROVIDER") or "console",
             email_provider=env.get("EMAIL_PROVIDER") or "console",
             local_outbox=env.get("LOCAL_OUTBOX") or ".local/outbox.jsonl",

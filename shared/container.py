@@ -80,6 +80,7 @@ def build_session_service(
         refresh_ttl=settings.refresh_token_ttl,
         max_lifetime=settings.session_max_lifetime,
         reuse_memory=settings.refresh_reuse_memory,
+        reuse_leeway=settings.refresh_reuse_leeway,
         clock=clock,
         ids=ids,
     )
@@ -98,7 +99,6 @@ def build_services(
     from shared.db.captchas import CaptchaRepository
     from shared.db.codes import CodeRepository
     from shared.db.departments import DepartmentRepository
-    from shared.db.grants import GrantRepository
     from shared.db.menus import MenuRepository
     from shared.db.states import StateRepository
     from shared.db.throttle import ThrottleRepository
@@ -123,7 +123,7 @@ def build_services(
     table = Table(settings.table_name, settings.region, settings.dynamodb_endpoint)
     users = UserRepository(table, clock)
     app_repository = AppRepository(table)
-    apps = AppDirectory(app_repository, settings, clock)
+    apps = AppDirectory(app_repository, settings, clock, ids)
     sessions = build_session_service(settings, table, clock=clock, ids=ids, keys=keys)
     captchas = CaptchaService(CaptchaRepository(table), settings.captcha_ttl, clock, ids)
     throttle = ThrottleRepository(table)
@@ -133,6 +133,7 @@ def build_services(
         settings.code_max_tries,
         settings.code_target_daily_limit,
         settings.code_ip_hourly_limit,
+        settings.sms_allowed_country_codes,
     )
     codes = CodeService(CodeRepository(table), throttle, senders or LazySenders(settings), code_limits, clock)
     accounts = AccountService(
@@ -148,6 +149,7 @@ def build_services(
         captchas=captchas,
         limits=LoginLimits(settings.login_max_failures, settings.login_lock_seconds),
         codes=codes,
+        max_sessions=settings.max_sessions_per_user,
     )
     code_flows = CodeFlows(accounts, users, codes, clock, ids)
     wechat = WechatSignIn(
@@ -161,9 +163,9 @@ def build_services(
         clock,
         ids,
     )
-    roles = RoleService(users, sessions.sessions, GrantRepository(table), apps, clock)
+    roles = RoleService(users, apps, clock)
     user_admin = UserAdmin(accounts, users, app_repository, clock)
-    role_admin = RoleAdmin(apps, app_repository, roles, clock)
+    role_admin = RoleAdmin(apps, app_repository, clock, ids)
     menus = MenuService(MenuRepository(table), apps, app_repository, ids)
     departments = DepartmentService(DepartmentRepository(table), ids)
     admin = AdminActions(AdminScope(users), accounts, apps, roles, role_admin, user_admin, menus, departments)

@@ -24,6 +24,8 @@ class User:
     password_hash: str | None = None
     created_at: float = 0.0
     last_login_at: float | None = None
+    email_verified: bool = False  # proven by a code (or set by an admin of app0); API.md section 7
+    phone_verified: bool = False
 
 
 @dataclass
@@ -39,25 +41,72 @@ class Account:
 
 @dataclass
 class RoleGrant:
-    """A role a user holds, with the role's display name and permissions copied in."""
+    """A role a user holds, with what its definition says now (name, permissions when active)."""
 
     app_name: str
     role_code: str
     role_id: str
     role_name: str
     permissions: list[str] = field(default_factory=list)
+    epoch: str = ""
+
+
+@dataclass(frozen=True)
+class RoleDef:
+    """What one role grants (an entry of the app's role definitions)."""
+
+    code: str
+    epoch: str
+    name: str
+    permissions: tuple[str, ...] = ()
+    status: str = "active"
+
+
+@dataclass
+class RoleDefs:
+    """Every role of one app, as the authorizer and sign-in read them (one item, versioned)."""
+
+    app_name: str
+    defs: dict[str, RoleDef] = field(default_factory=dict)
+    version: int = 0
+
+    def grants(self, held: dict[str, str]) -> list[RoleGrant]:
+        """The grants of ``held`` (``{code: epoch}``) that still exist; a disabled role grants nothing."""
+        grants = []
+        for code in sorted(held):
+            role = self.defs.get(code)
+            if role is None or role.epoch != held[code]:
+                continue  # deleted (or deleted and made again): the old grant is gone
+            permissions = list(role.permissions) if role.status == "active" else []
+            grants.append(RoleGrant(self.app_name, code, f"{self.app_name}:{code}", role.name, permissions, role.epoch))
+        return grants
 
 
 @dataclass
 class UserRecord:
-    """Everything in a user's partition: profile, accounts and role grants of every app."""
+    """The user item: profile, accounts, role grants of every app, sessions, and its two counters.
+
+    ``roles`` is what the user holds (``{app: {code: epoch}}``); ``grants`` are those resolved against
+    the role definitions of the apps that were read (see ``UserRepository.load``).
+    """
 
     user: User
     accounts: list[Account] = field(default_factory=list)
     grants: list[RoleGrant] = field(default_factory=list)
+    roles: dict[str, dict[str, str]] = field(default_factory=dict)
+    sessions: dict[str, float] = field(default_factory=dict)  # session id -> created_at
+    has_session_map: bool = True  # False for a user item written before the map existed
+    rev: int = 0
+    ver: int = 0
+    login_fails: int = 0
+    login_window: float | None = None
 
     def grants_in(self, app_name: str) -> list[RoleGrant]:
         return [g for g in self.grants if g.app_name == app_name]
+
+    def holds_in(self, app_name: str) -> bool:
+        """True when the user holds any role of the app (resolved or not)."""
+        return bool(self.roles.get(app_name))
 
 
 @dataclass
@@ -69,6 +118,10 @@ class Role:
     permissions: list[str] = field(default_factory=list)
     menu_ids: list[str] = field(default_factory=list)
     status: str = "active"
+    epoch: str = ""
+
+    def definition(self) -> RoleDef:
+        return RoleDef(self.role_code, self.epoch, self.role_name, tuple(self.permissions), self.status)
 
 
 @dataclass
@@ -85,6 +138,9 @@ class AppConfig:
 
 @dataclass
 class Session:
+    """One sign-in. ``roles``/``permissions`` are not stored: they are what the session grants now,
+    filled in from the user item and the app's role definitions when the session is opened or checked."""
+
     session_id: str
     user_id: str
     app_name: str
@@ -99,6 +155,10 @@ class Session:
     previous_hashes: list[str] = field(default_factory=list)
     ip: str | None = None
     user_agent: str | None = None
+    rev: int = 0
+    successor_box: str = ""
+    prev_hash: str | None = None
+    rotated_at: float | None = None
 
     def effective_expiry(self) -> float:
         """When the session really ends: its sliding expiry, capped by its absolute lifetime."""

@@ -1,13 +1,17 @@
 """The thin HTTP edge shared by every function: body parsing, the caller, and error mapping.
 
 All exception-to-response mapping lives in :func:`install_error_handlers`; handlers only raise typed
-errors. Bodies are JSON or ``application/x-www-form-urlencoded``; anything else malformed is a 400.
+errors. Bodies are JSON (``application/json`` or ``application/*+json``) or
+``application/x-www-form-urlencoded``; any other content type, malformed JSON, or JSON nested deeper
+than :data:`MAX_JSON_DEPTH` is a 400 (API.md section 1). ``text/plain`` is refused on purpose: a
+cross-site form or ``fetch`` can send it without a CORS preflight.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
@@ -31,6 +35,12 @@ from shared.errors import (
 )
 
 M = TypeVar("M", bound=BaseModel)
+
+MAX_JSON_DEPTH = 32
+FORM_TYPE = "application/x-www-form-urlencoded"
+# What changes the nesting depth of JSON text: brackets, and quotes and backslashes (brackets inside
+# strings do not count).
+_JSON_STRUCTURE_RE = re.compile(r'[\[\]{}"\\]')
 
 
 def header(headers: Mapping[str, str] | None, name: str) -> str | None:
@@ -57,29 +67,77 @@ def raw_body(event: Mapping[str, Any], max_bytes: int) -> bytes:
     return data
 
 
+def media_type(content_type: str | None) -> str:
+    """``type/subtype`` of a Content-Type, lower-cased, without parameters (``charset`` ...)."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def is_json_type(media: str) -> bool:
+    """``application/json`` or a structured ``application/*+json`` type (RFC 6839)."""
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def json_too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when arrays and objects in ``text`` nest deeper than ``limit``.
+
+    A linear scan that jumps between brackets and quotes, run before ``json.loads``: the parser
+    recurses once per level, so deep input would otherwise end in a ``RecursionError`` (a 500). Text that
+    is not valid JSON may be judged either way; the parser refuses it next.
+    """
+    depth = 0
+    in_string = False
+    skip_to = 0  # the character after a backslash inside a string is escaped
+    for match in _JSON_STRUCTURE_RE.finditer(text):
+        position = match.start()
+        if position < skip_to:
+            continue
+        char = match.group()
+        if in_string:
+            if char == "\\":
+                skip_to = position + 2
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
 def body_fields(event: Mapping[str, Any], max_bytes: int) -> dict[str, Any]:
     """The body as a dict: a JSON object, or form fields; an empty body is ``{}``.
 
+    A form-typed body that starts with ``{``, ``[`` or ``"`` is read as JSON: ``curl -d '{...}'`` sends
+    JSON with the form content type.
+
     Raises:
-        BadRequestError: invalid JSON, a JSON value that is not an object, or undecodable bytes.
+        BadRequestError: a content type other than JSON or form (or none, with a body), invalid JSON,
+            JSON nested deeper than ``MAX_JSON_DEPTH``, a JSON value that is not an object, or
+            undecodable bytes.
         PayloadTooLargeError: the body is too large.
     """
     data = raw_body(event, max_bytes)
     if not data.strip():
         return {}
-    content_type = (header(event.get("headers"), "content-type") or "").lower()
+    media = media_type(header(event.get("headers"), "content-type"))
+    if media != FORM_TYPE and not is_json_type(media):
+        raise BadRequestError("unsupported content type")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadRequestError("body is not UTF-8") from exc
-    looks_json = text.lstrip()[:1] in ("{", "[", '"')
-    if "application/x-www-form-urlencoded" in content_type and not looks_json:
-        # (curl -d sends JSON with this content type by default; a body starting with "{" is JSON.)
+    if media == FORM_TYPE and text.lstrip()[:1] not in ("{", "[", '"'):
         return dict(parse_qsl(text, keep_blank_values=True))
-    if content_type and not looks_json and "json" not in content_type and "text/plain" not in content_type:
-        raise BadRequestError("unsupported content type")
+    if json_too_deep(text):
+        raise BadRequestError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         value = json.loads(text)
+    except RecursionError as exc:  # belt and braces: the scan above should have refused it
+        raise BadRequestError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from exc
     except ValueError as exc:
         raise BadRequestError("body is not valid JSON") from exc
     if not isinstance(value, dict):
@@ -183,8 +241,12 @@ def install_error_handlers(app: APIGatewayRestResolver, logger: Any) -> None:
 
     @app.exception_handler(AppError)  # type: ignore[untyped-decorator]
     def handle_app_error(exc: AppError) -> Response[str]:
+        # A refused request is expected: one INFO line with its code, no stack trace and no detail (the
+        # detail may quote the input). Only server-side failures are warnings.
         if exc.status >= 500:
-            logger.warning("request failed", extra={"error": exc.code})
+            logger.warning("request failed", extra={"error": exc.code, "status": exc.status})
+        else:
+            logger.info("request refused", extra={"error": exc.code, "status": exc.status})
         return error_response(app, exc)
 
     @app.exception_handler(PynamoDBException)  # type: ignore[untyped-decorator]

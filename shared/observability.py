@@ -9,6 +9,11 @@ The tracer is lazy: importing the X-Ray SDK builds its recorder and a botocore X
 (1 a second plus 5 % by default). So the Powertools Tracer is created, and the handler traced through
 it, only when Lambda marks the current invocation as sampled (``Sampled=1`` in ``_X_AMZN_TRACE_ID``).
 Lambda's own active tracing still records every sampled invocation's segment either way.
+
+Traces never hold request or response bodies: a handler's response carries access and refresh tokens,
+and an exception's text may quote the input. So every decorator is applied with ``capture_response`` and
+``capture_error`` off (template.yaml also sets ``POWERTOOLS_TRACER_CAPTURE_RESPONSE`` and
+``POWERTOOLS_TRACER_CAPTURE_ERROR`` to ``false`` for any Tracer used directly).
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ class LazyTracer:
     def _traced(self, func: Callable[..., Any], kind: str) -> Callable[..., Any]:
         wrapped = self._wrapped.get(func)
         if wrapped is None:
-            wrapped = getattr(self._real(), kind)(func)
+            wrapped = getattr(self._real(), kind)(func, capture_response=False, capture_error=False)
             self._wrapped[func] = wrapped
         return wrapped
 

@@ -1,14 +1,19 @@
 """Request bodies of the HTTP contract (API.md section 4), validated with Pydantic.
 
 Unknown fields are ignored. Identifiers sent as numbers by older clients are accepted as strings.
-Length caps stop oversized values before they reach bcrypt or DynamoDB.
+Length caps stop oversized values before they reach bcrypt or DynamoDB; numbers have bounds (a
+``sort`` of 10**40 would not fit DynamoDB's 38 digits); URL fields refuse control characters (CR LF
+in a URL that ends up in a ``Location`` header would split the response).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from shared.errors import ValidationError
+from shared.urls import has_control_chars, parse_origin
 
 
 def _stringify(value: Any) -> Any:
@@ -29,10 +34,31 @@ def _boolish(value: Any) -> Any:
     return value
 
 
+def _no_control_chars(value: str) -> str:
+    if has_control_chars(value):
+        raise ValueError("control characters (CR, LF, TAB, ...) are not allowed")
+    return value
+
+
+def _origin(value: str) -> str:
+    """Refuse what is not an http(s) origin here, so the 422 lists it beside every other bad field."""
+    try:
+        parse_origin(value)
+    except ValidationError as exc:
+        raise ValueError("not an origin (scheme://host[:port])") from exc
+    return value
+
+
 IdStr = Annotated[str, BeforeValidator(_stringify), Field(max_length=128)]
 Text = Annotated[str, Field(max_length=256)]
 Secret = Annotated[str, Field(min_length=1, max_length=1024)]
 Flag = Annotated[bool, BeforeValidator(_boolish)]
+# Any URL (or URL path) a client or admin sends: no control characters, whatever else it may hold.
+Url = Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(_no_control_chars)]
+UrlPath = Annotated[str, Field(max_length=256), AfterValidator(_no_control_chars)]
+Origin = Annotated[str, Field(max_length=256), AfterValidator(_origin)]
+# Orders (``sort``) and small enumerations: well inside DynamoDB's 38 digits and JSON's safe integers.
+SortKey = Annotated[int, Field(ge=-(10**9), le=10**9)]
 
 
 class Body(BaseModel):
@@ -78,9 +104,10 @@ class ProfileUpdateBody(Body):
     nickname: Annotated[str, Field(max_length=64)] | None = None
     real_name: Annotated[str, Field(max_length=64)] | None = None
     email: Text | None = None
-    avatar: Annotated[str, Field(max_length=1024)] | None = None
+    avatar: Annotated[str, Field(max_length=1024), AfterValidator(_no_control_chars)] | None = None
     gender: Annotated[str, BeforeValidator(_stringify), Field(max_length=16)] | None = None
     birthday: Annotated[str, Field(max_length=32)] | None = None
+    email_code: Code | None = None  # a ``bind`` code sent to the new email (API.md section 4)
 
 
 class PasswordChangeBody(Body):
@@ -142,7 +169,7 @@ class AppBody(Body):
     app_name: AppName | None = None
     display_name: Annotated[str, Field(max_length=128)] | None = None
     default_role: RoleCode | None = None
-    allowed_callback_origins: Annotated[list[Annotated[str, Field(max_length=256)]], Field(max_length=50)] | None = None
+    allowed_callback_origins: Annotated[list[Origin], Field(max_length=50)] | None = None
     require_captcha: Flag | None = None
     require_email_verification: Flag | None = None
     require_phone_verification: Flag | None = None
@@ -195,7 +222,23 @@ class WechatBindBody(Body):
 
 
 class WechatQrBody(Body):
-    redirect_uri: Annotated[str, Field(min_length=1, max_length=1024)]
+    redirect_uri: Url
+    app_name: AppName | None = None
+
+
+class CompatWechatQrBody(Body):
+    """svc_user_auth_zxw clients' QR request: ``WECHAT_REDIRECT_URI`` (or ``redirect_uri``)."""
+
+    WECHAT_REDIRECT_URI: Url | None = None
+    redirect_uri: Url | None = None
+    app_name: AppName | None = None
+
+
+class WechatLoginQuery(Body):
+    """Query of the redirect sign-in (``GET /api/auth/wechat/login``): where to send the browser back."""
+
+    callbackUrl: Url | None = None
+    callback_url: Url | None = None
     app_name: AppName | None = None
 
 
@@ -204,11 +247,13 @@ class AdminUserUpdateBody(Body):
     real_name: Annotated[str, Field(max_length=64)] | None = None
     email: Text | None = None
     phone: Phone | None = None
-    avatar: Annotated[str, Field(max_length=1024)] | None = None
+    avatar: Annotated[str, Field(max_length=1024), AfterValidator(_no_control_chars)] | None = None
     gender: Annotated[str, BeforeValidator(_stringify), Field(max_length=16)] | None = None
     birthday: Annotated[str, Field(max_length=32)] | None = None
     department_id: IdStr | None = None
-    status: Annotated[str, Field(max_length=16)] | None = None
+    # Refused here, with every other bad field, before the service writes anything (a valid password
+    # beside a bad status must not be set and then answered with a 422).
+    status: Literal["active", "disabled"] | None = None
     password: Secret | None = None
 
 
@@ -253,14 +298,14 @@ class MenuBody(Body):
     menu_name: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     parent_id: IdStr | None = None
     menu_code: Annotated[str, Field(max_length=128)] | None = None
-    menu_type: int | None = None
-    path: Annotated[str, Field(max_length=256)] | None = None
+    menu_type: Annotated[int, Field(ge=1, le=3)] | None = None  # 1 directory, 2 page, 3 button
+    path: UrlPath | None = None
     permission: Annotated[str, Field(max_length=128)] | None = None
-    sort: int | None = None
+    sort: SortKey | None = None
     status: Annotated[str, Field(max_length=16)] | None = None
-    component: Annotated[str, Field(max_length=256)] | None = None
+    component: UrlPath | None = None
     icon: Annotated[str, Field(max_length=128)] | None = None
-    redirect: Annotated[str, Field(max_length=256)] | None = None
+    redirect: UrlPath | None = None
     hidden: Flag | None = None
     title: Annotated[str, Field(max_length=64)] | None = None
 
@@ -268,7 +313,7 @@ class MenuBody(Body):
 class DepartmentBody(Body):
     dept_name: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     parent_id: IdStr | None = None
-    sort: int | None = None
+    sort: SortKey | None = None
     leader: Annotated[str, Field(max_length=64)] | None = None
     status: Annotated[str, Field(max_length=16)] | None = None
 

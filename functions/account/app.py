@@ -122,8 +122,11 @@ def refresh() -> Response[str]:
 def logout() -> Response[str]:
     me = http.caller(app)
     body = http.parse(app, LogoutBody)
-    sessions = get_services().sessions
-    revoked = sessions.revoke_all(me["user_id"]) if body.all else sessions.revoke(me["user_id"], me["session_id"])
+    services = get_services()
+    if body.all:
+        revoked = services.accounts.revoke_all(me["user_id"])
+    else:
+        revoked = services.sessions.revoke(me["user_id"], me["session_id"])
     logger.info("user signed out", extra={"user_id": me["user_id"], "revoked": revoked})
     return http.ok(app, {"revoked": revoked})
 
@@ -201,7 +204,7 @@ def change_password() -> Response[str]:
 @tracer.capture_method
 def list_sessions() -> Response[str]:
     me = http.caller(app)
-    return http.ok(app, {"items": get_services().sessions.list_sessions(me["user_id"], me["session_id"])})
+    return http.ok(app, {"items": get_services().accounts.sessions_of(me["user_id"], me["session_id"])})
 
 
 @app.delete("/api/auth/sessions/<session_id>")

@@ -246,9 +246,9 @@ def update_role(role_id: str) -> Response[str]:
 @tracer.capture_method
 def delete_role(role_id: str) -> Response[str]:
     force = (_query().get("force") or "").lower() in ("1", "true", "yes")
-    holders = _admin().delete_role(_me(), role_id, force)
-    logger.info("role deleted", extra={"role": role_id, "holders": holders})
-    return http.ok(app, {"deleted": True, "removed_from_users": holders})
+    held = _admin().delete_role(_me(), role_id, force)
+    logger.info("role deleted", extra={"role": role_id, "held": held})
+    return http.ok(app, {"deleted": True, "was_in_use": held})
 
 
 @app.post("/api/roles/assign-menus")

@@ -15,7 +15,7 @@ from shared.config import get_settings
 from shared.container import get_services
 from shared.errors import ValidationError
 from shared.observability import logger, metrics, tracer
-from shared.schemas import WechatBindBody, WechatCodeBody, WechatQrBody
+from shared.schemas import CompatWechatQrBody, WechatBindBody, WechatCodeBody, WechatLoginQuery, WechatQrBody
 from shared.services.accounts import SignedIn
 
 app = APIGatewayRestResolver()
@@ -66,11 +66,11 @@ def bind() -> Response[str]:
 
 @app.post("/api/account/wechat/qr-login/get-qrcode")
 def compat_qrcode() -> Response[str]:
-    fields = http.body_fields(app.current_event.raw_event, http.max_body_bytes())
-    redirect_uri = fields.get("WECHAT_REDIRECT_URI") or fields.get("redirect_uri")
-    if not isinstance(redirect_uri, str) or not redirect_uri:
+    body = http.parse(app, CompatWechatQrBody)
+    redirect_uri = body.WECHAT_REDIRECT_URI or body.redirect_uri
+    if not redirect_uri:
         raise ValidationError({"WECHAT_REDIRECT_URI": ["required"]})
-    return http.ok(app, get_services().wechat.qr_code(fields.get("app_name"), redirect_uri))
+    return http.ok(app, get_services().wechat.qr_code(body.app_name, redirect_uri))
 
 
 @app.post("/api/account/wechat/qr-login/login")
@@ -100,14 +100,12 @@ def _redirect(location: str) -> Response[str]:
 @app.get("/api/auth/wechat/login")
 @tracer.capture_method
 def login_redirect() -> Response[str]:
-    query = app.current_event.query_string_parameters or {}
-    callback_url = query.get("callbackUrl") or query.get("callback_url") or ""
+    query = http.validate(WechatLoginQuery, app.current_event.query_string_parameters or {})
+    callback_url = query.callbackUrl or query.callback_url
     if not callback_url:
         raise ValidationError({"callbackUrl": ["required"]})
     user_agent = http.header(app.current_event.headers, "user-agent")
-    location = get_services().wechat.login_redirect(
-        query.get("app_name"), callback_url, user_agent, _callback_endpoint()
-    )
+    location = get_services().wechat.login_redirect(query.app_name, callback_url, user_agent, _callback_endpoint())
     return _redirect(location)
 
 

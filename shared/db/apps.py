@@ -1,20 +1,22 @@
-"""Apps and their roles: ``APP#<app>`` holds ``META`` (settings) and ``ROLE#<code>`` items.
+"""Apps and their roles: ``APP#<app>`` holds ``META`` (settings), ``ROLES`` (what every role grants) and
+``ROLE#<code>`` items (the admin's record of each role, with its menus).
 
-Access patterns: read an app's settings together with one role (one BatchGetItem), create a role only
-if it is missing (conditional put), read a role, list the apps (GSI1, ``GSI1PK=APPS``), create an app
-(conditional put) and update one (conditional update).
+Access patterns: read an app's settings with its role definitions (one BatchGetItem), write a role with
+its definition (one transaction, conditioned on the definitions' version), find one holder of a role or
+page through them (GSI1, sharded), list the apps (GSI1, ``GSI1PK=APPS``), create and update an app.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.expressions.update import Action
 
 from shared.db import keys
-from shared.db.models import AppItem, BaseItem, RoleItem, UserRoleItem
-from shared.db.table import Table, conditionally
-from shared.domain import AppConfig, Role
+from shared.db.models import AppItem, BaseItem, RoleDefsItem, RoleItem, UserRoleItem
+from shared.db.table import Table, conditionally, failed_indexes, is_conflict
+from shared.domain import AppConfig, Role, RoleDef, RoleDefs
 
 
 def to_app(item: AppItem) -> AppConfig:
@@ -39,45 +41,137 @@ def to_role(item: RoleItem) -> Role:
         permissions=list(item.permissions or []),
         menu_ids=list(item.menu_ids or []),
         status=item.status,
+        epoch=item.epoch or "",
     )
+
+
+def to_defs(app_name: str, item: RoleDefsItem | None) -> RoleDefs:
+    if item is None:
+        return RoleDefs(app_name)
+    defs = {
+        code: RoleDef(
+            code, str(d.get("e", "")), str(d.get("n", code)), tuple(d.get("p") or ()), str(d.get("s", "active"))
+        )
+        for code, d in (item.defs or {}).items()
+    }
+    return RoleDefs(app_name, defs, int(item.version or 0))
+
+
+def _defs_json(defs: dict[str, RoleDef]) -> dict[str, Any]:
+    return {c: {"e": d.epoch, "n": d.name, "p": list(d.permissions), "s": d.status} for c, d in defs.items()}
+
+
+class RoleDefsChangedError(Exception):
+    """The app's role definitions (or the role) changed meanwhile; nothing was written."""
 
 
 class AppRepository:
     def __init__(self, table: Table) -> None:
         self.table = table
 
-    def get_app_and_role(self, app_name: str, role_code: str | None) -> tuple[AppConfig | None, Role | None]:
-        """The app's settings and one of its roles, in one BatchGetItem."""
-        wanted = [(keys.app_pk(app_name), keys.META)]
-        if role_code:
-            wanted.append((keys.app_pk(app_name), keys.role_sk(role_code)))
+    def get_app(self, app_name: str) -> AppConfig | None:
+        try:
+            return to_app(AppItem.get(keys.app_pk(app_name), keys.META))
+        except DoesNotExist:
+            return None
+
+    def get_app_and_defs(self, app_name: str) -> tuple[AppConfig | None, RoleDefs]:
+        """The app's settings and its role definitions, in one BatchGetItem."""
         app: AppConfig | None = None
-        role: Role | None = None
-        for item in BaseItem.batch_get(wanted):
+        defs: RoleDefsItem | None = None
+        for item in BaseItem.batch_get([(keys.app_pk(app_name), keys.META), (keys.app_pk(app_name), keys.ROLES)]):
             if isinstance(item, AppItem):
                 app = to_app(item)
-            elif isinstance(item, RoleItem):
-                role = to_role(item)
-        return app, role
+            elif isinstance(item, RoleDefsItem):
+                defs = item
+        return app, to_defs(app_name, defs)
+
+    def get_defs(self, app_names: list[str]) -> dict[str, RoleDefs]:
+        """Role definitions of several apps (one BatchGetItem); an app without roles has empty ones."""
+        found: dict[str, RoleDefsItem] = {}
+        wanted = [(keys.app_pk(a), keys.ROLES) for a in dict.fromkeys(app_names)]
+        for item in BaseItem.batch_get(wanted) if wanted else []:
+            if isinstance(item, RoleDefsItem):
+                found[item.app_name] = item
+        return {a: to_defs(a, found.get(a)) for a in app_names}
 
     def get_role(self, app_name: str, role_code: str) -> Role | None:
-        return self.get_app_and_role(app_name, role_code)[1]
+        try:
+            return to_role(RoleItem.get(keys.app_pk(app_name), keys.role_sk(role_code)))
+        except DoesNotExist:
+            return None
 
-    def create_role_if_missing(self, role: Role, now: float) -> bool:
-        """Put the role unless one with its code exists; True when this call created it."""
-        item = RoleItem(
-            pk=keys.app_pk(role.app_name),
-            sk=keys.role_sk(role.role_code),
-            role_id=role.role_id,
-            app_name=role.app_name,
-            role_code=role.role_code,
-            role_name=role.role_name,
-            permissions=list(role.permissions),
-            menu_ids=list(role.menu_ids),
-            status=role.status,
-            created_at=int(now),
+    def write_role(self, role: Role, defs: RoleDefs, now: float, expected: Role | None = None) -> None:
+        """Create a role (``expected`` None: only if no role has the code) or replace one (only while its
+        permissions and status are still ``expected``'s), with its entry in the app's role definitions,
+        atomically.
+
+        Raises:
+            RoleDefsChangedError: the role or the definitions changed meanwhile (or the role exists).
+        """
+        key = RoleItem(pk=keys.app_pk(role.app_name), sk=keys.role_sk(role.role_code))
+        if expected is None:
+            item = RoleItem(
+                pk=key.pk,
+                sk=key.sk,
+                role_id=role.role_id,
+                app_name=role.app_name,
+                role_code=role.role_code,
+                role_name=role.role_name,
+                permissions=list(role.permissions),
+                menu_ids=list(role.menu_ids),
+                status=role.status,
+                epoch=role.epoch,
+                created_at=int(now),
+            )
+
+            def write(tx: Any) -> None:
+                tx.save(item, condition=RoleItem.pk.does_not_exist())
+        else:
+            same = RoleItem.permissions == list(expected.permissions)
+            if not expected.permissions:
+                same = same | RoleItem.permissions.does_not_exist()
+            condition = RoleItem.pk.exists() & same & (RoleItem.status == expected.status)
+            actions: list[Action] = [
+                RoleItem.role_name.set(role.role_name),
+                RoleItem.permissions.set(list(role.permissions)),
+                RoleItem.menu_ids.set(list(role.menu_ids)),
+                RoleItem.status.set(role.status),
+                RoleItem.epoch.set(role.epoch),
+            ]
+
+            def write(tx: Any) -> None:
+                tx.update(key, actions=actions, condition=condition)
+
+        self._write(defs, {**defs.defs, role.role_code: role.definition()}, write)
+
+    def delete_role(self, role: Role, defs: RoleDefs) -> None:
+        """Delete a role and its definition; its holders' grants name an epoch that no longer exists.
+
+        Raises:
+            RoleDefsChangedError: the definitions changed meanwhile.
+        """
+        item = RoleItem(pk=keys.app_pk(role.app_name), sk=keys.role_sk(role.role_code))
+        entries = {c: d for c, d in defs.defs.items() if c != role.role_code}
+        self._write(defs, entries, lambda tx: tx.delete(item, condition=RoleItem.pk.exists()))
+
+    def _write(self, defs: RoleDefs, entries: dict[str, RoleDef], role_write: Any) -> None:
+        current = RoleDefsItem(
+            pk=keys.app_pk(defs.app_name),
+            sk=keys.ROLES,
+            app_name=defs.app_name,
+            defs=_defs_json(entries),
+            version=defs.version + 1,
         )
-        return conditionally(lambda: item.save(condition=RoleItem.pk.does_not_exist()))
+        condition = RoleDefsItem.pk.does_not_exist() if defs.version == 0 else RoleDefsItem.version == defs.version
+        try:
+            with self.table.transaction() as tx:
+                role_write(tx)
+                tx.save(current, condition=condition)
+        except TransactWriteError as exc:
+            if failed_indexes(exc) or is_conflict(exc):
+                raise RoleDefsChangedError() from exc
+            raise
 
     def list_roles(self, app_name: str) -> list[Role]:
         """Every role of an app (one Query on ``APP#<app>``, ``SK`` beginning with ``ROLE#``)."""
@@ -87,42 +181,26 @@ class AppRepository:
             if isinstance(item, RoleItem)
         ]
 
-    def save_role(self, role: Role, expected_permissions: list[str] | None = None) -> bool:
-        """Replace a role's display name, permissions, menus and status (the role must exist).
+    def role_members(self, app_name: str, role_code: str, epoch: str, limit: int | None = None) -> list[str]:
+        """User ids holding this incarnation of a role (GSI1, one Query per shard, stopping at ``limit``)."""
+        members: list[str] = []
+        for shard in range(keys.SHARDS):
+            wanted = None if limit is None else limit - len(members)
+            if wanted is not None and wanted <= 0:
+                break
+            query = UserRoleItem.gsi1.query(keys.role_members_gsi1pk(app_name, role_code, epoch, shard), limit=wanted)
+            members.extend(str(i.user_id) for i in query if isinstance(i, UserRoleItem))
+        return members
 
-        With ``expected_permissions``, only while the stored permissions are those; False otherwise.
-        """
-        condition = RoleItem.pk.exists()
-        if expected_permissions is not None:
-            same = RoleItem.permissions == list(expected_permissions)
-            if not expected_permissions:
-                same = same | RoleItem.permissions.does_not_exist()
-            condition = condition & same
-        item = RoleItem(pk=keys.app_pk(role.app_name), sk=keys.role_sk(role.role_code))
-        actions: list[Action] = [
-            RoleItem.role_name.set(role.role_name),
-            RoleItem.permissions.set(list(role.permissions)),
-            RoleItem.menu_ids.set(list(role.menu_ids)),
-            RoleItem.status.set(role.status),
-        ]
-        return conditionally(lambda: item.update(actions=actions, condition=condition))
-
-    def delete_role(self, app_name: str, role_code: str) -> None:
-        RoleItem(pk=keys.app_pk(app_name), sk=keys.role_sk(role_code)).delete()
-
-    def role_members(self, app_name: str, role_code: str) -> list[str]:
-        """User ids holding a role (GSI1 ``ROLE#<app>#<code>``)."""
-        return [
-            str(item.user_id)
-            for item in UserRoleItem.gsi1.query(keys.role_members_gsi1pk(app_name, role_code))
-            if isinstance(item, UserRoleItem)
-        ]
+    def role_in_use(self, app_name: str, role_code: str, epoch: str) -> bool:
+        """True when someone holds the role: reads one holder, not all."""
+        return bool(self.role_members(app_name, role_code, epoch, limit=1))
 
     def app_members(self, app_name: str) -> list[str]:
-        """User ids holding any role of an app (one GSI1 Query per role of the app)."""
+        """User ids holding any role of an app (GSI1 Queries per role and shard)."""
         members: dict[str, None] = {}
         for role in self.list_roles(app_name):
-            members.update(dict.fromkeys(self.role_members(app_name, role.role_code)))
+            members.update(dict.fromkeys(self.role_members(app_name, role.role_code, role.epoch)))
         return list(members)
 
     def list_apps(self) -> list[AppConfig]:

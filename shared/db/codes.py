@@ -1,19 +1,23 @@
-"""Verification codes: ``CODE#<code_type>#<target>`` items (salted hash, tries, expiry; TTL).
+"""Verification codes: ``CODE#<code_type>#<target>`` items (salted hash, tries, expiry; TTL), and the
+resend cooldown of each target: ``COOLDOWN#<channel>#<target>`` (API.md section 7: per phone number or
+email, whatever the code type).
 
-Access patterns: store a new code unless the last one was sent less than the cooldown ago (one
-conditional put), read a code (GetItem), count a wrong try (conditional update), consume it (conditional
+Access patterns: claim the target's cooldown unless a code went to it less than the cooldown ago (one
+conditional put: of concurrent senders exactly one wins, whichever code types they ask for), then store
+the code (put); read a code (GetItem), count a wrong try (conditional update), consume it (conditional
 delete: of two concurrent uses exactly one wins).
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist, PutError, PynamoDBException
 
 from shared.db import keys
-from shared.db.models import CodeItem
+from shared.db.models import CodeItem, CooldownItem
 from shared.db.table import Table, conditionally, is_condition_failure
 
 
@@ -34,27 +38,56 @@ class CodeRepository:
     def __init__(self, table: Table) -> None:
         self.table = table
 
-    def put_after_cooldown(self, code_type: str, target: str, record: CodeRecord, cooldown: int) -> float | None:
-        """Store a new code; when one was sent less than ``cooldown`` seconds ago, store nothing and
-        return when that one was sent."""
+    def put_after_cooldown(
+        self, channel: str, code_type: str, target: str, record: CodeRecord, cooldown: int
+    ) -> float | None:
+        """Store a new code; when any code (of any type) went to ``target`` by ``channel`` less than
+        ``cooldown`` seconds ago, store nothing and return when that one was sent.
+
+        The cooldown item is claimed first, with a condition, so concurrent senders cannot both pass;
+        a code of another type that is still valid stays valid (codes stay bound to their type).
+        """
+        sent_at = int(record.sent_at)
+        claim = CooldownItem(
+            pk=keys.cooldown_pk(channel, target),
+            sk=keys.COOLDOWN,
+            code_hash=record.code_hash,
+            sent_at=sent_at,
+            ttl=sent_at + cooldown,
+        )
+        try:
+            claim.save(condition=CooldownItem.pk.does_not_exist() | (CooldownItem.sent_at <= sent_at - cooldown))
+        except PutError as exc:
+            if not is_condition_failure(exc):
+                raise
+            return self._cooldown_started(channel, target, record.sent_at)
         item = CodeItem(
             pk=keys.code_pk(code_type, target),
             sk=keys.CODE,
             code_hash=record.code_hash,
             salt=record.salt,
             tries=0,
-            sent_at=int(record.sent_at),
+            sent_at=sent_at,
             expires_at=int(record.expires_at),
             ttl=int(record.expires_at),
         )
         try:
-            item.save(condition=CodeItem.pk.does_not_exist() | (CodeItem.sent_at <= int(record.sent_at) - cooldown))
-        except PutError as exc:
-            if not is_condition_failure(exc):
-                raise
-            current = self.get(code_type, target)
-            return current.sent_at if current else record.sent_at
+            item.save()
+        except PynamoDBException:
+            with contextlib.suppress(PynamoDBException):  # the put's own error is the one to report
+                self._release_cooldown(channel, target, record.code_hash)  # no code, so no cooldown either
+            raise
         return None
+
+    def _cooldown_started(self, channel: str, target: str, default: float) -> float:
+        try:
+            return float(CooldownItem.get(keys.cooldown_pk(channel, target), keys.COOLDOWN).sent_at)
+        except DoesNotExist:  # released a moment ago (a failed send): rare, answered as a fresh cooldown
+            return default
+
+    def _release_cooldown(self, channel: str, target: str, code_hash: str) -> None:
+        item = CooldownItem(pk=keys.cooldown_pk(channel, target), sk=keys.COOLDOWN)
+        conditionally(lambda: item.delete(condition=CooldownItem.code_hash == code_hash))
 
     def get(self, code_type: str, target: str) -> CodeRecord | None:
         try:
@@ -75,10 +108,11 @@ class CodeRepository:
             lambda: item.delete(condition=(CodeItem.code_hash == code_hash) & (CodeItem.tries < max_tries))
         )
 
-    def withdraw(self, code_type: str, target: str, code_hash: str) -> None:
+    def withdraw(self, channel: str, code_type: str, target: str, code_hash: str) -> None:
         """Remove a code that could not be delivered, so it neither works nor holds the cooldown."""
         item = CodeItem(pk=keys.code_pk(code_type, target), sk=keys.CODE)
         conditionally(lambda: item.delete(condition=CodeItem.code_hash == code_hash))
+        self._release_cooldown(channel, target, code_hash)
 
 
 @dataclass(frozen=True)

@@ -44,8 +44,12 @@ class DepartmentRepository:
         DepartmentItem(pk=keys.ORG, sk=keys.dept_sk(dept_id)).delete()
 
     def has_users(self, dept_id: str) -> bool:
-        """True when a user belongs to the department (a filtered read of the GSI2 user directory:
-        an admin action, not a request path of sign-in)."""
-        for _ in UserItem.gsi2.query(keys.USERS, filter_condition=UserItem.department_id == dept_id, limit=1):
-            return True
+        """True when a user belongs to the department (a filtered read of the GSI2 user directory's
+        shards, stopping at the first: an admin action, not a request path of sign-in)."""
+        for shard in range(keys.SHARDS):
+            query = UserItem.gsi2.query(
+                keys.directory_gsi2pk(shard), filter_condition=UserItem.department_id == dept_id, limit=1
+            )
+            for _ in query:
+                return True
         return False

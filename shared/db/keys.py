@@ -6,6 +6,8 @@ Every item has ``PK`` and ``SK``; secondary access patterns use the overloaded i
 
 from __future__ import annotations
 
+import hashlib
+
 PROFILE = "PROFILE"
 CLAIM = "CLAIM"
 SESSION = "SESSION"
@@ -40,11 +42,6 @@ def session_pk(session_id: str) -> str:
     return f"SESSION#{session_id}"
 
 
-def session_gsi1sk(created_at: float, session_id: str) -> str:
-    # Zero-padded so sessions list oldest first in string order.
-    return f"SESSION#{int(created_at):012d}#{session_id}"
-
-
 def app_pk(app_name: str) -> str:
     return f"APP#{app_name}"
 
@@ -57,8 +54,18 @@ def user_role_sk(app_name: str, role_code: str) -> str:
     return f"ROLE#{app_name}#{role_code}"
 
 
-def role_members_gsi1pk(app_name: str, role_code: str) -> str:
-    return f"ROLE#{app_name}#{role_code}"
+ROLES = "ROLES"  # SK of an app's role definitions item (``PK=APP#<app>``)
+SHARDS = 16  # index partitions per hot index key (role members, the user directory)
+
+
+def shard_of(user_id: str) -> int:
+    """A stable shard of a user, spreading index writes over ``SHARDS`` partitions."""
+    return int(hashlib.sha256(user_id.encode("utf-8")).hexdigest()[:4], 16) % SHARDS
+
+
+def role_members_gsi1pk(app_name: str, role_code: str, epoch: str, shard: int) -> str:
+    """Holders of one incarnation of a role, in one of ``SHARDS`` partitions (GSI1)."""
+    return f"MEMBERS#{app_name}#{role_code}#{epoch}#{shard:02d}"
 
 
 def audit_pk(user_id: str) -> str:
@@ -81,6 +88,14 @@ def login_failures_pk(identifier_key: str) -> str:
 
 def captcha_pk(captcha_key: str) -> str:
     return f"CAPTCHA#{captcha_key}"
+
+
+COOLDOWN = "COOLDOWN"
+
+
+def cooldown_pk(channel: str, target: str) -> str:
+    """The resend cooldown of one phone or email, whatever the code type."""
+    return f"COOLDOWN#{channel}#{target}"
 
 
 def code_pk(code_type: str, target: str) -> str:
@@ -114,8 +129,14 @@ def menu_sk(menu_id: str) -> str:
     return f"MENU#{menu_id}"
 
 
+SCHEMA = "SCHEMA"  # PK and SK of the item recording which data migrations ran (shared/migrations.py)
 ORG = "ORG"
 USERS = "USERS"
+
+
+def directory_gsi2pk(shard: int) -> str:
+    """One of the ``SHARDS`` partitions of the user directory (GSI2): no key is written by every sign-up."""
+    return f"{USERS}#{shard:02d}"
 
 
 def dept_sk(dept_id: str) -> str:

@@ -7,11 +7,14 @@ region and endpoint are not fixed here: :func:`bind` sets them from settings at 
 
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.attributes import (
     BooleanAttribute,
     DiscriminatorAttribute,
     JSONAttribute,
     ListAttribute,
+    MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
 )
@@ -21,7 +24,7 @@ from pynamodb.models import Model
 
 
 class Gsi1(GlobalSecondaryIndex["BaseItem"]):  # type: ignore[no-untyped-call]
-    """Overloaded index: sessions by user, users by role (see docs/data-model.md)."""
+    """Overloaded index: role members, invitees, apps (see docs/data-model.md)."""
 
     class Meta:
         index_name = "GSI1"
@@ -32,7 +35,7 @@ class Gsi1(GlobalSecondaryIndex["BaseItem"]):  # type: ignore[no-untyped-call]
 
 
 class Gsi2(GlobalSecondaryIndex["BaseItem"]):  # type: ignore[no-untyped-call]
-    """The user directory: every user profile under ``GSI2PK=USERS``, newest first by ``GSI2SK``."""
+    """The user directory: user profiles under ``GSI2PK=USERS#<shard>`` (16 shards), newest first."""
 
     class Meta:
         index_name = "GSI2"
@@ -96,6 +99,18 @@ class UserItem(BaseItem, discriminator="user"):
     created_at = NumberAttribute()
     updated_at = NumberAttribute(null=True)
     last_login_at = NumberAttribute(null=True)
+    email_verified = BooleanAttribute(null=True)
+    phone_verified = BooleanAttribute(null=True)
+    # The user's aggregate (docs/data-model.md, "The user item"): what the authorizer, sign-in and every
+    # change of rights read and write together, guarded by two counters.
+    rev = NumberAttribute(null=True)  # sessions epoch: a session is valid only while its rev equals this
+    ver = NumberAttribute(null=True)  # optimistic version of roles, accounts and sessions below
+    roles = JSONAttribute(null=True)  # {app_name: {role_code: role epoch}}
+    accounts = JSONAttribute(null=True)  # [{provider, type, app_id, open_id, nickname, avatar_url, created_at}]
+    # {session_id: created_at}, at most MAX_SESSIONS_PER_USER; written by nested paths (no conflicts)
+    sessions: Any = MapAttribute(null=True)  # type: ignore[no-untyped-call]
+    login_fails = NumberAttribute(null=True)  # sign-in attempts reserved in the current lockout window
+    login_window = NumberAttribute(null=True)  # when that window started
 
 
 class ClaimItem(BaseItem, discriminator="claim"):
@@ -121,21 +136,23 @@ class AccountItem(BaseItem, discriminator="account"):
 
 
 class SessionItem(BaseItem, discriminator="session"):
-    """One sign-in. ``PK=SESSION#<session_id>``, ``SK=SESSION``; ``GSI1PK=USER#<user_id>``.
+    """One sign-in. ``PK=SESSION#<session_id>``, ``SK=SESSION``.
 
-    It is also the authorization snapshot the authorizer reads with one GetItem: the user's role codes
-    and permissions in ``app_name``. Every write that changes a user's grants updates these fields.
-    ``refresh_hash`` is the SHA-256 of the current refresh token; ``previous_hashes`` is a bounded ring of
-    the last used ones so that a replay is recognised as reuse and revokes the
-    session.
+    It carries no rights: the authorizer reads it with the user item and the app's role definitions in
+    one BatchGetItem, and the session is valid only while its ``rev`` equals the user's. ``refresh_hash``
+    is the SHA-256 of the current refresh token; a refresh repeated within the leeway opens
+    ``successor_box`` with the token it presents and answers with the same successor; ``previous_hashes``
+    is a bounded ring of the used ones, so a replay after that is recognised as reuse and revokes it.
     """
 
     session_id = UnicodeAttribute()
     user_id = UnicodeAttribute()
     app_name = UnicodeAttribute()
-    roles = ListAttribute[str](default=list)
-    permissions = ListAttribute[str](default=list)
+    rev = NumberAttribute(null=True)
     refresh_hash = UnicodeAttribute()
+    successor_box = UnicodeAttribute(null=True)  # the current token, sealed with the previous one
+    prev_hash = UnicodeAttribute(null=True)  # the token rotated away last, and when
+    rotated_at = NumberAttribute(null=True)
     generation = NumberAttribute(default=0)
     previous_hashes = ListAttribute[str](default=list)
     created_at = NumberAttribute()
@@ -170,22 +187,36 @@ class RoleItem(BaseItem, discriminator="role"):
     permissions = ListAttribute[str](default=list)
     menu_ids = ListAttribute[str](default=list)
     status = UnicodeAttribute(default="active")
+    epoch = UnicodeAttribute(null=True)  # this incarnation of the code: grants of a deleted role never revive
     created_at = NumberAttribute()
+
+
+class RoleDefsItem(BaseItem, discriminator="role_defs"):
+    """What every role of an app grants. ``PK=APP#<app_name>``, ``SK=ROLES``.
+
+    ``defs`` is ``{role_code: {"e": epoch, "n": name, "p": [permissions], "s": status}}``: one small item
+    the authorizer reads beside the session, so editing, disabling or deleting a role is one write
+    whatever the number of holders. Written with each role change, conditioned on ``version``.
+    """
+
+    app_name = UnicodeAttribute()
+    defs = JSONAttribute(default=dict)
+    version = NumberAttribute(default=0)
 
 
 class UserRoleItem(BaseItem, discriminator="user_role"):
     """A user holds a role. ``PK=USER#<user_id>``, ``SK=ROLE#<app_name>#<role_code>``.
 
-    ``GSI1PK=ROLE#<app_name>#<role_code>``, ``GSI1SK=USER#<user_id>`` answers "who has this role".
-    The role's display name and permissions are copied here so login needs no extra read.
+    Only the membership index: ``GSI1PK=MEMBERS#<app>#<code>#<epoch>#<shard>``, ``GSI1SK=USER#<user_id>``
+    answers "who holds this role" (sharded: the default role is written by every sign-up). What a user
+    holds is the user item's ``roles``, written in the same transaction.
     """
 
     user_id = UnicodeAttribute()
     app_name = UnicodeAttribute()
     role_code = UnicodeAttribute()
     role_id = UnicodeAttribute()
-    role_name = UnicodeAttribute()
-    permissions = ListAttribute[str](default=list)
+    epoch = UnicodeAttribute(null=True)
     created_at = NumberAttribute()
 
 
@@ -223,6 +254,14 @@ class CodeItem(BaseItem, discriminator="code"):
     expires_at = NumberAttribute()
 
 
+class CooldownItem(BaseItem, discriminator="code_cooldown"):
+    """The resend cooldown of one target. ``PK=COOLDOWN#<channel>#<target>``, ``SK=COOLDOWN``; expires with
+    ``ttl``. ``code_hash`` names the code that holds it, so only that code's withdrawal frees it."""
+
+    code_hash = UnicodeAttribute()
+    sent_at = NumberAttribute()
+
+
 class StateItem(BaseItem, discriminator="state"):
     """A WeChat OAuth ``state``. ``PK=STATE#<state>``, ``SK=STATE``; single use, 10 minutes."""
 
@@ -257,6 +296,12 @@ class DepartmentItem(BaseItem, discriminator="department"):
     status = UnicodeAttribute(default="active")
 
 
+class SchemaItem(BaseItem, discriminator="schema"):
+    """Which data migration last ran. ``PK=SCHEMA``, ``SK=SCHEMA``."""
+
+    version = NumberAttribute()
+
+
 class RateItem(BaseItem, discriminator="rate"):
     """A fixed-window counter. ``PK=RATE#<name>#<subject>#<window start>``, ``SK=RATE``; atomic ADD."""
 
@@ -271,12 +316,15 @@ ALL_MODELS: tuple[type[BaseItem], ...] = (
     SessionItem,
     AppItem,
     RoleItem,
+    RoleDefsItem,
     UserRoleItem,
     AuditItem,
     LoginFailuresItem,
     CaptchaItem,
     CodeItem,
+    CooldownItem,
     RateItem,
+    SchemaItem,
     StateItem,
     MenuItem,
     DepartmentItem,

@@ -1,32 +1,37 @@
-"""Session items: one GetItem for the authorizer, one conditional update per refresh.
+"""Session items: read with the user item and the app's role definitions (one BatchGetItem) by the
+authorizer and verify-token, rotated with one conditional update per refresh.
 
-Access patterns: get a session by id (authorizer, verify-token), rotate its refresh token with a
-condition on the presented hash (exactly one of many concurrent refreshes wins), list and delete a
-user's sessions through ``GSI1`` (``GSI1PK=USER#<id>``).
+Access patterns: get a session with what decides its rights (``SESSION#<id>``, ``USER#<id>/PROFILE``,
+``APP#<app>/ROLES``), rotate its refresh token with a condition on the presented hash (exactly one of
+concurrent refreshes writes; the others answer within the leeway), get a user's sessions by id (the ids
+are listed on the user item), delete them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from shared.db import keys
-from shared.db.models import SessionItem
+from shared.db.apps import to_defs
+from shared.db.models import BaseItem, RoleDefsItem, SessionItem, UserItem
 from shared.db.table import Table, chunks, conditionally, is_condition_failure
-from shared.domain import Session
+from shared.domain import RoleDefs, Session
 
 
 def session_item(session: Session) -> SessionItem:
     return SessionItem(
         pk=keys.session_pk(session.session_id),
         sk=keys.SESSION,
-        gsi1pk=keys.user_pk(session.user_id),
-        gsi1sk=keys.session_gsi1sk(session.created_at, session.session_id),
         session_id=session.session_id,
         user_id=session.user_id,
         app_name=session.app_name,
-        roles=list(session.roles),
-        permissions=list(session.permissions),
+        rev=session.rev,
+        successor_box=session.successor_box or None,
         refresh_hash=session.refresh_hash,
+        prev_hash=session.prev_hash,
+        rotated_at=int(session.rotated_at) if session.rotated_at is not None else None,
         generation=session.generation,
         previous_hashes=list(session.previous_hashes),
         created_at=int(session.created_at),
@@ -44,8 +49,8 @@ def to_session(item: SessionItem) -> Session:
         session_id=item.session_id,
         user_id=item.user_id,
         app_name=item.app_name,
-        roles=list(item.roles or []),
-        permissions=list(item.permissions or []),
+        roles=[],
+        permissions=[],
         refresh_hash=item.refresh_hash,
         generation=int(item.generation or 0),
         previous_hashes=list(item.previous_hashes or []),
@@ -55,7 +60,27 @@ def to_session(item: SessionItem) -> Session:
         max_expires_at=item.max_expires_at,
         ip=item.ip,
         user_agent=item.user_agent,
+        rev=int(item.rev or 0),
+        successor_box=item.successor_box or "",
+        prev_hash=item.prev_hash,
+        rotated_at=float(item.rotated_at) if item.rotated_at is not None else None,
     )
+
+
+@dataclass(frozen=True)
+class Holder:
+    """What the authorizer needs of the user item: status, sessions epoch, roles in the session's app."""
+
+    status: str
+    rev: int
+    roles: dict[str, str]
+
+
+@dataclass(frozen=True)
+class SessionState:
+    session: Session | None
+    holder: Holder | None
+    defs: RoleDefs
 
 
 class SessionRepository:
@@ -64,15 +89,43 @@ class SessionRepository:
 
     def get(self, session_id: str) -> Session | None:
         try:
-            return to_session(SessionItem.get(keys.session_pk(session_id), keys.SESSION))
+            return to_session(SessionItem.get(keys.session_pk(session_id), keys.SESSION, consistent_read=True))
         except DoesNotExist:
             return None
+
+    def state(self, session_id: str, user_id: str, app_name: str) -> SessionState:
+        """The session, its user's status, ``rev`` and roles in ``app_name``, and the app's role
+        definitions: one BatchGetItem (strongly consistent), the authorizer's only round trip."""
+        wanted = [
+            (keys.session_pk(session_id), keys.SESSION),
+            (keys.user_pk(user_id), keys.PROFILE),
+            (keys.app_pk(app_name), keys.ROLES),
+        ]
+        session: Session | None = None
+        holder: Holder | None = None
+        defs = RoleDefs(app_name)
+        for item in BaseItem.batch_get(wanted, consistent_read=True):
+            if isinstance(item, SessionItem):
+                session = to_session(item)
+            elif isinstance(item, UserItem):
+                held = (item.roles or {}).get(app_name) or {}
+                holder = Holder(item.status, int(item.rev or 0), {str(c): str(e) for c, e in held.items()})
+            elif isinstance(item, RoleDefsItem):
+                defs = to_defs(app_name, item)
+        return SessionState(session, holder, defs)
+
+    def get_many(self, session_ids: list[str]) -> list[Session]:
+        """Sessions by id (BatchGetItem, 100 keys a request); missing ones are left out."""
+        wanted = [(keys.session_pk(sid), keys.SESSION) for sid in dict.fromkeys(session_ids)]
+        found = {i.session_id: to_session(i) for i in SessionItem.batch_get(wanted) if isinstance(i, SessionItem)}
+        return [found[sid] for sid in session_ids if sid in found]
 
     def rotate(
         self,
         session_id: str,
         presented_hash: str,
         new_hash: str,
+        successor_box: str,
         *,
         now: float,
         expires_at: float,
@@ -81,15 +134,19 @@ class SessionRepository:
     ) -> Session | None:
         """Swap the refresh hash if ``presented_hash`` is current and unexpired; None when it is not.
 
-        The presented hash goes to slot ``slot`` (the old generation modulo the memory size) of the
-        ``previous_hashes`` ring, so a replay of any of the last N tokens is recognised as reuse. While
-        the list is shorter than the slot, DynamoDB appends, which fills slots in order.
+        The presented hash becomes ``prev_hash`` and the sealed successor ``successor_box`` (answered
+        again within the leeway); the presented hash also goes to slot
+        ``slot`` (the old generation modulo the memory size) of the ``previous_hashes`` ring, so a
+        replay of any of the last N tokens after the leeway is recognised as reuse.
         """
         item = SessionItem(pk=keys.session_pk(session_id), sk=keys.SESSION)
         try:
             item.update(
                 actions=[
                     SessionItem.refresh_hash.set(new_hash),
+                    SessionItem.prev_hash.set(presented_hash),
+                    SessionItem.successor_box.set(successor_box),
+                    SessionItem.rotated_at.set(int(now)),
                     SessionItem.generation.set(generation),
                     SessionItem.previous_hashes[slot].set(presented_hash),
                     SessionItem.last_used_at.set(int(now)),
@@ -113,14 +170,6 @@ class SessionRepository:
         if user_id is not None:
             condition = condition & (SessionItem.user_id == user_id)
         return conditionally(lambda: item.delete(condition=condition))
-
-    def list_for_user(self, user_id: str) -> list[Session]:
-        """Every session of a user, oldest first (one Query on GSI1)."""
-        return [
-            to_session(item)
-            for item in SessionItem.gsi1.query(keys.user_pk(user_id), SessionItem.gsi1sk.startswith("SESSION#"))
-            if isinstance(item, SessionItem)
-        ]
 
     def delete_many(self, session_ids: list[str]) -> int:
         """Delete sessions in batches of 25; returns how many were asked for."""

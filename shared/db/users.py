@@ -7,15 +7,18 @@ session (one transaction), swap an identifier claim (one transaction).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from shared.clock import Clock, system_clock
 from shared.db import keys
-from shared.db.apps import to_app, to_role
+from shared.db.apps import to_app, to_defs
 from shared.db.codes import CodeRecord, CodeUse, CodeUsedError, to_record
 from shared.db.models import (
     AccountItem,
@@ -24,15 +27,14 @@ from shared.db.models import (
     BaseItem,
     ClaimItem,
     CodeItem,
-    LoginFailuresItem,
-    RoleItem,
+    RoleDefsItem,
     SessionItem,
     UserItem,
     UserRoleItem,
 )
 from shared.db.sessions import session_item
-from shared.db.table import Table, failed_indexes, is_conflict
-from shared.domain import Account, AppConfig, Role, RoleGrant, Session, User, UserRecord
+from shared.db.table import Table, chunks, failed_indexes, is_conflict
+from shared.domain import Account, AppConfig, RoleDefs, RoleGrant, Session, User, UserRecord
 from shared.identifiers import username_key
 
 USER_FIELDS = (
@@ -52,6 +54,7 @@ USER_FIELDS = (
     "created_at",
     "last_login_at",
 )
+FLAGS = ("email_verified", "phone_verified")
 
 
 class ClaimTakenError(Exception):
@@ -63,7 +66,85 @@ class ClaimTakenError(Exception):
 
 
 def to_user(item: UserItem) -> User:
-    return User(user_id=item.user_id, **{name: getattr(item, name) for name in USER_FIELDS})
+    user = User(user_id=item.user_id, **{name: getattr(item, name) for name in USER_FIELDS})
+    user.email_verified, user.phone_verified = bool(item.email_verified), bool(item.phone_verified)
+    return user
+
+
+def account_json(account: Account) -> dict[str, Any]:
+    return {
+        "provider": account.provider,
+        "type": account.account_type,
+        "app_id": account.app_id,
+        "open_id": account.open_id,
+        "nickname": account.nickname,
+        "avatar_url": account.avatar_url,
+        "created_at": account.created_at,
+    }
+
+
+def account_from_json(data: dict[str, Any]) -> Account:
+    return Account(
+        provider=str(data["provider"]),
+        open_id=str(data["open_id"]),
+        account_type=data.get("type"),
+        app_id=data.get("app_id"),
+        nickname=data.get("nickname"),
+        avatar_url=data.get("avatar_url"),
+        created_at=float(data.get("created_at") or 0),
+    )
+
+
+def roles_of(grants: list[RoleGrant]) -> dict[str, dict[str, str]]:
+    """The user item's ``roles`` map of ``grants``."""
+    roles: dict[str, dict[str, str]] = {}
+    for grant in grants:
+        roles.setdefault(grant.app_name, {})[grant.role_code] = grant.epoch
+    return roles
+
+
+def record_of(item: UserItem, defs: dict[str, RoleDefs] | None = None) -> UserRecord:
+    """The user item as a record; grants resolved for the apps whose role definitions are given."""
+    roles = {str(app): {str(c): str(e) for c, e in (held or {}).items()} for app, held in (item.roles or {}).items()}
+    grants = [g for app, d in (defs or {}).items() for g in d.grants(roles.get(app, {}))]
+    return UserRecord(
+        user=to_user(item),
+        accounts=[account_from_json(a) for a in (item.accounts or [])],
+        grants=grants,
+        roles=roles,
+        sessions=_session_map(item),
+        has_session_map=item.sessions is not None,
+        rev=int(item.rev or 0),
+        ver=int(item.ver or 0),
+        login_fails=int(item.login_fails or 0),
+        login_window=float(item.login_window) if item.login_window is not None else None,
+    )
+
+
+def _session_map(item: UserItem) -> dict[str, float]:
+    raw: dict[str, Any] = item.sessions.as_dict() if item.sessions else {}
+    return {str(sid): float(created) for sid, created in raw.items()}
+
+
+class StaleRecordError(Exception):
+    """The user item changed (its ``ver``) since it was read; nothing was written: read again."""
+
+
+@contextmanager
+def stale_when_cancelled() -> Iterator[None]:
+    """A transaction cancelled by a condition or a conflict becomes :class:`StaleRecordError`."""
+    try:
+        yield
+    except TransactWriteError as exc:
+        if failed_indexes(exc) or is_conflict(exc):
+            raise StaleRecordError() from exc
+        raise
+
+
+def is_version(attribute: Any, value: int) -> Condition:
+    """``attribute = value``, where a missing attribute counts as 0 (items written before it existed)."""
+    same: Condition = attribute == value
+    return (same | attribute.does_not_exist()) if value == 0 else same
 
 
 def to_account(item: AccountItem) -> Account:
@@ -78,24 +159,13 @@ def to_account(item: AccountItem) -> Account:
     )
 
 
-def to_grant(item: UserRoleItem) -> RoleGrant:
-    return RoleGrant(
-        app_name=item.app_name,
-        role_code=item.role_code,
-        role_id=item.role_id,
-        role_name=item.role_name,
-        permissions=list(item.permissions or []),
-    )
-
-
 @dataclass(frozen=True)
 class LoginLookup:
     """What a sign-in reads first, in one BatchGetItem."""
 
     user_id: str | None
-    failures: int
-    failures_since: float | None
     app: AppConfig | None
+    defs: RoleDefs
 
 
 @dataclass(frozen=True)
@@ -103,7 +173,7 @@ class PhoneLookup:
     user_id: str | None
     code: CodeRecord | None
     app: AppConfig | None
-    role: Role | None
+    defs: RoleDefs
 
 
 class UserRepository:
@@ -112,6 +182,7 @@ class UserRepository:
         self.clock = clock
         self.retries = retries
 
+    # -- reads -----------------------------------------------------------------------------------------
     def find_user_id(self, claim_keys: list[str]) -> str | None:
         """The user owning the first of ``claim_keys`` that exists (one GetItem or BatchGetItem)."""
         if len(claim_keys) == 1:
@@ -122,16 +193,16 @@ class UserRepository:
         found = {c.pk: c.user_id for c in ClaimItem.batch_get([(k, keys.CLAIM) for k in claim_keys])}
         return next((found[k] for k in claim_keys if k in found), None)
 
-    def phone_lookup(self, phone: str, code_type: str, app_name: str, role_code: str) -> PhoneLookup:
+    def phone_lookup(self, phone: str, code_type: str, app_name: str) -> PhoneLookup:
         """A phone sign-in's first read, in one BatchGetItem: the phone's owner, the code sent to it, the
-        app's settings and its usual default role."""
+        app's settings and its role definitions."""
         wanted = [
             (keys.phone_claim(phone), keys.CLAIM),
             (keys.code_pk(code_type, phone), keys.CODE),
             (keys.app_pk(app_name), keys.META),
-            (keys.app_pk(app_name), keys.role_sk(role_code)),
+            (keys.app_pk(app_name), keys.ROLES),
         ]
-        found = PhoneLookup(None, None, None, None)
+        found = PhoneLookup(None, None, None, RoleDefs(app_name))
         for item in BaseItem.batch_get(wanted):
             if isinstance(item, ClaimItem):
                 found = replace(found, user_id=item.user_id)
@@ -139,8 +210,8 @@ class UserRepository:
                 found = replace(found, code=to_record(item))
             elif isinstance(item, AppItem):
                 found = replace(found, app=to_app(item))
-            elif isinstance(item, RoleItem):
-                found = replace(found, role=to_role(item))
+            elif isinstance(item, RoleDefsItem):
+                found = replace(found, defs=to_defs(app_name, item))
         return found
 
     def identity_owners(self, account_claim: str, union_claim: str | None) -> tuple[str | None, str | None]:
@@ -149,66 +220,66 @@ class UserRepository:
         owners = {item.pk: item.user_id for item in ClaimItem.batch_get(wanted)}
         return owners.get(account_claim), owners.get(union_claim) if union_claim else None
 
-    def link_account(self, user_id: str, account: Account, union_id: str | None, now: float) -> None:
-        """Add a login identity to a user (its claim keeps it unique); also claim the UnionID when the
-        user has none yet.
-
-        Raises:
-            ClaimTakenError: the identity (or the UnionID) belongs to someone else now.
-        """
-        claim = keys.account_claim(account.provider, account.app_id or "-", account.open_id)
-        claims = [claim] + ([keys.union_claim(union_id)] if union_id else [])
-        try:
-            with self.table.transaction() as tx:
-                for key in claims:
-                    tx.save(ClaimItem(pk=key, sk=keys.CLAIM, user_id=user_id), condition=ClaimItem.pk.does_not_exist())
-                tx.save(self._account_item(user_id, account))
-                actions: list[Action] = [UserItem.updated_at.set(int(now))]
-                if union_id:
-                    actions.append(UserItem.union_id.set(union_id))
-                tx.update(
-                    UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE), actions=actions, condition=UserItem.pk.exists()
-                )
-        except TransactWriteError as exc:
-            lost = [i for i in failed_indexes(exc) if i < len(claims)]
-            if lost:
-                raise ClaimTakenError(claims[lost[0]]) from exc
-            raise
-
-    def login_lookup(self, claim_keys: list[str], failures_key: str, app_name: str) -> LoginLookup:
-        """The identifier's owner, its recent sign-in failures and the app's settings (one round trip)."""
+    def login_lookup(self, claim_keys: list[str], app_name: str) -> LoginLookup:
+        """The identifier's owner, the app's settings and its role definitions (one round trip)."""
         wanted = [(k, keys.CLAIM) for k in claim_keys]
-        wanted += [(keys.login_failures_pk(failures_key), keys.LOCK), (keys.app_pk(app_name), keys.META)]
+        wanted += [(keys.app_pk(app_name), keys.META), (keys.app_pk(app_name), keys.ROLES)]
         claims: dict[str, str] = {}
-        failures, since, app = 0, None, None
+        app: AppConfig | None = None
+        defs = RoleDefs(app_name)
         for item in BaseItem.batch_get(wanted):
             if isinstance(item, ClaimItem):
                 claims[item.pk] = item.user_id
-            elif isinstance(item, LoginFailuresItem):
-                failures, since = int(item.failures or 0), float(item.window_start)
             elif isinstance(item, AppItem):
                 app = to_app(item)
+            elif isinstance(item, RoleDefsItem):
+                defs = to_defs(app_name, item)
         user_id = next((claims[k] for k in claim_keys if k in claims), None)
-        return LoginLookup(user_id, failures, since, app)
+        return LoginLookup(user_id, app, defs)
 
-    def load(self, user_id: str) -> UserRecord | None:
-        """Profile, accounts and grants in one Query of the user's partition."""
-        record: UserRecord | None = None
-        accounts: list[Account] = []
-        grants: list[RoleGrant] = []
-        for item in BaseItem.query(keys.user_pk(user_id)):
-            if isinstance(item, UserItem):
-                record = UserRecord(user=to_user(item))
-            elif isinstance(item, AccountItem):
-                accounts.append(to_account(item))
-            elif isinstance(item, UserRoleItem):
-                grants.append(to_grant(item))
-        if record is None:
+    def load(self, user_id: str, apps: Sequence[str] | None = None) -> UserRecord | None:
+        """The user item with its grants resolved.
+
+        ``apps`` given: the item and those apps' role definitions in one BatchGetItem (grants of other
+        apps stay unresolved in ``record.roles``). Otherwise every app the user holds a role in is
+        resolved (a GetItem, then a BatchGetItem of their definitions).
+        """
+        if apps is not None:
+            wanted = [(keys.user_pk(user_id), keys.PROFILE)] + [(keys.app_pk(a), keys.ROLES) for a in apps]
+            user: UserItem | None = None
+            found: dict[str, RoleDefsItem] = {}
+            for item in BaseItem.batch_get(wanted):
+                if isinstance(item, UserItem):
+                    user = item
+                elif isinstance(item, RoleDefsItem):
+                    found[item.app_name] = item
+            if user is None:
+                return None
+            return record_of(user, {a: to_defs(a, found.get(a)) for a in apps})
+        try:
+            user = UserItem.get(keys.user_pk(user_id), keys.PROFILE, consistent_read=True)
+        except DoesNotExist:
             return None
-        record.accounts = accounts
-        record.grants = grants
-        return record
+        held = sorted(user.roles or {})
+        return record_of(user, self._defs(held))
 
+    def _defs(self, apps: list[str]) -> dict[str, RoleDefs]:
+        found: dict[str, RoleDefsItem] = {}
+        for item in BaseItem.batch_get([(keys.app_pk(a), keys.ROLES) for a in apps]) if apps else []:
+            if isinstance(item, RoleDefsItem):
+                found[item.app_name] = item
+        return {a: to_defs(a, found.get(a)) for a in apps}
+
+    def resolve(self, item: UserItem, defs: RoleDefs) -> UserRecord:
+        """A user item read by the sign-in's attempt reservation, with the sign-in app's grants."""
+        return record_of(item, {defs.app_name: defs})
+
+    def profiles(self, user_ids: list[str]) -> list[User]:
+        """Profiles of several users (BatchGetItem)."""
+        wanted = [(keys.user_pk(uid), keys.PROFILE) for uid in dict.fromkeys(user_ids)]
+        return [to_user(item) for item in UserItem.batch_get(wanted) if isinstance(item, UserItem)]
+
+    # -- creation --------------------------------------------------------------------------------------
     def create(
         self,
         user: User,
@@ -219,13 +290,18 @@ class UserRepository:
         audit: dict[str, Any] | None = None,
         consume: CodeUse | None = None,
     ) -> None:
-        """Write a new user, its claims, accounts, grants and first session atomically (and consume the
+        """Write a new user, its claims, grants and first session atomically (and consume the
         verification code that proved an identifier, when given).
 
         Raises:
             ClaimTakenError: one of ``claims`` exists already (nothing was written).
             CodeUsedError: the code was used meanwhile (nothing was written).
         """
+        item = self._user_item(user)
+        item.roles = roles_of(grants)
+        item.accounts = [account_json(a) for a in accounts]
+        item.sessions = {session.session_id: int(session.created_at)} if session is not None else {}
+        item.rev, item.ver = 0, 0
         for attempt in range(self.retries):
             try:
                 with self.table.transaction() as tx:
@@ -237,9 +313,7 @@ class UserRepository:
                             ClaimItem(pk=claim, sk=keys.CLAIM, user_id=user.user_id),
                             condition=ClaimItem.pk.does_not_exist(),
                         )
-                    tx.save(self._user_item(user), condition=UserItem.pk.does_not_exist())
-                    for account in accounts:
-                        tx.save(self._account_item(user.user_id, account))
+                    tx.save(item, condition=UserItem.pk.does_not_exist())
                     for grant in grants:
                         tx.save(grant_item(user.user_id, grant, user.created_at))
                     if session is not None:
@@ -258,42 +332,264 @@ class UserRepository:
                 if not is_conflict(exc) or attempt == self.retries - 1:
                     raise
 
+    # -- sign-in ---------------------------------------------------------------------------------------
     def open_session(
         self,
+        record: UserRecord,
         session: Session,
+        max_sessions: int,
         audit: dict[str, Any] | None = None,
-        clear_failures: str | None = None,
+        clear_failures: bool = False,
         consume: CodeUse | None = None,
-    ) -> None:
-        """Write a new session and stamp ``last_login_at`` in one transaction; it also forgets sign-in
-        failures and consumes the verification code of a code sign-in, when given.
+        new_grants: list[RoleGrant] | None = None,
+    ) -> list[str]:
+        """Write a new session for the user as read in ``record``, in one transaction: the session, the
+        user item (``last_login_at``, its session list with the oldest sessions past ``max_sessions``
+        ended, ``new_grants`` added, the attempt counter cleared when ``clear_failures``), and the
+        verification code consumed, when given. Returns the session ids it ended.
+
+        The user item is written only if its ``ver`` is still ``record.ver``: a change of rights or
+        credentials made meanwhile (which all bump it) makes the caller read again, so no session is
+        ever opened from a stale read. Concurrent sign-ins do not bump it: each adds its own entry.
 
         Raises:
+            StaleRecordError: the user item changed since it was read (nothing was written).
             CodeUsedError: the code was used meanwhile (nothing was written).
         """
+        listed = sorted((t, sid) for sid, t in record.sessions.items() if sid != session.session_id)
+        ended = [sid for _, sid in listed[: max(0, len(listed) + 1 - max_sessions)]]
+        created = int(session.created_at)
+        # Nested writes: concurrent sign-ins of one user add their own entries without a conflict.
+        actions: list[Action] = [UserItem.last_login_at.set(created)]
+        if record.has_session_map:
+            actions.append(UserItem.sessions[session.session_id].set(created))
+            actions += [UserItem.sessions[sid].remove() for sid in ended]
+        else:
+            actions.append(UserItem.sessions.set({session.session_id: created}))
+        if clear_failures:
+            actions += [UserItem.login_fails.remove(), UserItem.login_window.remove()]
+        grants = new_grants or []
+        if grants:
+            roles = {app: dict(held) for app, held in record.roles.items()}
+            for grant in grants:
+                roles.setdefault(grant.app_name, {})[grant.role_code] = grant.epoch
+            actions += [UserItem.roles.set(roles), UserItem.ver.set(record.ver + 1)]
+        condition = UserItem.pk.exists() & is_version(UserItem.ver, record.ver)
+        if not record.has_session_map:
+            condition = condition & UserItem.sessions.does_not_exist()
+        user_id = record.user.user_id
         try:
-            self._open_session(session, audit, clear_failures, consume)
+            with self.table.transaction() as tx:
+                if consume is not None:  # the first delete, so position 0
+                    tx.delete(consume.item(), condition=consume.delete_condition())
+                for sid in ended:
+                    tx.delete(SessionItem(pk=keys.session_pk(sid), sk=keys.SESSION))
+                tx.save(session_item(session))
+                for grant in grants:
+                    tx.save(grant_item(user_id, grant, session.created_at))
+                if audit is not None:
+                    tx.save(self._audit_item(user_id, audit))
+                tx.update(UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE), actions=actions, condition=condition)
         except TransactWriteError as exc:
-            if consume is not None and 0 in failed_indexes(exc):
+            failed = failed_indexes(exc)
+            if consume is not None and 0 in failed:
                 raise CodeUsedError() from exc
+            if failed or is_conflict(exc):
+                raise StaleRecordError() from exc
             raise
+        return ended
 
-    def _open_session(
-        self, session: Session, audit: dict[str, Any] | None, clear_failures: str | None, consume: CodeUse | None
-    ) -> None:
-        with self.table.transaction() as tx:
-            if consume is not None:  # the first delete, so position 0
-                tx.delete(consume.item(), condition=consume.delete_condition())
-            if clear_failures:
-                tx.delete(LoginFailuresItem(pk=keys.login_failures_pk(clear_failures), sk=keys.LOCK))
-            tx.save(session_item(session))
+    # -- changes of rights -----------------------------------------------------------------------------
+    def change_grants(
+        self, record: UserRecord, add: list[RoleGrant], remove: list[tuple[str, str]], now: float
+    ) -> dict[str, dict[str, str]]:
+        """Add and remove ``(app_name, role_code)`` grants: the user item's ``roles`` and the membership
+        links, in one transaction, only if the user item is still as read. Sessions need no write: the
+        authorizer reads ``roles`` with every request. Returns the new ``roles``.
+
+        Raises:
+            StaleRecordError: the user item changed since it was read (nothing was written).
+        """
+        roles = {app: dict(held) for app, held in record.roles.items()}
+        gone: list[tuple[str, str, str]] = []
+        for app_name, code in remove:
+            epoch = roles.get(app_name, {}).pop(code, None)
+            if epoch is not None:
+                gone.append((app_name, code, epoch))
+        for grant in add:
+            roles.setdefault(grant.app_name, {})[grant.role_code] = grant.epoch
+        roles = {app: held for app, held in roles.items() if held}
+        user_id = record.user.user_id
+        with stale_when_cancelled(), self.table.transaction() as tx:
+            for app_name, code, _ in gone:
+                tx.delete(UserRoleItem(pk=keys.user_pk(user_id), sk=keys.user_role_sk(app_name, code)))
+            for grant in add:
+                tx.save(grant_item(user_id, grant, now))
             tx.update(
-                UserItem(pk=keys.user_pk(session.user_id), sk=keys.PROFILE),
-                actions=[UserItem.last_login_at.set(int(session.created_at))],
+                UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE),
+                actions=[UserItem.roles.set(roles), UserItem.ver.set(record.ver + 1)],
+                condition=UserItem.pk.exists() & is_version(UserItem.ver, record.ver),
+            )
+        return roles
+
+    def revoke_sessions(
+        self,
+        record: UserRecord,
+        *,
+        password_hash: str | None = None,
+        status: str | None = None,
+        keep: str | None = None,
+        extra: list[Action] | None = None,
+    ) -> list[str]:
+        """End every session of the user (but ``keep``), with a credential change in the same write.
+
+        One UpdateItem (or, with ``keep``, a transaction with that session) bumps the user's ``rev``:
+        every session opened under the old one, including those being opened right now, stops being
+        valid at once for the authorizer, refresh and verify-token; no session can be missed, whatever
+        their number. Returns the ids of the sessions to delete (clean-up: :meth:`delete_sessions`).
+
+        Raises:
+            StaleRecordError: with ``keep``, the user item changed since it was read.
+        """
+        user_id = record.user.user_id
+        actions: list[Action] = [UserItem.updated_at.set(int(self.clock()))]
+        if password_hash is not None:
+            actions.append(UserItem.password_hash.set(password_hash))
+        if status is not None:
+            actions.append(UserItem.status.set(status))
+        actions += extra or []
+        item = UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE)
+        ended = [sid for sid in record.sessions if sid != keep]
+        kept = {keep: int(record.sessions.get(keep, self.clock()))} if keep is not None else {}
+        if keep is None:
+            # ADD, not SET: whatever happened since the read, the counters move on.
+            item.update(
+                actions=[*actions, UserItem.rev.add(1), UserItem.ver.add(1), UserItem.sessions.set({})],
                 condition=UserItem.pk.exists(),
             )
-            if audit is not None:
-                tx.save(self._audit_item(session.user_id, audit))
+            return ended
+        rev = record.rev + 1
+        with stale_when_cancelled(), self.table.transaction() as tx:
+            tx.update(
+                SessionItem(pk=keys.session_pk(keep), sk=keys.SESSION),
+                actions=[SessionItem.rev.set(rev)],
+                condition=SessionItem.pk.exists(),
+            )
+            tx.update(
+                item,
+                actions=[
+                    *actions,
+                    UserItem.rev.set(rev),
+                    UserItem.ver.set(record.ver + 1),
+                    UserItem.sessions.set(kept),
+                ],
+                condition=UserItem.pk.exists() & is_version(UserItem.ver, record.ver),
+            )
+        return ended
+
+    def take_over(self, record: UserRecord, proven: str) -> list[str]:
+        """Hand the account to whoever just proved its ``proven`` identifier (``phone`` or ``email``),
+        which the account held unproven: in one transaction the identifier becomes proven and the
+        account loses its password, its sessions (``rev``), the other identifier when unproven, and
+        its WeChat identities (their claims released), so whoever registered it with someone else's
+        identifier cannot reach it any more. Returns the session ids to free.
+
+        Raises:
+            StaleRecordError: the user item changed since it was read.
+        """
+        user = record.user
+        actions: list[Action] = [
+            UserItem.password_hash.remove(),
+            UserItem.rev.set(record.rev + 1),
+            UserItem.ver.set(record.ver + 1),
+            UserItem.sessions.set({}),
+            UserItem.updated_at.set(int(self.clock())),
+            (UserItem.phone_verified if proven == "phone" else UserItem.email_verified).set(True),
+        ]
+        released: list[str] = []
+        dropped = {"wechat", "password"}
+        if proven != "email" and user.email and not user.email_verified:
+            actions.append(UserItem.email.remove())
+            released.append(keys.email_claim(user.email))
+        if proven != "phone" and user.phone and not user.phone_verified:
+            actions.append(UserItem.phone.remove())
+            released.append(keys.phone_claim(user.phone))
+            dropped.add("phone")
+        for account in record.accounts:
+            if account.provider == "wechat":
+                released.append(keys.account_claim("wechat", account.app_id or "-", account.open_id))
+        if user.union_id:
+            actions.append(UserItem.union_id.remove())
+            released.append(keys.union_claim(user.union_id))
+        kept = [account_json(a) for a in record.accounts if a.provider not in dropped]
+        actions.append(UserItem.accounts.set(kept))
+        with stale_when_cancelled(), self.table.transaction() as tx:
+            for claim in released:
+                tx.delete(ClaimItem(pk=claim, sk=keys.CLAIM), condition=ClaimItem.user_id == user.user_id)
+            tx.update(
+                UserItem(pk=keys.user_pk(user.user_id), sk=keys.PROFILE),
+                actions=actions,
+                condition=UserItem.pk.exists() & is_version(UserItem.ver, record.ver),
+            )
+        self.delete_sessions(list(record.sessions))
+        return list(record.sessions)
+
+    def set_status(self, user_id: str, status: str) -> None:
+        """Set the status without ending sessions (enabling; disabling goes through revoke_sessions)."""
+        UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE).update(
+            actions=[UserItem.status.set(status), UserItem.updated_at.set(int(self.clock()))],
+            condition=UserItem.pk.exists(),
+        )
+
+    def delete_sessions(self, session_ids: list[str]) -> None:
+        """Delete sessions in batches of 25 (already invalid: this frees their items)."""
+        for batch in chunks(session_ids, 25):
+            with SessionItem.batch_write() as writer:
+                for sid in batch:
+                    writer.delete(SessionItem(pk=keys.session_pk(sid), sk=keys.SESSION))
+
+    # -- profile and identifiers -----------------------------------------------------------------------
+    def link_account(self, user_id: str, account: Account, union_id: str | None, now: float) -> None:
+        """Add a login identity to a user (its claim keeps it unique); also claim the UnionID when the
+        user has none yet.
+
+        Raises:
+            ClaimTakenError: the identity (or the UnionID) belongs to someone else now.
+        """
+        claim = keys.account_claim(account.provider, account.app_id or "-", account.open_id)
+        claims = [claim] + ([keys.union_claim(union_id)] if union_id else [])
+        for _ in range(self.retries):
+            record = self.load(user_id, apps=[])
+            if record is None:
+                raise ClaimTakenError(claim)
+            accounts = [account_json(a) for a in record.accounts] + [account_json(account)]
+            actions: list[Action] = [
+                UserItem.updated_at.set(int(now)),
+                UserItem.accounts.set(accounts),
+                UserItem.ver.set(record.ver + 1),
+            ]
+            if union_id:
+                actions.append(UserItem.union_id.set(union_id))
+            try:
+                with self.table.transaction() as tx:
+                    for key in claims:
+                        tx.save(
+                            ClaimItem(pk=key, sk=keys.CLAIM, user_id=user_id), condition=ClaimItem.pk.does_not_exist()
+                        )
+                    tx.update(
+                        UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE),
+                        actions=actions,
+                        condition=UserItem.pk.exists() & is_version(UserItem.ver, record.ver),
+                    )
+                return
+            except TransactWriteError as exc:
+                failed = failed_indexes(exc)
+                lost = [i for i in failed if i < len(claims)]
+                if lost:
+                    raise ClaimTakenError(claims[lost[0]]) from exc
+                if not failed and not is_conflict(exc):
+                    raise
+        raise StaleRecordError()
 
     def update_profile(
         self,
@@ -337,81 +633,49 @@ class UserRepository:
                 raise ClaimTakenError(new_claims[lost[0]]) from exc
             raise
 
-    def add_grant(self, user_id: str, grant: RoleGrant, now: float) -> None:
-        """Give a user a role (idempotent: the link item is keyed by app and role code)."""
-        grant_item(user_id, grant, now).save()
+    def change_phone(self, record: UserRecord, new: str, now: float, verified: bool) -> None:
+        """Move the phone claim and the phone account to ``new`` in one transaction.
 
-    def set_password(self, user_id: str, password_hash: str, revoke_session_ids: list[str]) -> None:
-        """Store a new password hash and delete the given sessions atomically (≤ 99 sessions per call)."""
-        with self.table.transaction() as tx:
-            tx.update(
-                UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE),
-                actions=[
-                    UserItem.password_hash.set(password_hash),
-                    UserItem.updated_at.set(int(self.clock())),
-                ],
-                condition=UserItem.pk.exists(),
-            )
-            for sid in revoke_session_ids[:99]:
-                tx.delete(SessionItem(pk=keys.session_pk(sid), sk=keys.SESSION))
-
-    def set_status(self, user_id: str, status: str, revoke_session_ids: list[str]) -> None:
-        """Set the user's status and delete the given sessions atomically (≤ 99 sessions per call)."""
-        with self.table.transaction() as tx:
-            tx.update(
-                UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE),
-                actions=[UserItem.status.set(status), UserItem.updated_at.set(int(self.clock()))],
-                condition=UserItem.pk.exists(),
-            )
-            for sid in revoke_session_ids[:99]:
-                tx.delete(SessionItem(pk=keys.session_pk(sid), sk=keys.SESSION))
-
-    def _user_item(self, user: User) -> UserItem:
-        values = {name: getattr(user, name) for name in USER_FIELDS}
-        item = UserItem(pk=keys.user_pk(user.user_id), sk=keys.PROFILE, user_id=user.user_id, **values)
-        # GSI2: the user directory the admin lists, newest first.
-        item.gsi2pk, item.gsi2sk = keys.USERS, keys.directory_gsi2sk(user.created_at, user.user_id)
-        if user.referer_id:
-            # GSI1: the inviter's invitees, oldest first.
-            item.gsi1pk = keys.invitees_gsi1pk(user.referer_id)
-            item.gsi1sk = keys.invitee_gsi1sk(user.created_at, user.user_id)
-        return item
-
-    def directory(
-        self,
-        limit: int,
-        cursor: dict[str, Any] | None = None,
-        status: str | None = None,
-        department_id: str | None = None,
-        real_name_prefix: str | None = None,
-    ) -> tuple[list[User], dict[str, Any] | None]:
-        """A page of the user directory (GSI2 ``USERS``, newest first), filtered in the Query."""
-        condition = None
-        for part in (
-            UserItem.status == status if status else None,
-            UserItem.department_id == department_id if department_id else None,
-            UserItem.real_name.startswith(real_name_prefix) if real_name_prefix else None,
-        ):
-            if part is not None:
-                condition = part if condition is None else condition & part
-        results = UserItem.gsi2.query(
-            keys.USERS,
-            scan_index_forward=False,
-            filter_condition=condition,
-            limit=limit,
-            last_evaluated_key=cursor,
-        )
-        users = [to_user(item) for item in results if isinstance(item, UserItem)]
-        return users, results.last_evaluated_key
-
-    def profiles(self, user_ids: list[str]) -> list[User]:
-        """Profiles of several users (BatchGetItem)."""
-        wanted = [(keys.user_pk(uid), keys.PROFILE) for uid in dict.fromkeys(user_ids)]
-        return [to_user(item) for item in UserItem.batch_get(wanted) if isinstance(item, UserItem)]
+        Raises:
+            ClaimTakenError: the new phone belongs to someone else.
+            StaleRecordError: the user item changed since it was read.
+        """
+        user_id, old = record.user.user_id, record.user.phone
+        new_claim = keys.phone_claim(new)
+        accounts = [account_json(a) for a in record.accounts if not (a.provider == "phone" and a.open_id == old)]
+        accounts.append(account_json(Account(provider="phone", open_id=new, created_at=now)))
+        try:
+            with self.table.transaction() as tx:
+                if old:
+                    tx.delete(
+                        ClaimItem(pk=keys.phone_claim(old), sk=keys.CLAIM), condition=ClaimItem.user_id == user_id
+                    )
+                tx.save(
+                    ClaimItem(pk=new_claim, sk=keys.CLAIM, user_id=user_id), condition=ClaimItem.pk.does_not_exist()
+                )
+                tx.update(
+                    UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE),
+                    actions=[
+                        UserItem.phone.set(new),
+                        UserItem.phone_verified.set(verified),
+                        UserItem.accounts.set(accounts),
+                        UserItem.ver.set(record.ver + 1),
+                        UserItem.updated_at.set(int(now)),
+                    ],
+                    condition=UserItem.pk.exists() & is_version(UserItem.ver, record.ver),
+                )
+        except TransactWriteError as exc:
+            failed = failed_indexes(exc)
+            first_put = 1 if old else 0  # PynamoDB sends deletes first
+            if first_put in failed:
+                raise ClaimTakenError(new_claim) from exc
+            if failed or is_conflict(exc):
+                raise StaleRecordError() from exc
+            raise
 
     def delete_user(self, record: UserRecord) -> None:
-        """Delete the profile, accounts, role links and identifier claims of a user in one transaction
-        (sessions are deleted by the caller first)."""
+        """Delete the user item, its role links (and any item left in its partition) and its identifier
+        claims in one transaction; its sessions die with the user item (the caller frees them)."""
         user = record.user
         claims: list[str] = []
         if user.username:
@@ -422,20 +686,16 @@ class UserRepository:
             claims.append(keys.phone_claim(user.phone))
         if user.union_id:
             claims.append(keys.union_claim(user.union_id))
-        accounts = [a for a in record.accounts]
         claims += [
-            keys.account_claim(a.provider, a.app_id or "-", a.open_id) for a in accounts if a.provider == "wechat"
+            keys.account_claim(a.provider, a.app_id or "-", a.open_id)
+            for a in record.accounts
+            if a.provider == "wechat"
         ]
+        partition = [(i.pk, i.sk) for i in BaseItem.query(keys.user_pk(user.user_id))]
         with self.table.transaction() as tx:
-            tx.delete(UserItem(pk=keys.user_pk(user.user_id), sk=keys.PROFILE))
-            for account in accounts:
-                sk = keys.account_sk(account.provider, account.app_id or "-", account.open_id)
-                tx.delete(AccountItem(pk=keys.user_pk(user.user_id), sk=sk))
-            for grant in record.grants:
-                tx.delete(
-                    UserRoleItem(pk=keys.user_pk(user.user_id), sk=keys.user_role_sk(grant.app_name, grant.role_code))
-                )
-            for claim in claims:
+            for pk, sk in partition:
+                tx.delete(BaseItem(pk=pk, sk=sk))
+            for claim in dict.fromkeys(claims):
                 # only the user's own claims: another user's claim with the same key stays
                 tx.delete(ClaimItem(pk=claim, sk=keys.CLAIM), condition=ClaimItem.user_id == user.user_id)
 
@@ -447,48 +707,54 @@ class UserRepository:
             if isinstance(item, UserItem)
         ]
 
-    def change_phone(self, user_id: str, old: str | None, new: str, now: float) -> None:
-        """Move the phone claim and the phone account to ``new`` in one transaction.
+    def directory(
+        self,
+        limit: int,
+        before: str | None = None,
+        status: str | None = None,
+        department_id: str | None = None,
+        real_name_prefix: str | None = None,
+    ) -> tuple[list[User], str | None]:
+        """A page of the user directory, newest first: the ``SHARDS`` partitions of GSI2 queried below
+        ``before`` (a ``GSI2SK``), merged. Returns the page and the cursor of the next one (None: last)."""
+        condition = None
+        for part in (
+            UserItem.status == status if status else None,
+            UserItem.department_id == department_id if department_id else None,
+            UserItem.real_name.startswith(real_name_prefix) if real_name_prefix else None,
+        ):
+            if part is not None:
+                condition = part if condition is None else condition & part
+        merged: list[UserItem] = []
+        more = False
+        for shard in range(keys.SHARDS):
+            results = UserItem.gsi2.query(
+                keys.directory_gsi2pk(shard),
+                UserItem.gsi2sk < before if before else None,
+                scan_index_forward=False,
+                filter_condition=condition,
+                limit=limit,
+            )
+            page = [item for item in results if isinstance(item, UserItem)]
+            more = more or (len(page) == limit and results.last_evaluated_key is not None)
+            merged.extend(page)
+        merged.sort(key=lambda item: str(item.gsi2sk), reverse=True)
+        more = more or len(merged) > limit
+        page = merged[:limit]
+        return [to_user(item) for item in page], (str(page[-1].gsi2sk) if more and page else None)
 
-        Raises:
-            ClaimTakenError: the new phone belongs to someone else.
-        """
-        new_claim = keys.phone_claim(new)
-        try:
-            with self.table.transaction() as tx:
-                if old:
-                    tx.delete(
-                        ClaimItem(pk=keys.phone_claim(old), sk=keys.CLAIM), condition=ClaimItem.user_id == user_id
-                    )
-                    tx.delete(AccountItem(pk=keys.user_pk(user_id), sk=keys.account_sk("phone", "-", old)))
-                tx.save(
-                    ClaimItem(pk=new_claim, sk=keys.CLAIM, user_id=user_id), condition=ClaimItem.pk.does_not_exist()
-                )
-                tx.save(self._account_item(user_id, Account(provider="phone", open_id=new, created_at=now)))
-                tx.update(
-                    UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE),
-                    actions=[UserItem.phone.set(new), UserItem.updated_at.set(int(now))],
-                    condition=UserItem.pk.exists(),
-                )
-        except TransactWriteError as exc:
-            first_put = 2 if old else 0  # PynamoDB sends deletes first
-            if first_put in failed_indexes(exc):
-                raise ClaimTakenError(new_claim) from exc
-            raise
-
-    def _account_item(self, user_id: str, account: Account) -> AccountItem:
-        return AccountItem(
-            pk=keys.user_pk(user_id),
-            sk=keys.account_sk(account.provider, account.app_id or "-", account.open_id),
-            user_id=user_id,
-            provider=account.provider,
-            account_type=account.account_type,
-            app_id=account.app_id,
-            open_id=account.open_id,
-            nickname=account.nickname,
-            avatar_url=account.avatar_url,
-            created_at=account.created_at,
-        )
+    def _user_item(self, user: User) -> UserItem:
+        values = {name: getattr(user, name) for name in USER_FIELDS}
+        flags = {name: getattr(user, name) for name in FLAGS}
+        item = UserItem(pk=keys.user_pk(user.user_id), sk=keys.PROFILE, user_id=user.user_id, **values, **flags)
+        # GSI2: the user directory the admin lists, newest first, spread over SHARDS partitions.
+        shard = keys.shard_of(user.user_id)
+        item.gsi2pk, item.gsi2sk = keys.directory_gsi2pk(shard), keys.directory_gsi2sk(user.created_at, user.user_id)
+        if user.referer_id:
+            # GSI1: the inviter's invitees, oldest first.
+            item.gsi1pk = keys.invitees_gsi1pk(user.referer_id)
+            item.gsi1sk = keys.invitee_gsi1sk(user.created_at, user.user_id)
+        return item
 
     def _audit_item(self, user_id: str, audit: dict[str, Any]) -> AuditItem:
         at = float(audit["at"])
@@ -505,16 +771,16 @@ class UserRepository:
 
 
 def grant_item(user_id: str, grant: RoleGrant, created_at: float) -> UserRoleItem:
+    """A membership link: ``grant``'s role incarnation, in the user's shard of its member index."""
     return UserRoleItem(
         pk=keys.user_pk(user_id),
         sk=keys.user_role_sk(grant.app_name, grant.role_code),
-        gsi1pk=keys.role_members_gsi1pk(grant.app_name, grant.role_code),
+        gsi1pk=keys.role_members_gsi1pk(grant.app_name, grant.role_code, grant.epoch, keys.shard_of(user_id)),
         gsi1sk=keys.user_pk(user_id),
         user_id=user_id,
         app_name=grant.app_name,
         role_code=grant.role_code,
         role_id=grant.role_id,
-        role_name=grant.role_name,
-        permissions=list(grant.permissions),
+        epoch=grant.epoch,
         created_at=int(created_at),
     )

@@ -6,14 +6,16 @@ Sign-in answers the same way, after the same bcrypt work, for an unknown identif
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from shared.clock import Clock, IdFactory, iso, new_id, system_clock
 from shared.db import keys
 from shared.db.codes import CodeUse, CodeUsedError
+from shared.db.lockout import Locked, LockoutRepository
 from shared.db.throttle import ThrottleRepository
-from shared.db.users import ClaimTakenError, UserRepository
+from shared.db.users import ClaimTakenError, StaleRecordError, UserRepository, roles_of
 from shared.domain import Account, ClientInfo, RoleGrant, User, UserRecord
 from shared.errors import (
     AppError,
@@ -25,6 +27,7 @@ from shared.errors import (
     PasswordMismatchError,
     PhoneTakenError,
     RateLimitedError,
+    ServiceUnavailableError,
     UserDisabledError,
     UsernameTakenError,
     ValidationError,
@@ -36,7 +39,8 @@ from shared.services.codes import CodeService
 from shared.services.passwords import PasswordHasher, PasswordPolicy
 from shared.services.sessions import SessionService, TokenPair, authorization_of
 
-NO_SUCH_USER = "-"  # generated ids are hex, so this partition never exists
+NO_SUCH_USER = "-"  # the lockout name of an empty identifier
+ATTEMPTS = 3
 PROFILE_FIELDS = ("nickname", "real_name", "email", "avatar", "gender", "birthday")
 
 
@@ -184,8 +188,12 @@ class AccountService:
         captchas: CaptchaService | None = None,
         limits: LoginLimits | None = None,
         codes: CodeService | None = None,
+        lockout: LockoutRepository | None = None,
+        max_sessions: int = 100,
     ) -> None:
         self.codes = codes
+        self.lockout = lockout or LockoutRepository()
+        self.max_sessions = max_sessions
         self.audit_seconds = audit_retention_days * 24 * 3600
         self.throttle = throttle
         self.captchas = captchas
@@ -199,8 +207,9 @@ class AccountService:
         self.ids = ids
 
     # -- sign-up -------------------------------------------------------------------------------
-    def create_user(self, cmd: RegisterCommand, with_password: bool = True) -> User:
+    def create_user(self, cmd: RegisterCommand, with_password: bool = True, vouched: bool = False) -> User:
         """An admin creates a user: the same checks and claims as a sign-up, no session opened.
+        ``vouched``: the admin has the permission in app0, so the email and phone count as proven.
 
         Raises:
             ValidationError, UsernameTakenError, EmailTakenError, PhoneTakenError.
@@ -209,10 +218,12 @@ class AccountService:
         username, email, phone = identifiers_of(cmd)
         if with_password:
             self.policy.check(cmd.password, "password")
+        self._check_referer(cmd.referer_id)
         _, grant = self.apps.default_grant(app_name)
         now = self.clock()
         user, claims = self._new_user(cmd, username, email, phone, now, with_password)
         user.last_login_at = None
+        user.email_verified, user.phone_verified = bool(email and vouched), bool(phone and vouched)
         accounts = [Account(provider="password", open_id=user.user_id, created_at=now)] if with_password else []
         try:
             self.users.create(user, claims, accounts, [grant], None, self._audit("admin_create", now, ClientInfo()))
@@ -225,8 +236,11 @@ class AccountService:
     ) -> SignedIn:
         """Create a password user with the app's default role and open its first session.
 
+        An email or phone given with the code the app asks for is proven; without one it is recorded
+        unproven (API.md section 7), and whoever later proves it by code takes it over safely.
+
         Raises:
-            ValidationError, PasswordMismatchError: bad input.
+            ValidationError, PasswordMismatchError: bad input (an unknown ``referer_id`` too).
             UsernameTakenError, EmailTakenError, PhoneTakenError: an identifier is registered.
         """
         app_name = self.apps.resolve(cmd.app_name)
@@ -234,23 +248,32 @@ class AccountService:
         self.policy.check(cmd.password, "password")
         if cmd.confirm_password is not None and cmd.confirm_password != cmd.password:
             raise PasswordMismatchError()
-
+        self._check_referer(cmd.referer_id)
         app, grant = self.apps.default_grant(app_name)
+        email_proven = phone_proven = False
         if app.require_email_verification and email:
             self._require_code("email", email, cmd.email_code, "email_code")
+            email_proven = True
         if app.require_phone_verification and phone:
             self._require_code("sms", phone, cmd.sms_code, "sms_code")
+            phone_proven = True
         grants = [grant, *(extra_grants or [])]
         now = self.clock()
         user, claims = self._new_user(cmd, username, email, phone, now, with_password=True)
+        user.email_verified, user.phone_verified = email_proven, phone_proven
         account = Account(provider="password", open_id=user.user_id, created_at=now)
         tokens = self.sessions.new(user.user_id, app_name, grants, client)
         try:
             self.users.create(user, claims, [account], grants, tokens.session, self._audit("register", now, client))
         except ClaimTakenError as exc:
             raise claim_error(exc.claim) from exc
-        record = UserRecord(user=user, accounts=[account], grants=grants)
+        record = UserRecord(user=user, accounts=[account], grants=grants, roles=roles_of(grants))
         return SignedIn(tokens, user_info(record, app_name), created=True)
+
+    def _check_referer(self, referer_id: str | None) -> None:
+        """Raises: ValidationError: ``referer_id`` names nobody (API.md section 7)."""
+        if referer_id is not None and self.users.load(str(referer_id), apps=[]) is None:
+            raise ValidationError({"referer_id": ["no such user"]})
 
     def _new_user(
         self, cmd: RegisterCommand, username: str, email: str | None, phone: str | None, now: float, with_password: bool
@@ -283,86 +306,177 @@ class AccountService:
         captcha_key: str | None = None,
         captcha_code: str | None = None,
     ) -> SignedIn:
-        """Sign in with username, email or phone and a password.
+        """Sign in with username, email or phone and a password, in three round trips: the identifier's
+        claims with the app's settings and role definitions; one attempt reserved on the account's
+        lockout counter (which also reads the user item); the session's transaction.
 
         Raises:
-            RateLimitedError: too many failures for this identifier lately (even with the right password).
+            RateLimitedError: too many attempts for this account (whichever identifier named it) or, for a
+                name that matches no account, for this name lately; even with the right password.
             CaptchaInvalidError: the app requires a captcha and this one is missing or wrong.
             InvalidCredentialsError: unknown identifier or wrong password (same answer, same work).
             UserDisabledError: the password was right but the user is disabled.
         """
         app = self.apps.resolve(app_name)
-        claims, failures_key = identifier_claims(identifier)
-        lookup = self.users.login_lookup(claims, failures_key or NO_SUCH_USER, app)
-        now = self.clock()
-        if lookup.failures >= self.limits.max_failures and lookup.failures_since is not None:
-            retry_after = int(lookup.failures_since + self.limits.lock_seconds - now)
-            if retry_after > 0:
-                raise RateLimitedError(retry_after)
+        claims, name_key = identifier_claims(identifier)
+        lookup = self.users.login_lookup(claims, app)
         if lookup.app is not None and lookup.app.require_captcha:
             if self.captchas is None:
                 raise CaptchaInvalidError()
             self.captchas.check(captcha_key, captcha_code)
-        # Unknown identifiers still pay the user Query (of an id that cannot exist) and the bcrypt work,
-        # so the two cases do the same work and give the same answer.
-        record = self.users.load(lookup.user_id or NO_SUCH_USER)
-        stored = record.user.password_hash if record else None
-        if not self.hasher.verify(password, stored) or record is None:
-            if self.throttle is not None and failures_key:
-                self.throttle.record_failure(failures_key, now, self.limits.lock_seconds)
+        now = self.clock()
+        item = None
+        try:
+            if lookup.user_id is not None:
+                item = self.lockout.reserve_account(
+                    lookup.user_id, self.limits.max_failures, self.limits.lock_seconds, now
+                )
+            if item is None:
+                self.lockout.reserve_name(
+                    name_key or NO_SUCH_USER, self.limits.max_failures, self.limits.lock_seconds, now
+                )
+        except Locked as exc:
+            raise RateLimitedError(exc.retry_after) from exc
+        if item is None:
+            # Unknown names pay the same reservation and the same bcrypt work as a wrong password.
+            self.hasher.verify(password, None)
             raise InvalidCredentialsError()
-        if record.user.status != "active":
-            raise UserDisabledError()
-        if not record.grants_in(app):
-            # First sign-in to this app: the app's default role, like a sign-up would give.
-            _, grant = self.apps.default_grant(app)
-            self.users.add_grant(record.user.user_id, grant, now)
-            record.grants.append(grant)
-        clear = failures_key if lookup.failures else None
-        return self.open_session(record, app, client, "login", clear_failures=clear)
+        record = self.users.resolve(item, lookup.defs)
+        verified: list[str | None] = []
 
-    def open_session(
+        def check(current: UserRecord) -> None:
+            stored = current.user.password_hash
+            if stored not in verified:
+                if not self.hasher.verify(password, stored):
+                    raise InvalidCredentialsError()
+                verified.append(stored)
+            if current.user.status != "active":
+                raise UserDisabledError()
+
+        return self.sign_in(record, app, client, "login", check, clear_failures=True)
+
+    def sign_in(
         self,
         record: UserRecord,
         app_name: str,
         client: ClientInfo,
         action: str,
-        clear_failures: str | None = None,
+        check: Callable[[UserRecord], None],
+        *,
+        clear_failures: bool = False,
         consume: CodeUse | None = None,
+        extra_grants: list[RoleGrant] | None = None,
     ) -> SignedIn:
-        """Open a session for an authenticated user (also used by other sign-in methods).
+        """Open a session for the user read in ``record`` once ``check`` accepts it (every sign-in
+        method ends here; ``extra_grants`` are given with it, when not held yet). Should the user
+        change meanwhile (rights, password, status, sessions), the session is not written: the user is
+        read again and checked again.
 
         Raises:
-            CodeInvalidError: ``consume`` names a code that was used meanwhile (no session was opened).
+            whatever ``check`` raises; CodeInvalidError: ``consume`` names a code used meanwhile;
+            ServiceUnavailableError: the user kept changing underneath.
         """
-        tokens = self.sessions.new(record.user.user_id, app_name, record.grants, client)
+        for _ in range(ATTEMPTS):
+            check(record)
+            try:
+                return self._open_session(record, app_name, client, action, clear_failures, consume, extra_grants or [])
+            except StaleRecordError:
+                fresh = self.users.load(record.user.user_id, apps=[app_name])
+                if fresh is None:
+                    raise InvalidCredentialsError() from None
+                record = fresh
+        raise ServiceUnavailableError()
+
+    def open_session(self, record: UserRecord, app_name: str, client: ClientInfo, action: str) -> SignedIn:
+        """Open a session for an authenticated user whose state needs no further check."""
+        return self.sign_in(record, app_name, client, action, lambda _: None)
+
+    def _open_session(
+        self,
+        record: UserRecord,
+        app_name: str,
+        client: ClientInfo,
+        action: str,
+        clear_failures: bool,
+        consume: CodeUse | None,
+        extra: list[RoleGrant],
+    ) -> SignedIn:
+        new_grants = [g for g in extra if record.roles.get(g.app_name, {}).get(g.role_code) != g.epoch]
+        if not record.grants_in(app_name) and not any(g.app_name == app_name for g in new_grants):
+            # First sign-in to this app: the app's default role, like a sign-up would give.
+            _, grant = self.apps.default_grant(app_name)
+            new_grants.append(grant)
+        grants = record.grants_in(app_name) + [g for g in new_grants if g.app_name == app_name]
+        tokens = self.sessions.new(record.user.user_id, app_name, grants, client, rev=record.rev)
         now = tokens.session.created_at
         try:
-            self.users.open_session(tokens.session, self._audit(action, now, client), clear_failures, consume)
+            self.users.open_session(
+                record,
+                tokens.session,
+                self.max_sessions,
+                self._audit(action, now, client),
+                clear_failures=clear_failures,
+                consume=consume,
+                new_grants=new_grants,
+            )
         except CodeUsedError as exc:
             raise CodeInvalidError() from exc
+        record.grants = [g for g in record.grants if g.app_name != app_name] + grants
+        for grant in new_grants:
+            record.roles.setdefault(grant.app_name, {})[grant.role_code] = grant.epoch
         record.user.last_login_at = now
         return SignedIn(tokens, user_info(record, app_name))
 
     # -- profile -------------------------------------------------------------------------------
-    def get(self, user_id: str) -> UserRecord:
-        record = self.users.load(user_id)
+    def get(self, user_id: str, app_name: str | None = None) -> UserRecord:
+        """The user with grants resolved in ``app_name`` (or in every app when None).
+
+        Raises:
+            NotFoundError: no such user.
+        """
+        record = self.users.load(user_id, apps=None if app_name is None else [app_name])
         if record is None:
             raise NotFoundError()
         return record
 
+    def item(self, user_id: str) -> UserRecord:
+        """The user item alone (grants unresolved): for writes that need only its counters.
+
+        Raises:
+            NotFoundError: no such user.
+        """
+        record = self.users.load(user_id, apps=[])
+        if record is None:
+            raise NotFoundError()
+        return record
+
+    def sessions_of(self, user_id: str, current_session_id: str | None) -> list[dict[str, Any]]:
+        """The user's live sessions (their ids are listed on the user item)."""
+        record = self.item(user_id)
+        return self.sessions.list_sessions(
+            sorted(record.sessions, key=record.sessions.__getitem__), record.rev, current_session_id
+        )
+
     def info(self, user_id: str, app_name: str) -> dict[str, Any]:
-        return user_info(self.get(user_id), app_name)
+        return user_info(self.get(user_id, app_name), app_name)
 
     def update_profile(
-        self, user_id: str, app_name: str, changes: dict[str, Any], allowed: tuple[str, ...] = PROFILE_FIELDS
+        self,
+        user_id: str,
+        app_name: str,
+        changes: dict[str, Any],
+        allowed: tuple[str, ...] = PROFILE_FIELDS,
+        vouched: bool = False,
     ) -> dict[str, Any]:
-        """Change profile fields; a new email moves the email claim atomically.
+        """Change profile fields; a new email moves the email claim atomically. A user changing their
+        own email proves it with a ``bind`` code sent to the new address (``email_code``); an admin of
+        app0 vouches for it (``vouched``).
 
         Raises:
             EmailTakenError: the email belongs to another user.
+            ValidationError: a bad or unproven new email.
         """
-        record = self.get(user_id)
+        record = self.get(user_id, app_name)
         updates = {k: v for k, v in changes.items() if k in allowed}
         swaps: list[tuple[str | None, str | None]] = []
         if "email" in updates:
@@ -378,6 +492,9 @@ class AccountService:
             if new == old:
                 updates.pop("email")
             else:
+                if new is not None and not vouched:
+                    self._require_bind_code(new, changes.get("email_code"))
+                updates["email_verified"] = new is not None
                 swaps.append((keys.email_claim(old) if old else None, keys.email_claim(new) if new else None))
         if updates:
             try:
@@ -388,23 +505,45 @@ class AccountService:
                 setattr(record.user, name, value)
         return user_info(record, app_name)
 
+    def _require_bind_code(self, email: str, code: Any) -> None:
+        """Raises: ValidationError (no code), CodeInvalidError/CodeExpiredError (a wrong one)."""
+        if not code:
+            raise ValidationError({"email_code": ["a code sent to the new email (code_type bind) is required"]})
+        if self.codes is None:
+            raise ValidationError({"email_code": ["verification codes are not available"]})
+        self.codes.verify("email", email, "bind", str(code))
+
     def change_password(self, user_id: str, session_id: str, old: str, new: str, confirm: str | None) -> int:
-        """Replace the password and revoke every other session; returns how many were revoked.
+        """Replace the password and end every other session (including any being opened right now);
+        returns how many were listed.
 
         Raises:
             InvalidCredentialsError: ``old`` is wrong.
         """
-        record = self.get(user_id)
         self.policy.check(new, "new_password")
         if confirm is not None and confirm != new:
             raise PasswordMismatchError()
-        if not self.hasher.verify(old, record.user.password_hash):
-            raise InvalidCredentialsError()
-        others = self.sessions.other_session_ids(user_id, keep=session_id)
-        self.users.set_password(user_id, self.hasher.hash(new), others)
-        if len(others) > 99:
-            self.sessions.delete_ids(others[99:])
-        return len(others)
+        new_hash: str | None = None
+        for _ in range(ATTEMPTS):
+            record = self.item(user_id)
+            if not self.hasher.verify(old, record.user.password_hash):
+                raise InvalidCredentialsError()
+            new_hash = new_hash or self.hasher.hash(new)
+            try:
+                ended = self.users.revoke_sessions(record, password_hash=new_hash, keep=session_id)
+            except StaleRecordError:
+                continue
+            self.sessions.delete_ids(ended)
+            return len(ended)
+        raise ServiceUnavailableError()
+
+    def revoke_all(self, user_id: str, password_hash: str | None = None) -> int:
+        """End every session of the user (logout of all, password reset or set by an admin), at once:
+        one write bumps the user's sessions epoch. Returns how many sessions were listed."""
+        record = self.item(user_id)
+        ended = self.users.revoke_sessions(record, password_hash=password_hash)
+        self.sessions.delete_ids(ended)
+        return len(ended)
 
     def _require_code(self, channel: str, target: str, code: str | None, field: str) -> None:
         """The app verifies this identifier at sign-up: a ``register`` code must prove it."""
@@ -415,7 +554,7 @@ class AccountService:
         self.codes.verify(channel, target, "register", code)
 
     def set_status(self, user_id: str, status: str) -> int:
-        """Enable or disable a user; disabling revokes every session. Returns sessions revoked.
+        """Enable or disable a user; disabling ends every session at once. Returns sessions ended.
 
         Raises:
             NotFoundError: no such user.
@@ -423,12 +562,13 @@ class AccountService:
         """
         if status not in ("active", "disabled"):
             raise ValidationError({"status": ["active or disabled"]})
-        self.get(user_id)
-        revoke = self.sessions.other_session_ids(user_id, keep=None) if status == "disabled" else []
-        self.users.set_status(user_id, status, revoke)
-        if len(revoke) > 99:
-            self.sessions.delete_ids(revoke[99:])
-        return len(revoke)
+        record = self.item(user_id)
+        if status == "active":
+            self.users.set_status(user_id, status)
+            return 0
+        ended = self.users.revoke_sessions(record, status=status)
+        self.sessions.delete_ids(ended)
+        return len(ended)
 
     def _audit(self, action: str, now: float, client: ClientInfo) -> dict[str, Any]:
         return {"action": action, "at": now, "id": self.ids(), "ip": client.ip, "ttl": int(now + self.audit_seconds)}

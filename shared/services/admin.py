@@ -160,15 +160,11 @@ class AdminActions:
 
         return self.role_admin.update(role_id, fields, guard=guard)
 
-    def delete_role(self, caller: Caller, role_id: str, force: bool) -> int:
-        """Delete a role; with ``force`` its holders lose it, so each must be one the caller may change."""
+    def delete_role(self, caller: Caller, role_id: str, force: bool) -> bool:
+        """Delete a role whose permissions the caller holds (with ``force``, held or not: its holders lose
+        only what the caller could have granted them). Returns whether it was held."""
         role = self.get_role(caller, role_id, "system:role:remove")
         self.scope.check(caller, "system:role:remove", Target(app=role.app_name, grants=frozenset(role.permissions)))
-        if force:
-            for user_id in self.role_admin.repository.role_members(role.app_name, role.role_code):
-                holder = self.accounts.get(user_id)
-                target = Target(app=role.app_name, user=holder, access=UserAccess.GRANT)
-                self.scope.check(caller, "system:role:remove", target)
         return self.role_admin.delete(role_id, force)
 
     def assign_menus(self, caller: Caller, role_id: str, menu_ids: list[str]) -> Role:

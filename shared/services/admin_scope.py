@@ -136,7 +136,7 @@ class AdminScope:
         user_id, app_name = context.get("user_id"), context.get("app_name")
         if not user_id or not app_name:
             raise UnauthorizedError()
-        record = self.users.load(user_id)
+        record = self.users.load(user_id, apps=[app_name])
         if record is None or record.user.status != "active":
             raise PermissionDeniedError()
         roles, permissions = authorization_of(record.grants_in(app_name))

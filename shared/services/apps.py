@@ -9,18 +9,19 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, replace
 from typing import Any
-from urllib.parse import urlsplit
 
-from shared.clock import Clock, system_clock
+from shared.clock import Clock, IdFactory, new_id, system_clock
 from shared.config import Settings
-from shared.db.apps import AppRepository
-from shared.domain import AppConfig, Role, RoleGrant
-from shared.errors import AppError, NotFoundError, ValidationError
+from shared.db.apps import AppRepository, RoleDefsChangedError
+from shared.domain import AppConfig, RoleDefs, RoleGrant
+from shared.errors import AppError, ConfigurationError, NotFoundError, ServiceUnavailableError, ValidationError
 from shared.services.catalog import admin_permissions, builtin_role
+from shared.urls import parse_origin, url_origin
 
 APP_NAME_RE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 ROLE_CODE_RE = re.compile(r"[A-Za-z0-9_\-.]{1,64}")
 WECHAT_TYPES = ("web", "mp", "miniapp", "app")
+ATTEMPTS = 3
 
 
 class AppExistsError(AppError):
@@ -35,23 +36,15 @@ def check_role_code(code: str, field: str = "role_code") -> str:
 
 
 def normalize_origin(origin: str) -> str:
-    """``scheme://host[:port]``, lower-cased, or a ValidationError."""
-    parts = urlsplit(origin.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
-        raise ValidationError({"allowed_callback_origins": [f"not an origin (scheme://host[:port]): {origin}"]})
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise ValidationError({"allowed_callback_origins": [f"not an origin (scheme://host[:port]): {origin}"]})
-    default_port = {"http": 80, "https": 443}[parts.scheme]
-    port = f":{parts.port}" if parts.port and parts.port != default_port else ""
-    return f"{parts.scheme}://{parts.hostname.lower()}{port}"
+    """``scheme://host[:port]``, lower-cased, or a ValidationError (``shared.urls.parse_origin``)."""
+    return parse_origin(origin, "allowed_callback_origins")
 
 
 def origin_allowed(url: str, origins: list[str]) -> bool:
-    """True when ``url``'s origin is one of ``origins`` (no open redirects)."""
-    try:
-        return normalize_origin(urlsplit(url)._replace(path="", query="", fragment="").geturl()) in origins
-    except (ValidationError, ValueError):
-        return False
+    """True when ``url``'s origin is one of ``origins`` (no open redirects; a URL with control characters,
+    userinfo or a malformed host has no origin)."""
+    origin = url_origin(url)
+    return origin is not None and origin in origins
 
 
 def app_view(app: AppConfig) -> dict[str, Any]:
@@ -61,12 +54,15 @@ def app_view(app: AppConfig) -> dict[str, Any]:
 
 
 class AppDirectory:
-    """App settings, default roles and the admin operations on apps."""
+    """App settings, role definitions, default roles and the admin operations on apps."""
 
-    def __init__(self, apps: AppRepository, settings: Settings, clock: Clock = system_clock) -> None:
+    def __init__(
+        self, apps: AppRepository, settings: Settings, clock: Clock = system_clock, ids: IdFactory = new_id
+    ) -> None:
         self.apps = apps
         self.settings = settings
         self.clock = clock
+        self.ids = ids
 
     def resolve(self, app_name: str | None) -> str:
         name = (app_name or self.settings.default_app).strip()
@@ -83,7 +79,7 @@ class AppDirectory:
         Raises:
             NotFoundError: no such app (``app0`` always exists).
         """
-        app, _ = self.apps.get_app_and_role(app_name, None)
+        app = self.apps.get_app(app_name)
         if app is None:
             if app_name != self.settings.default_app:
                 raise NotFoundError()
@@ -96,29 +92,29 @@ class AppDirectory:
         Raises:
             ValidationError: the app does not exist.
         """
-        # One BatchGetItem reads the app and the usual default role together.
-        app, role = self.apps.get_app_and_role(app_name, self.settings.default_role)
-        return self.default_grant_from(app_name, app, role)
+        app, defs = self.apps.get_app_and_defs(app_name)  # one BatchGetItem
+        return self.default_grant_from(app_name, app, defs)
 
-    def default_grant_from(
-        self, app_name: str, app: AppConfig | None, role: Role | None
-    ) -> tuple[AppConfig, RoleGrant]:
-        """:meth:`default_grant` from an app item and a role already read (reads more only if needed)."""
+    def default_grant_from(self, app_name: str, app: AppConfig | None, defs: RoleDefs) -> tuple[AppConfig, RoleGrant]:
+        """:meth:`default_grant` from an app item and role definitions already read (reads more only when
+        the default role does not exist yet).
+
+        Raises:
+            ValidationError: the app does not exist.
+            ConfigurationError: the default role holds ``system:*`` permissions (signing up never makes
+                anyone an admin; the admin API refuses this, so only data written by other means can).
+        """
         if app is None:
             if app_name != self.settings.default_app:
                 raise ValidationError({"app_name": ["unknown app"]})
             app = self._builtin(app_name)
         code = app.default_role or self.settings.default_role
-        if role is None or role.role_code != code:
-            role = self.apps.get_role(app_name, code)
-        if role is None:
-            role = builtin_role(app_name, code)
-            self.apps.create_role_if_missing(role, self.clock())
-            role = self.apps.get_role(app_name, code) or role
-        # The admin API never lets a default role hold system:* permissions; should one ever do (data
-        # written by other means), signing up still grants none of them.
-        granted = [p for p in role.permissions if p not in admin_permissions(role.permissions)]
-        return app, RoleGrant(app_name, role.role_code, role.role_id, role.role_name, granted)
+        if code not in defs.defs:
+            defs = self.ensure_role(app_name, code, with_permissions=False)
+        grant = defs.grants({code: defs.defs[code].epoch})[0]
+        if admin_permissions(list(defs.defs[code].permissions)):
+            raise ConfigurationError(f"the default role {app_name}:{code} holds system:* permissions")
+        return app, grant
 
     def default_role_of(self, app_name: str) -> str:
         """The code of the role every new user of the app receives."""
@@ -126,12 +122,37 @@ class AppDirectory:
 
     def grant_of(self, app_name: str, role_code: str) -> RoleGrant:
         """A grant of a role, creating the role when missing (assign-role, bootstrap, dev shortcuts)."""
-        role = self.apps.get_role(app_name, role_code)
-        if role is None:
-            role = builtin_role(app_name, role_code)
-            self.apps.create_role_if_missing(role, self.clock())
-            role = self.apps.get_role(app_name, role_code) or role
-        return RoleGrant(app_name, role.role_code, role.role_id, role.role_name, list(role.permissions))
+        defs = self.ensure_role(app_name, role_code)
+        return defs.grants({role_code: defs.defs[role_code].epoch})[0]
+
+    def defs_of(self, app_name: str) -> RoleDefs:
+        return self.apps.get_defs([app_name])[app_name]
+
+    def ensure_role(self, app_name: str, role_code: str, with_permissions: bool = True) -> RoleDefs:
+        """The app's role definitions, with ``role_code`` in them: a missing role is created (the
+        built-in one: no permissions, or every ``system:*`` for ``app0``'s ``admin`` when
+        ``with_permissions``); a role recorded before definitions existed gets its definition."""
+        for _ in range(ATTEMPTS):
+            defs = self.defs_of(app_name)
+            if role_code in defs.defs:
+                return defs
+            role = self.apps.get_role(app_name, role_code)
+            try:
+                if role is None:
+                    role = builtin_role(app_name, role_code)
+                    if not with_permissions:
+                        role.permissions = []
+                    role.epoch = self.ids()[:8]
+                    self.apps.write_role(role, defs, self.clock())
+                else:
+                    fixed = replace(role, epoch=role.epoch or self.ids()[:8])
+                    self.apps.write_role(fixed, defs, self.clock(), expected=role)
+            except RoleDefsChangedError:
+                continue  # created meanwhile (a concurrent first sign-up): read again
+        defs = self.defs_of(app_name)
+        if role_code not in defs.defs:
+            raise ServiceUnavailableError()
+        return defs
 
     # -- admin ---------------------------------------------------------------------------------------
     def list(self) -> list[AppConfig]:
@@ -173,7 +194,7 @@ class AppDirectory:
         if fields.get("default_role"):
             code = check_role_code(str(fields["default_role"]), "default_role")
             role = self.apps.get_role(app.app_name, code) or builtin_role(app.app_name, code)
-            if admin_permissions(role.permissions):
+            if admin_permissions(list(role.permissions)):
                 raise ValidationError({"default_role": ["a role with system:* permissions cannot be the default"]})
             changes["default_role"] = code
         if "allowed_callback_origins" in fields:

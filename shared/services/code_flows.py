@@ -2,7 +2,8 @@
 
 Phone sign-in registers the phone if it is new (``created``), recording ``referer_id`` as the inviter;
 a phone change needs a code sent to the new phone; a password reset by email or phone code revokes
-every session of the user.
+every session of the user. A code that proves a phone or email an account holds unproven hands the
+account to the code's bearer, stripped of what was not proven (API.md section 7).
 """
 
 from __future__ import annotations
@@ -12,9 +13,16 @@ from typing import Any
 from shared.clock import Clock, IdFactory, iso, new_id, system_clock
 from shared.db import keys
 from shared.db.codes import CodeUse, CodeUsedError
-from shared.db.users import ClaimTakenError, UserRepository
+from shared.db.users import ClaimTakenError, StaleRecordError, UserRepository, roles_of
 from shared.domain import Account, ClientInfo, RoleGrant, User, UserRecord
-from shared.errors import CodeInvalidError, NotFoundError, PasswordMismatchError, PhoneTakenError, UserDisabledError
+from shared.errors import (
+    CodeInvalidError,
+    NotFoundError,
+    PasswordMismatchError,
+    PhoneTakenError,
+    UserDisabledError,
+    ValidationError,
+)
 from shared.services.accounts import AccountService, SignedIn, user_info
 from shared.services.codes import CodeService, target_of
 
@@ -51,9 +59,9 @@ class CodeFlows:
     ) -> SignedIn:
         """Sign in with a phone and a ``login`` code, registering the phone if it is new.
 
-        Three round trips at most: one BatchGetItem (the phone's owner, the code, the app, its default
-        role), the user Query (known phones), and one transaction that consumes the code together with
-        the new session (or the new user). ``mode`` serves the old clients: ``register`` refuses a known
+        Three round trips at most: one BatchGetItem (the phone's owner, the code, the app, its role
+        definitions), the user item (known phones), and one transaction that consumes the code together
+        with the new session (or the new user). ``mode`` serves the old clients: ``register`` refuses a known
         phone (409), ``login`` an unknown one (400 ``CODE_INVALID``).
 
         Raises:
@@ -63,9 +71,8 @@ class CodeFlows:
         """
         app = self.accounts.apps.resolve(app_name)
         target = target_of("sms", phone)
-        default_role = self.accounts.apps.settings.default_role
         for _ in range(2):
-            lookup = self.users.phone_lookup(target, "login", app, default_role)
+            lookup = self.users.phone_lookup(target, "login", app)
             use = self.codes.check(target, "login", sms_code, lookup.code)
             if lookup.user_id:
                 if mode == "register":
@@ -73,7 +80,7 @@ class CodeFlows:
                 return self._login(lookup.user_id, app, client, use)
             if mode == "login":
                 raise CodeInvalidError()  # the old clients expect a code-style error for unknown phones
-            _, grant = self.accounts.apps.default_grant_from(app, lookup.app, lookup.role)
+            _, grant = self.accounts.apps.default_grant_from(app, lookup.app, lookup.defs)
             try:
                 return self._create(target, app, grant, client, referer_id, use)
             except PhoneTakenError:
@@ -81,23 +88,32 @@ class CodeFlows:
         raise PhoneTakenError()
 
     def _login(self, user_id: str, app: str, client: ClientInfo, use: CodeUse) -> SignedIn:
-        record = self.accounts.get(user_id)
-        if record.user.status != "active":
-            raise UserDisabledError()
-        if not record.grants_in(app):
-            _, grant = self.accounts.apps.default_grant(app)
-            self.users.add_grant(user_id, grant, self.clock())
-            record.grants.append(grant)
-        return self.accounts.open_session(record, app, client, "phone_login", consume=use)
+        """Sign in the phone's owner. When the account holds the phone unproven (registered without a
+        code), the code's bearer proves it now: first the account loses everything the registrant
+        brought unproven (password, sessions, unproven email, WeChat identities), so it is never
+        reachable by two people (API.md section 7)."""
+        record = self.accounts.get(user_id, app)
+        if not record.user.phone_verified:
+            self.users.take_over(record, "phone")
+            record = self.accounts.get(user_id, app)
+
+        def active(current: UserRecord) -> None:
+            if current.user.status != "active":
+                raise UserDisabledError()
+
+        return self.accounts.sign_in(record, app, client, "phone_login", active, consume=use)
 
     def _create(
         self, phone: str, app: str, grant: RoleGrant, client: ClientInfo, referer_id: str | None, use: CodeUse
     ) -> SignedIn:
         now = self.clock()
+        if referer_id is not None and self.users.load(str(referer_id), apps=[]) is None:
+            raise ValidationError({"referer_id": ["no such user"]})
         user = User(
             user_id=self.ids(),
             nickname=masked(phone),
             phone=phone,
+            phone_verified=True,
             referer_id=referer_id,
             created_at=now,
             last_login_at=now,
@@ -111,7 +127,7 @@ class CodeFlows:
             raise PhoneTakenError() from exc
         except CodeUsedError as exc:
             raise CodeInvalidError() from exc
-        record = UserRecord(user=user, accounts=[account], grants=[grant])
+        record = UserRecord(user=user, accounts=[account], grants=[grant], roles=roles_of([grant]))
         return SignedIn(tokens, user_info(record, app), created=True)
 
     def change_phone(
@@ -128,7 +144,6 @@ class CodeFlows:
             CodeInvalidError: no accepted code proves the new phone.
             PhoneTakenError: another user has that phone.
         """
-        record = self.accounts.get(user_id)
         target = None
         for code_type in code_types:
             try:
@@ -138,11 +153,17 @@ class CodeFlows:
                 if code_type == code_types[-1]:
                     raise
         assert target is not None  # noqa: S101 - the loop either set it or raised
-        if target != record.user.phone:
+        for _ in range(3):
+            record = self.accounts.item(user_id)
+            if target == record.user.phone and record.user.phone_verified:
+                break
             try:
-                self.users.change_phone(user_id, record.user.phone, target, self.clock())
+                self.users.change_phone(record, target, self.clock(), verified=True)
+                break
             except ClaimTakenError as exc:
                 raise PhoneTakenError() from exc
+            except StaleRecordError:
+                continue
         return self.accounts.info(user_id, app_name)
 
     def reset_password(self, channel: str, target: str, code: str, new_password: str, confirm: str | None) -> int:
@@ -160,14 +181,16 @@ class CodeFlows:
         user_id = self.users.find_user_id([claim])
         if user_id is None:
             raise CodeInvalidError()
-        sessions = self.accounts.sessions.other_session_ids(user_id, keep=None)
-        self.users.set_password(user_id, self.accounts.hasher.hash(new_password), sessions)
-        if len(sessions) > 99:
-            self.accounts.sessions.delete_ids(sessions[99:])
-        return len(sessions)
+        record = self.accounts.item(user_id)
+        proven = "phone" if channel == "sms" else "email"
+        held_unproven = not (record.user.phone_verified if proven == "phone" else record.user.email_verified)
+        ended = 0
+        if held_unproven:  # the bearer of the code takes the account: nothing unproven stays on it
+            ended = len(self.users.take_over(record, proven))
+        return ended + self.accounts.revoke_all(user_id, password_hash=self.accounts.hasher.hash(new_password))
 
     def invitees(self, user_id: str) -> dict[str, Any]:
-        if self.users.load(user_id) is None:
+        if self.users.load(user_id, apps=[]) is None:
             raise NotFoundError()
         people = self.users.invitees(user_id)
         items = [{"user_id": u.user_id, "nickname": u.nickname, "created_at": iso(u.created_at)} for u in people]

@@ -1,8 +1,10 @@
 """Verification codes by SMS and email (API.md section 6).
 
 Six digits, valid ``CODE_TTL`` (300 s), single use, stored as a salted hash and never returned. Five
-wrong tries burn a code. A new code to the same target waits ``CODE_RESEND_SECONDS`` (60 s); a target
-gets at most ``CODE_TARGET_DAILY_LIMIT`` a day and a client IP ``CODE_IP_HOURLY_LIMIT`` an hour. A code is
+wrong tries burn a code. A new code to the same target waits ``CODE_RESEND_SECONDS`` (60 s) whatever its
+``code_type`` (API.md section 7: five types must not mean five messages a minute); a target gets at most
+``CODE_TARGET_DAILY_LIMIT`` a day and a client IP ``CODE_IP_HOURLY_LIMIT`` an hour. SMS goes only to
+numbers whose country calling code is in ``SMS_ALLOWED_COUNTRY_CODES`` (``*`` allows any). A code is
 bound to its ``code_type`` and target. When the provider fails, the code is withdrawn and the counters
 are given back, so the sender can retry at once (503 ``UPSTREAM_UNAVAILABLE``).
 """
@@ -25,7 +27,7 @@ from shared.errors import (
     UpstreamUnavailableError,
     ValidationError,
 )
-from shared.identifiers import normalize_email, normalize_phone
+from shared.identifiers import country_calling_code, normalize_email, normalize_phone
 from shared.providers.base import CodeSender, ProviderError
 
 SMS_CODE_TYPES = ("login", "register", "reset_password", "change_phone", "bind")
@@ -39,6 +41,7 @@ class CodeLimits:
     max_tries: int = 5
     target_daily: int = 10
     ip_hourly: int = 20
+    sms_country_codes: tuple[str, ...] = ("86",)
 
 
 def code_hash(salt: str, code: str) -> str:
@@ -62,6 +65,20 @@ def target_of(channel: str, raw: str) -> str:
     return email
 
 
+def check_sms_country(phone_e164: str, allowed: tuple[str, ...]) -> None:
+    """Refuse a number outside the allowed countries before anything is written or sent (SMS to other
+    countries costs more and is a favourite of SMS-pumping fraud).
+
+    Raises:
+        ValidationError: naming ``phone``.
+    """
+    if "*" in allowed:
+        return
+    code = country_calling_code(phone_e164)
+    if code is None or code not in allowed:
+        raise ValidationError({"phone": [f"SMS is only sent to country calling codes {', '.join(allowed)}"]})
+
+
 class CodeService:
     def __init__(
         self,
@@ -81,21 +98,29 @@ class CodeService:
         """Create and deliver a code.
 
         Raises:
-            ValidationError: bad target or code type.
+            ValidationError: bad target, code type, or a phone outside ``SMS_ALLOWED_COUNTRY_CODES``.
             RateLimitedError: cooldown, daily or hourly limit (``retry_after`` in seconds).
             UpstreamUnavailableError: the provider failed; nothing was kept.
         """
+        limits, now = self.limits, self.clock()
+        errors: dict[str, list[str]] = {}  # every bad field at once (API.md section 1)
         allowed = SMS_CODE_TYPES if channel == "sms" else EMAIL_CODE_TYPES
         if code_type not in allowed:
-            raise ValidationError({"code_type": [f"one of {', '.join(allowed)}"]})
-        target = target_of(channel, raw_target)
-        limits, now = self.limits, self.clock()
+            errors["code_type"] = [f"one of {', '.join(allowed)}"]
+        try:
+            target = target_of(channel, raw_target)
+            if channel == "sms":
+                check_sms_country(target, limits.sms_country_codes)
+        except ValidationError as exc:
+            errors.update(exc.errors or {})
+        if errors:
+            raise ValidationError(errors)
         code = f"{secrets.randbelow(1_000_000):06d}"
         salt = secrets.token_hex(8)
         record = CodeRecord(code_hash(salt, code), salt, 0, now, now + limits.ttl)
-        last_sent = self.codes.put_after_cooldown(code_type, target, record, limits.resend_seconds)
+        last_sent = self.codes.put_after_cooldown(channel, code_type, target, record, limits.resend_seconds)
         if last_sent is not None:
-            raise RateLimitedError(int(last_sent + limits.resend_seconds - now))
+            raise RateLimitedError(max(1, int(last_sent + limits.resend_seconds - now)))
         counted: list[tuple[str, str, int]] = []
         try:
             checks = [("target", f"{channel}:{target}", limits.target_daily, 86400)]
@@ -112,7 +137,7 @@ class CodeService:
                 raise UpstreamUnavailableError() from exc
         except (RateLimitedError, UpstreamUnavailableError):
             # Not sent: withdraw the code (which frees the cooldown) and give back what was counted.
-            self.codes.withdraw(code_type, target, record.code_hash)
+            self.codes.withdraw(channel, code_type, target, record.code_hash)
             for name, subject, window in counted:
                 self.throttle.release(name, subject, window, now)
             raise

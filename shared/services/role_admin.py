@@ -1,11 +1,11 @@
 """Role definitions of an app (API.md section 4, group ``admin``): list, create, read, update, delete,
 and the menus a role opens.
 
-A role's display name and permissions are copied onto each grant and into its holders' sessions (so
-sign-in and the authorizer read nothing more); changing them here rewrites every holder, through
-:class:`RoleService` (link item and sessions in one transaction per holder). A disabled role keeps its
+A role's name, permissions and status live in one place, the app's role definitions item, which the
+authorizer reads with every request: creating, editing, disabling or deleting a role is one transaction
+whatever the number of holders, and reaches every holder's next request. A disabled role keeps its
 holders but grants no permission. The super-admin role (``admin`` of ``app0``) cannot lose a ``system:*``
-permission or be deleted.
+permission or be deleted; an app's default role never holds one.
 """
 
 from __future__ import annotations
@@ -14,13 +14,12 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from typing import Any
 
-from shared.clock import Clock, system_clock
-from shared.db.apps import AppRepository
-from shared.domain import Role, RoleGrant
+from shared.clock import Clock, IdFactory, new_id, system_clock
+from shared.db.apps import AppRepository, RoleDefsChangedError
+from shared.domain import Role
 from shared.errors import AppError, NotFoundError, ServiceUnavailableError, ValidationError
 from shared.services.apps import AppDirectory, check_role_code
 from shared.services.catalog import SUPER_ADMIN_APP, SUPER_ADMIN_ROLE, SYSTEM_PERMISSIONS, admin_permissions, role_id
-from shared.services.roles import RoleService
 
 MAX_PAGE_SIZE = 100
 ATTEMPTS = 3
@@ -68,12 +67,16 @@ def paginate(items: list[Any], page: int, page_size: int) -> dict[str, Any]:
 
 class RoleAdmin:
     def __init__(
-        self, apps: AppDirectory, repository: AppRepository, grants: RoleService, clock: Clock = system_clock
+        self,
+        apps: AppDirectory,
+        repository: AppRepository,
+        clock: Clock = system_clock,
+        ids: IdFactory = new_id,
     ) -> None:
         self.apps = apps
         self.repository = repository
-        self.grants = grants
         self.clock = clock
+        self.ids = ids
 
     def get(self, value: str) -> Role:
         app_name, code = split_role_id(value)
@@ -105,17 +108,27 @@ class RoleAdmin:
             permissions=sorted(set(fields.get("permissions") or [])),
             menu_ids=list(dict.fromkeys(fields.get("menu_ids") or [])),
             status=str(fields.get("status") or "active"),
+            epoch=self.ids()[:8],
         )
         self._check(role)
-        if not self.repository.create_role_if_missing(role, self.clock()):
-            raise RoleExistsError()
-        return role
+        for _ in range(ATTEMPTS):
+            defs = self.apps.defs_of(app_name)
+            if self.repository.get_role(app_name, code) is not None:
+                raise RoleExistsError()
+            try:
+                self.repository.write_role(role, defs, self.clock())
+                return role
+            except RoleDefsChangedError:
+                continue
+        raise ServiceUnavailableError()
 
     def update(self, value: str, fields: dict[str, Any], guard: RoleGuard | None = None) -> Role:
-        """Change a role and rewrite its holders' grants and sessions.
+        """Change a role: one transaction (the role and the app's role definitions), whatever the number
+        of holders; every holder's next request is authorized with the new definition.
 
         ``guard(before, after)`` may refuse the edit by raising; the role is saved only if its
-        permissions are still those the guard saw (a concurrent edit makes this one start over).
+        permissions and status are still those the guard saw (a concurrent edit makes this one start
+        over).
 
         Raises:
             NotFoundError: no such role.
@@ -125,19 +138,17 @@ class RoleAdmin:
         for _ in range(ATTEMPTS):
             role = self.get(value)
             updated = replace(role, **self._changes(fields))
+            if not updated.epoch:  # a role recorded before definitions existed
+                updated.epoch = self.ids()[:8]
             self._check(updated)
             if guard is not None:
                 guard(role, updated)
-            grant_changed = (updated.role_name, updated.permissions, updated.status) != (
-                role.role_name,
-                role.permissions,
-                role.status,
-            )
-            if grant_changed or updated.menu_ids != role.menu_ids:
-                if not self.repository.save_role(updated, expected_permissions=role.permissions):
-                    continue  # edited meanwhile: check again against what is stored now
-                if grant_changed:
-                    self._rewrite_holders(updated)
+            if updated == role:
+                return updated
+            try:
+                self.repository.write_role(updated, self.apps.defs_of(role.app_name), self.clock(), expected=role)
+            except RoleDefsChangedError:
+                continue  # edited meanwhile: check again against what is stored now
             return updated
         raise ServiceUnavailableError()
 
@@ -154,18 +165,32 @@ class RoleAdmin:
             changes["status"] = str(fields["status"])
         return changes
 
-    def delete(self, value: str, force: bool) -> int:
-        """Delete a role; one still held needs ``force`` (then every holder loses it). Returns holders."""
+    def delete(self, value: str, force: bool) -> bool:
+        """Delete a role. One still held needs ``force``; its holders' grants then name a role
+        incarnation that no longer exists and grant nothing (a role made again with the same code is a
+        new incarnation). Costs the same whatever the number of holders: "in use" reads one holder.
+        Returns whether it was held.
+
+        Raises:
+            RoleInUseError: held, and not ``force``.
+        """
+        for _ in range(ATTEMPTS):
+            role = self.get(value)
+            if (role.app_name, role.role_code) == (SUPER_ADMIN_APP, SUPER_ADMIN_ROLE):
+                raise ValidationError({"role_id": ["the super-admin role cannot be deleted"]})
+            held = bool(role.epoch) and self.repository.role_in_use(role.app_name, role.role_code, role.epoch)
+            if held and not force:
+                raise RoleInUseError()
+            try:
+                self.repository.delete_role(role, self.apps.defs_of(role.app_name))
+            except RoleDefsChangedError:
+                continue
+            return held
+        raise ServiceUnavailableError()
+
+    def holders(self, value: str, limit: int | None = None) -> list[str]:
         role = self.get(value)
-        if (role.app_name, role.role_code) == (SUPER_ADMIN_APP, SUPER_ADMIN_ROLE):
-            raise ValidationError({"role_id": ["the super-admin role cannot be deleted"]})
-        members = self.repository.role_members(role.app_name, role.role_code)
-        if members and not force:
-            raise RoleInUseError(data={"user_count": len(members)})
-        for user_id in members:
-            self.grants.change(user_id, role.app_name, add=[], remove=[role.role_code])
-        self.repository.delete_role(role.app_name, role.role_code)
-        return len(members)
+        return self.repository.role_members(role.app_name, role.role_code, role.epoch, limit=limit)
 
     def assign_menus(self, value: str, menu_ids: list[str]) -> Role:
         return self.update(value, {"menu_ids": menu_ids})
@@ -180,9 +205,3 @@ class RoleAdmin:
             raise ValidationError({"permissions": ["the super-admin role keeps every system:* permission"]})
         if admin_permissions(role.permissions) and role.role_code == self.apps.default_role_of(role.app_name):
             raise ValidationError({"permissions": ["an app's default role cannot hold system:* permissions"]})
-
-    def _rewrite_holders(self, role: Role) -> None:
-        granted = list(role.permissions) if role.status == "active" else []
-        grant = RoleGrant(role.app_name, role.role_code, role.role_id, role.role_name, granted)
-        for user_id in self.repository.role_members(role.app_name, role.role_code):
-            self.grants.change(user_id, role.app_name, add=[grant], remove=[])

@@ -1,41 +1,32 @@
 """Role grants of users, per app: assign (creating the role if missing), remove, replace, check.
 
-Every change also rewrites the user's sessions in that app (their authorization snapshot), in the same
-transaction, so revocation reaches the authorizer within its cache time. Only holders of
-``perm:system:user:role`` reach these operations (the route map says so); a client never picks its own.
+A grant is written on the user item (``roles``) with its membership link, in one transaction; no
+session is written, because sessions carry no rights: the authorizer reads the user item and the app's
+role definitions with every request. So a change reaches every session of the user at once (within
+the authorizer's cache time), however many there are, including sessions being opened right now (a
+sign-in writes its session only if the user item is unchanged since it read it). Only holders of
+``perm:system:user:role`` reach these operations (the admin-scope rule decides first).
 """
 
 from __future__ import annotations
 
 from shared.clock import Clock, system_clock
-from shared.db.grants import GrantRepository, SessionGrants, StaleSessionsError
-from shared.db.sessions import SessionRepository
-from shared.db.users import UserRepository
+from shared.db.users import StaleRecordError, UserRepository
 from shared.domain import RoleGrant, UserRecord
 from shared.errors import NotFoundError, ServiceUnavailableError
 from shared.services.apps import AppDirectory, check_role_code
-from shared.services.sessions import authorization_of
 
 ATTEMPTS = 3
 
 
 class RoleService:
-    def __init__(
-        self,
-        users: UserRepository,
-        sessions: SessionRepository,
-        grants: GrantRepository,
-        apps: AppDirectory,
-        clock: Clock = system_clock,
-    ) -> None:
+    def __init__(self, users: UserRepository, apps: AppDirectory, clock: Clock = system_clock) -> None:
         self.users = users
-        self.sessions = sessions
-        self.grants = grants
         self.apps = apps
         self.clock = clock
 
-    def _user(self, user_id: str) -> UserRecord:
-        record = self.users.load(user_id)
+    def _user(self, user_id: str, app_name: str) -> UserRecord:
+        record = self.users.load(user_id, apps=[app_name])
         if record is None:
             raise NotFoundError()
         return record
@@ -55,7 +46,7 @@ class RoleService:
     def remove(self, user_id: str, app_name: str, role_codes: list[str]) -> int:
         """Take roles away (the roles themselves stay); returns how many the user had."""
         app = self.apps.resolve(app_name)
-        held = {g.role_code for g in self._user(user_id).grants_in(app)}
+        held = set(self._user(user_id, app).roles.get(app, {}))
         gone = [code for code in dict.fromkeys(role_codes) if code in held]
         if gone:
             self.change(user_id, app, add=[], remove=gone)
@@ -65,40 +56,37 @@ class RoleService:
         """Make the user's roles in the app exactly ``role_codes`` (each must exist)."""
         app = self.apps.resolve(app_name)
         wanted = list(dict.fromkeys(check_role_code(c, "role_codes") for c in role_codes))
-        grants = []
-        for code in wanted:
-            role = self.apps.apps.get_role(app, code)
-            if role is None:
-                raise NotFoundError(f"role {code}")
-            grants.append(RoleGrant(app, role.role_code, role.role_id, role.role_name, list(role.permissions)))
-        held = {g.role_code for g in self._user(user_id).grants_in(app)}
-        self.change(user_id, app, add=grants, remove=[c for c in held if c not in wanted])
+        defs = self.apps.defs_of(app)
+        missing = [code for code in wanted if code not in defs.defs]
+        if missing:
+            raise NotFoundError(f"role {missing[0]}")
+        grants = defs.grants({code: defs.defs[code].epoch for code in wanted})
+        self.change(user_id, app, add=grants, remove=None)
         return grants
 
     def has_role(self, user_id: str, app_name: str, role_code: str) -> bool:
         app = self.apps.resolve(app_name)
-        return any(g.role_code == role_code for g in self._user(user_id).grants_in(app))
+        return any(g.role_code == role_code for g in self._user(user_id, app).grants_in(app))
 
-    def change(self, user_id: str, app_name: str, add: list[RoleGrant], remove: list[str]) -> None:
-        """Write grant changes and the user's sessions in ``app_name`` together.
+    def change(self, user_id: str, app_name: str, add: list[RoleGrant], remove: list[str] | None) -> None:
+        """Add grants and remove role codes (``None``: every role of the app not in ``add``), on the
+        user item as it is now (read again should another change land first).
 
         Raises:
             NotFoundError: no such user.
-            ServiceUnavailableError: sessions kept changing underneath (after a few attempts).
+            ServiceUnavailableError: the user kept changing underneath.
         """
         for _ in range(ATTEMPTS):
-            record = self._user(user_id)
-            after = {g.role_code: g for g in record.grants_in(app_name) if g.role_code not in remove}
-            after.update({g.role_code: g for g in add})
-            roles, permissions = authorization_of(list(after.values()))
-            sessions = [
-                SessionGrants(s.session_id, roles, permissions)
-                for s in self.sessions.list_for_user(user_id)
-                if s.app_name == app_name
-            ]
-            try:
-                self.grants.change(user_id, add, [(app_name, c) for c in remove], sessions, self.clock())
+            record = self._user(user_id, app_name)
+            held = record.roles.get(app_name, {})
+            adding = {g.role_code for g in add}
+            gone = [c for c in held if c not in adding] if remove is None else [c for c in remove if c in held]
+            fresh = [g for g in add if held.get(g.role_code) != g.epoch]
+            if not fresh and not gone:
                 return
-            except StaleSessionsError:
+            try:
+                self.users.change_grants(record, fresh, [(app_name, c) for c in gone], self.clock())
+                return
+            except StaleRecordError:
                 continue
         raise ServiceUnavailableError()

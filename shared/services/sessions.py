@@ -13,7 +13,15 @@ from shared.clock import Clock, IdFactory, iso, new_id, system_clock
 from shared.db.sessions import SessionRepository
 from shared.domain import ClientInfo, RoleGrant, Session
 from shared.errors import RefreshTokenReusedError, TokenExpiredError, TokenInvalidError, TokenRevokedError
-from shared.services.tokens import AccessClaims, TokenService, new_refresh_token, split_refresh_token
+from shared.services.tokens import (
+    AccessClaims,
+    TokenService,
+    hash_secret,
+    new_refresh_token,
+    open_successor,
+    seal_successor,
+    split_refresh_token,
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,7 @@ class SessionService:
         refresh_ttl: int,
         max_lifetime: int | None = None,
         reuse_memory: int = 20,
+        reuse_leeway: int = 10,
         clock: Clock = system_clock,
         ids: IdFactory = new_id,
     ) -> None:
@@ -56,11 +65,15 @@ class SessionService:
         self.refresh_ttl = refresh_ttl
         self.max_lifetime = max_lifetime
         self.reuse_memory = reuse_memory
+        self.reuse_leeway = reuse_leeway
         self.clock = clock
         self.ids = ids
 
-    def new(self, user_id: str, app_name: str, grants: list[RoleGrant], client: ClientInfo) -> TokenPair:
-        """A session (not yet stored: the caller writes it in its own transaction) and its tokens."""
+    def new(self, user_id: str, app_name: str, grants: list[RoleGrant], client: ClientInfo, rev: int = 0) -> TokenPair:
+        """A session (not yet stored: the caller writes it in its own transaction) and its tokens.
+
+        ``rev`` is the user's sessions epoch as read: the session is valid while the user's stays equal.
+        """
         now = self.clock()
         session_id = self.ids()
         refresh, refresh_hash = new_refresh_token(session_id)
@@ -79,16 +92,20 @@ class SessionService:
             max_expires_at=max_expires_at,
             ip=client.ip,
             user_agent=(client.user_agent or "")[:512] or None,
+            rev=rev,
         )
         access, expires_in = self.tokens.issue_access(user_id, session_id, app_name, roles)
         return TokenPair(access, refresh, expires_in, session)
 
     def refresh(self, refresh_token: str) -> TokenPair:
-        """Rotate a refresh token: exactly one of many concurrent uses wins.
+        """Rotate a refresh token. Of concurrent refreshes with one token, one rotates it and the others,
+        within ``reuse_leeway`` seconds, answer with the same successor (the family never forks); a
+        token used again after that revokes the session.
 
         Raises:
             RefreshTokenReusedError: the token was already used; the session is now revoked.
             TokenExpiredError: the session is past its refresh lifetime.
+            TokenRevokedError: the user's rights changed (password, status) since the session began.
             TokenInvalidError: the token is malformed or unknown.
         """
         parts = split_refresh_token(refresh_token)
@@ -96,41 +113,79 @@ class SessionService:
             raise TokenInvalidError()
         session_id, generation, presented_hash = parts
         now = self.clock()
-        new_token, new_hash = new_refresh_token(session_id, generation + 1)
+        successor, successor_hash = new_refresh_token(session_id, generation + 1)
         session = self.sessions.rotate(
             session_id,
             presented_hash,
-            new_hash,
+            successor_hash,
+            seal_successor(refresh_token, successor),
             now=now,
             expires_at=now + self.refresh_ttl,
             generation=generation + 1,
             slot=generation % self.reuse_memory,
         )
-        if session is None:
-            self._explain_refusal(session_id, presented_hash, now)
-        access, expires_in = self.tokens.issue_access(session.user_id, session_id, session.app_name, session.roles)
-        return TokenPair(access, new_token, expires_in, session)
-
-    def _explain_refusal(self, session_id: str, presented_hash: str, now: float) -> NoReturn:
-        session = self.sessions.get(session_id)
-        if session is None:
-            raise TokenInvalidError()
-        if presented_hash in session.previous_hashes:
+        if session is None:  # not the current token: a concurrent refresh within the leeway, or refused
+            session = self.sessions.get(session_id)
+            if session is None:
+                raise TokenInvalidError()
+            repeated = self._within_leeway(session, refresh_token, presented_hash, now)
+            if repeated is None:
+                self._explain_refusal(session, presented_hash, now)
+            successor = repeated
+        state = self.sessions.state(session_id, session.user_id, session.app_name)
+        holder = state.holder
+        if holder is None or holder.status != "active" or holder.rev != session.rev:
             self.sessions.delete(session_id)
+            raise TokenRevokedError()
+        roles, _ = authorization_of(state.defs.grants(holder.roles))
+        access, expires_in = self.tokens.issue_access(session.user_id, session_id, session.app_name, roles)
+        return TokenPair(access, successor, expires_in, session)
+
+    def _within_leeway(self, session: Session, presented: str, presented_hash: str, now: float) -> str | None:
+        """The successor, when ``presented`` is the token rotated away last, within the leeway, and its
+        successor is still the current token; else None."""
+        if (
+            session.prev_hash != presented_hash
+            or not session.successor_box
+            or session.rotated_at is None
+            or now - session.rotated_at > self.reuse_leeway
+            or session.effective_expiry() <= now
+        ):
+            return None
+        successor = open_successor(presented, session.successor_box)
+        return successor if successor is not None and hash_secret(successor) == session.refresh_hash else None
+
+    def _explain_refusal(self, session: Session, presented_hash: str, now: float) -> NoReturn:
+        if presented_hash == session.prev_hash or presented_hash in session.previous_hashes:
+            self.sessions.delete(session.session_id)
             raise RefreshTokenReusedError()
         if session.effective_expiry() <= now:
             raise TokenExpiredError()
         raise TokenInvalidError()
 
     def check(self, claims: AccessClaims) -> Session:
-        """The live session behind verified access-token claims.
+        """The live session behind verified access-token claims, with what it grants now.
+
+        One BatchGetItem: the session, the user item (status, sessions epoch, roles in the token's app)
+        and the app's role definitions.
 
         Raises:
-            TokenRevokedError: the session was deleted, expired, or belongs to someone else.
+            TokenRevokedError: the session was deleted or expired, belongs to someone else, or the user
+                is gone, disabled, or changed credentials since it began.
         """
-        session = self.sessions.get(claims.session_id)
-        if session is None or session.user_id != claims.user_id or session.effective_expiry() <= self.clock():
+        state = self.sessions.state(claims.session_id, claims.user_id, claims.app_name)
+        session, holder = state.session, state.holder
+        if (
+            session is None
+            or session.user_id != claims.user_id
+            or session.app_name != claims.app_name
+            or session.effective_expiry() <= self.clock()
+            or holder is None
+            or holder.status != "active"
+            or holder.rev != session.rev
+        ):
             raise TokenRevokedError()
+        session.roles, session.permissions = authorization_of(state.defs.grants(holder.roles))
         return session
 
     def verify(self, token: str) -> tuple[AccessClaims, Session]:
@@ -138,7 +193,8 @@ class SessionService:
         claims = self.tokens.verify_access(token)
         return claims, self.check(claims)
 
-    def list_sessions(self, user_id: str, current_session_id: str | None) -> list[dict[str, Any]]:
+    def list_sessions(self, session_ids: list[str], rev: int, current_session_id: str | None) -> list[dict[str, Any]]:
+        """The user's live sessions (``session_ids`` from the user item; ``rev`` its sessions epoch)."""
         now = self.clock()
         return [
             {
@@ -151,21 +207,14 @@ class SessionService:
                 "user_agent": s.user_agent,
                 "current": s.session_id == current_session_id,
             }
-            for s in self.sessions.list_for_user(user_id)
-            if s.effective_expiry() > now
+            for s in self.sessions.get_many(session_ids)
+            if s.effective_expiry() > now and s.rev == rev
         ]
 
     def revoke(self, user_id: str, session_id: str) -> int:
         """Delete one of the user's sessions; 0 when it was not theirs or not there."""
         return 1 if self.sessions.delete(session_id, user_id=user_id) else 0
 
-    def revoke_all(self, user_id: str, keep: str | None = None) -> int:
-        """Delete every session of the user except ``keep``."""
-        return self.sessions.delete_many(self.other_session_ids(user_id, keep))
-
     def delete_ids(self, session_ids: list[str]) -> int:
-        """Delete sessions by id (already known to be the user's)."""
+        """Delete sessions by id (already known to be the user's), in batches."""
         return self.sessions.delete_many(session_ids)
-
-    def other_session_ids(self, user_id: str, keep: str | None) -> list[str]:
-        return [s.session_id for s in self.sessions.list_for_user(user_id) if s.session_id != keep]

@@ -6,7 +6,9 @@ so ``alg: none`` and algorithm confusion are refused; ``exp``, ``iss``, ``aud`` 
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -126,6 +128,35 @@ def new_refresh_token(session_id: str, generation: int = 0) -> tuple[str, str]:
     """
     token = f"{session_id}.{generation}.{secrets.token_urlsafe(32)}"
     return token, hash_secret(token)
+
+
+def seal_successor(presented: str, successor: str) -> str:
+    """The successor refresh token, sealed with a key only holders of ``presented`` can derive.
+
+    Stored on the session at rotation, so a refresh repeated within the leeway (two tabs at once) can
+    answer with the same successor; the table holds neither token, only their hashes and this box.
+    """
+    data = successor.encode("ascii")
+    pad = _keystream(presented, len(data))
+    return base64.urlsafe_b64encode(bytes(a ^ b for a, b in zip(data, pad, strict=True))).decode("ascii")
+
+
+def open_successor(presented: str, box: str) -> str | None:
+    """The successor sealed by :func:`seal_successor` with the same ``presented`` token (else None)."""
+    try:
+        data = base64.urlsafe_b64decode(box.encode("ascii"))
+        pad = _keystream(presented, len(data))
+        return bytes(a ^ b for a, b in zip(data, pad, strict=True)).decode("ascii")
+    except (ValueError, UnicodeError):
+        return None
+
+
+def _keystream(key: str, length: int) -> bytes:
+    blocks = b"".join(
+        hmac.new(key.encode("utf-8"), f"successor-{i}".encode(), hashlib.sha256).digest()
+        for i in range((length + 31) // 32)
+    )
+    return blocks[:length]
 
 
 def split_refresh_token(token: str) -> tuple[str, int, str] | None:

@@ -10,10 +10,10 @@ from typing import Any
 
 from shared.clock import Clock, system_clock
 from shared.db.apps import AppRepository
-from shared.db.users import ClaimTakenError, UserRepository
+from shared.db.users import ClaimTakenError, StaleRecordError, UserRepository
 from shared.domain import User
-from shared.errors import PhoneTakenError, ValidationError
-from shared.identifiers import normalize_phone
+from shared.errors import PhoneTakenError, ServiceUnavailableError, ValidationError
+from shared.identifiers import normalize_email, normalize_phone
 from shared.services.accounts import PROFILE_FIELDS, AccountService, profile_view, user_info
 
 ADMIN_FIELDS = (*PROFILE_FIELDS, "department_id")
@@ -22,20 +22,20 @@ ORG_FIELDS = ("username", "email", "phone", "password", "status", "department_id
 MAX_PAGE_SIZE = 100
 
 
-def encode_cursor(key: dict[str, Any] | None) -> str | None:
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode("ascii") if key else None
+def encode_cursor(before: str | None) -> str | None:
+    return base64.urlsafe_b64encode(json.dumps({"before": before}).encode()).decode("ascii") if before else None
 
 
-def decode_cursor(value: str | None) -> dict[str, Any] | None:
+def decode_cursor(value: str | None) -> str | None:
     """Raises: ValidationError: not a cursor this API gave out."""
     if not value:
         return None
     try:
-        key = json.loads(base64.urlsafe_b64decode(value.encode("ascii")))
-        if not isinstance(key, dict) or set(key) - {"PK", "SK", "GSI2PK", "GSI2SK"}:
-            raise ValueError("unexpected key")
-        return key
-    except (ValueError, UnicodeError) as exc:
+        before = json.loads(base64.urlsafe_b64decode(value.encode("ascii")))["before"]
+        if not isinstance(before, str) or not before or len(before) > 100:
+            raise ValueError("unexpected cursor")
+        return before
+    except (ValueError, UnicodeError, KeyError, TypeError) as exc:
         raise ValidationError({"cursor": ["not a cursor from this API"]}) from exc
 
 
@@ -106,9 +106,10 @@ class UserAdmin:
             user_id = self.users.find_user_id(exact) if exact else None
             ids = [user_id] if user_id else []
             if members_of is not None:
-                ids = [i for i in ids if (r := self.users.load(i)) is not None and r.grants_in(members_of)]
+                ids = [i for i in ids if (r := self.users.load(i, apps=[members_of])) and r.grants_in(members_of)]
         elif query.get("role_code"):
-            ids = self.apps.role_members(app_name, query["role_code"])
+            role = self.apps.get_role(app_name, query["role_code"])
+            ids = self.apps.role_members(app_name, role.role_code, role.epoch) if role else []
         else:
             ids = self.apps.app_members(str(members_of))
         people = [u for u in self.users.profiles(ids) if self._matches(u, query)]
@@ -129,22 +130,19 @@ class UserAdmin:
         }
 
     def _directory_page(self, query: dict[str, str], page_size: int) -> dict[str, Any]:
-        """A page of the whole organisation's directory (GSI2), by cursor or by page number."""
-        cursor = decode_cursor(query.get("cursor"))
+        """A page of the whole organisation's directory (GSI2, sharded), by cursor or by page number."""
+        before = decode_cursor(query.get("cursor"))
         page = _positive(query.get("page"), "page")
-        users, last = self.users.directory(
-            page_size, cursor, query.get("status"), query.get("department_id"), query.get("real_name")
-        )
-        for _ in range(page - 1 if cursor is None else 0):  # ``page`` without a cursor: walk to it
+        filters = (query.get("status"), query.get("department_id"), query.get("real_name"))
+        users, last = self.users.directory(page_size, before, *filters)
+        for _ in range(page - 1 if before is None else 0):  # ``page`` without a cursor: walk to it
             if last is None:
                 users = []
                 break
-            users, last = self.users.directory(
-                page_size, last, query.get("status"), query.get("department_id"), query.get("real_name")
-            )
+            users, last = self.users.directory(page_size, last, *filters)
         return {
             "items": [self._row(u) for u in users],
-            "page": page if cursor is None else None,
+            "page": page if before is None else None,
             "page_size": page_size,
             "next_cursor": encode_cursor(last),
         }
@@ -163,17 +161,18 @@ class UserAdmin:
             real_name=fields.get("real_name"),
             app_name=app_name,
         )
-        created = self.accounts.create_user(command, with_password=bool(password))
+        created = self.accounts.create_user(command, with_password=bool(password), vouched=True)
         extra = {k: fields[k] for k in ("department_id", "gender", "birthday", "avatar") if fields.get(k)}
         if extra:
             self.accounts.update_profile(created.user_id, app_name, extra, allowed=ADMIN_FIELDS)
         return self.view(created.user_id, app_name)
 
     def delete(self, user_id: str) -> None:
-        """Remove the user, its accounts, sessions, role links and identifier claims."""
+        """Remove the user, its role links and identifier claims; its sessions die with the user item
+        (the authorizer finds no user) and are then deleted."""
         record = self.accounts.get(user_id)
-        self.accounts.sessions.delete_ids(self.accounts.sessions.other_session_ids(user_id, keep=None))
         self.users.delete_user(record)
+        self.accounts.sessions.delete_ids(list(record.sessions))
 
     def _exact_claims(self, query: dict[str, str]) -> list[str] | None:
         from shared.db import keys
@@ -202,31 +201,53 @@ class UserAdmin:
         return profile_view(user)
 
     def update(self, user_id: str, app_name: str, fields: dict[str, Any]) -> dict[str, Any]:
-        """Profile fields, ``phone`` (claim moved), ``password`` (set by the admin) and ``status``.
+        """Profile fields, ``email`` and ``phone`` (claims moved; the admin vouches for them),
+        ``password`` (set by the admin: every session of the user ends) and ``status``.
+
+        Everything is checked before the first write, so a refused request changes nothing.
 
         Raises:
             NotFoundError: no such user.
             EmailTakenError, PhoneTakenError: the identifier belongs to someone else.
-            ValidationError: a bad phone, password or status.
+            ValidationError: a bad phone, email, password or status (all listed at once).
         """
-        self.accounts.get(user_id)
+        record = self.accounts.get(user_id)
+        errors: dict[str, list[str]] = {}
+        phone = None
         if fields.get("phone"):
             phone = normalize_phone(str(fields["phone"]))
             if phone is None:
-                raise ValidationError({"phone": ["a mainland 11-digit or E.164 phone number"]})
-            current = self.accounts.get(user_id).user.phone
-            if phone != current:
-                try:
-                    self.users.change_phone(user_id, current, phone, self.clock())
-                except ClaimTakenError as exc:
-                    raise PhoneTakenError() from exc
+                errors["phone"] = ["a mainland 11-digit or E.164 phone number"]
+        if fields.get("email") and normalize_email(str(fields["email"])) is None:
+            errors["email"] = ["invalid email"]
+        if fields.get("status") is not None and fields["status"] not in ("active", "disabled"):
+            errors["status"] = ["active or disabled"]
         if fields.get("password"):
-            password = str(fields["password"])
-            self.accounts.policy.check(password, "password")
-            self.users.set_password(user_id, self.accounts.hasher.hash(password), [])
+            try:
+                self.accounts.policy.check(str(fields["password"]), "password")
+            except ValidationError as exc:
+                errors.update(exc.errors or {})
+        if errors:
+            raise ValidationError(errors)
+        if phone is not None and phone != record.user.phone:
+            self._change_phone(user_id, phone)
         profile = {k: v for k, v in fields.items() if k in ADMIN_FIELDS}
         if profile:
-            self.accounts.update_profile(user_id, app_name, profile, allowed=ADMIN_FIELDS)
+            self.accounts.update_profile(user_id, app_name, profile, allowed=ADMIN_FIELDS, vouched=True)
         if fields.get("status"):
             self.accounts.set_status(user_id, str(fields["status"]))
+        if fields.get("password"):
+            self.accounts.revoke_all(user_id, password_hash=self.accounts.hasher.hash(str(fields["password"])))
         return self.view(user_id, app_name)
+
+    def _change_phone(self, user_id: str, phone: str) -> None:
+        for _ in range(3):
+            record = self.accounts.item(user_id)
+            try:
+                self.users.change_phone(record, phone, self.clock(), verified=True)
+                return
+            except ClaimTakenError as exc:
+                raise PhoneTakenError() from exc
+            except StaleRecordError:
+                continue
+        raise ServiceUnavailableError()

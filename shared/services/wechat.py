@@ -218,17 +218,13 @@ class WechatSignIn:
         return []
 
     def _login(self, user_id: str, app: str, client: ClientInfo, extra: list[RoleGrant]) -> SignedIn:
-        record = self.accounts.get(user_id)
-        if record.user.status != "active":
-            raise UserDisabledError()
-        held = {(g.app_name, g.role_code) for g in record.grants}
-        missing = [g for g in extra if (g.app_name, g.role_code) not in held]
-        if not record.grants_in(app):
-            missing.append(self.accounts.apps.default_grant(app)[1])
-        for grant in missing:
-            self.users.add_grant(user_id, grant, self.clock())
-            record.grants.append(grant)
-        return self.accounts.open_session(record, app, client, "wechat_login")
+        record = self.accounts.get(user_id, app)
+
+        def active(current: UserRecord) -> None:
+            if current.user.status != "active":
+                raise UserDisabledError()
+
+        return self.accounts.sign_in(record, app, client, "wechat_login", active, extra_grants=extra)
 
     def _create(self, identity: WechatIdentity, app: str, client: ClientInfo, extra: list[RoleGrant]) -> SignedIn:
         _, grant = self.accounts.apps.default_grant(app)
@@ -259,7 +255,7 @@ class WechatSignIn:
         """
         app = self.accounts.apps.get(self.accounts.apps.resolve(app_name))
         identity = self.identify(app, account_type, code)
-        record = self.accounts.get(user_id)
+        record = self.accounts.item(user_id)
         union = keys.union_claim(identity.user.union_id) if identity.user.union_id else None
         by_account, by_union = self.users.identity_owners(identity.claim, union)
         if (by_account and by_account != user_id) or (by_union and by_union != user_id):

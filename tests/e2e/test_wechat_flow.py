@@ -118,3 +118,15 @@ def test_old_clients_wechat_qr_routes(api, unique) -> None:
         json={"code": unique("qr"), "state": made.json()["data"]["state"]},
     )
     assert login.status_code == 200 and login.json()["data"]["created"] is True
+
+
+def test_a_callback_url_with_control_characters_is_refused_not_redirected(api, unique) -> None:
+    """A CR LF in ``callbackUrl`` would split the Location header: 422, and no redirect at all."""
+    bad = api(
+        "GET",
+        "/api/auth/wechat/login",
+        params={"callbackUrl": "https://shop.example.com/cb\r\nSet-Cookie: owned=1"},
+        allow_redirects=False,
+    )
+    assert bad.status_code == 422 and "callbackUrl" in bad.json()["errors"]
+    assert "owned" not in str(bad.headers) and "Location" not in bad.headers

@@ -12,6 +12,7 @@ import pytest
 from functions.account import app as account
 from shared.container import Services
 from tests.handlers.conftest import decode, headers_of
+from tests.unit.helpers import bind_email_code
 
 FORBIDDEN_IN_RESPONSES = ("secret123", "password_hash", "$2b$", "private_key", "Traceback")
 
@@ -151,7 +152,9 @@ def test_user_info_update_and_sessions_behind_the_authorizer_context(services: S
     auth = auth_context(data)
     status, info, _ = call(event("account-user-info.json", authorizer=auth), context)
     assert status == 200 and info["data"]["user_id"] == auth["user_id"]
-    update = event("account-user-info.json", body={"nickname": "Ali", "email": "ali@example.com"}, authorizer=auth)
+    code = bind_email_code(services, "ali@example.com")
+    body = {"nickname": "Ali", "email": "ali@example.com", "email_code": code}
+    update = event("account-user-info.json", body=body, authorizer=auth)
     update["httpMethod"] = "PUT"
     update["path"] = update["resource"] = "/api/auth/user/info/update"
     status, updated, _ = call(update, context)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from typing import Any
 
 from shared.db.models import AppItem, UserItem
+from shared.providers.base import ProviderError
 
 PASSWORD = "secret123"
 
@@ -30,3 +32,31 @@ def b64url(raw: bytes | dict[str, Any]) -> str:
 
 def b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def bind_email_code(services: Any, email: str) -> str:
+    """Send a ``bind`` code to ``email`` through the real code service and read it from the local outbox."""
+    from pathlib import Path
+
+    services.codes.send("email", email, "bind", "203.0.113.9")
+    lines = Path(services.settings.local_outbox).read_text(encoding="utf-8").splitlines()
+    return str(json.loads(lines[-1])["code"])
+
+
+class FakeSender:
+    """An in-memory provider: records what it delivers, or fails when told to."""
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+        self.sent: list[tuple[str, str, str]] = []
+        self.fail = False
+        self._lock = threading.Lock()
+
+    def send_code(self, to: str, code: str, code_type: str) -> None:
+        if self.fail:
+            raise ProviderError("down")
+        with self._lock:
+            self.sent.append((to, code, code_type))
+
+    def last(self) -> str:
+        return self.sent[-1][1]

@@ -22,7 +22,7 @@ from shared.errors import (
 )
 from shared.services.accounts import RegisterCommand, SignedIn
 from shared.services.catalog import SYSTEM_PERMISSIONS
-from tests.unit.helpers import PASSWORD, create_app, set_status
+from tests.unit.helpers import PASSWORD, bind_email_code, create_app, set_status
 
 SignUp = Callable[..., SignedIn]
 CLIENT = ClientInfo(ip="198.51.100.1", user_agent="pytest")
@@ -271,7 +271,7 @@ def test_disabled_user_with_a_wrong_password_learns_nothing_about_the_status(ser
 def test_login_into_another_app_grants_its_default_role_there_only(services: Services, alice: SignedIn, clock):
     # Given Alice is also the super admin of app0, and an app "crm" exists
     user_id = alice.user_info["user_id"]
-    services.users.add_grant(user_id, services.apps.grant_of("app0", "admin"), clock())
+    services.roles.assign(user_id, "app0", "admin")
     create_app("crm", now=clock())
 
     # When she signs in to crm for the first time
@@ -307,8 +307,9 @@ def test_login_into_unknown_app_is_refused_and_grants_nothing(services: Services
 def test_update_profile_email_moves_the_claim(services: Services, sign_up: SignUp, alice: SignedIn):
     user_id = alice.user_info["user_id"]
 
-    # When Alice changes her email
-    info = services.accounts.update_profile(user_id, "app0", {"email": "Alice.New@Example.com"})
+    # When Alice changes her email, with the code sent to the new one
+    code = bind_email_code(services, "alice.new@example.com")
+    info = services.accounts.update_profile(user_id, "app0", {"email": "Alice.New@Example.com", "email_code": code})
 
     # Then the new email is stored lower-cased and signs her in
     assert info["email"] == "alice.new@example.com"
@@ -327,9 +328,15 @@ def test_update_profile_to_an_email_of_another_user_is_409(services: Services, s
     bob = sign_up("bob", email="bob@example.com")
     bob_id = bob.user_info["user_id"]
 
-    # When Bob tries to take Alice's email
-    with pytest.raises(EmailTakenError) as caught:
+    # When Bob tries to take Alice's email: without a code sent to it, then (somehow) with one
+    with pytest.raises(ValidationError) as unproven:
         services.accounts.update_profile(bob_id, "app0", {"email": "ALICE@example.com", "nickname": "B"})
+    assert "email_code" in (unproven.value.errors or {})
+    code = bind_email_code(services, "alice@example.com")
+    with pytest.raises(EmailTakenError) as caught:
+        services.accounts.update_profile(
+            bob_id, "app0", {"email": "ALICE@example.com", "nickname": "B", "email_code": code}
+        )
 
     # Then it is a 409 and nothing changed for either of them
     assert caught.value.status == 409
@@ -386,7 +393,7 @@ def test_change_password_revokes_other_sessions_and_keeps_the_current_one(servic
             services.sessions.verify(pair.access_token)
         with pytest.raises(TokenInvalidError):
             services.sessions.refresh(pair.refresh_token)
-    assert [s["session_id"] for s in services.sessions.list_sessions(user_id, None)] == [current.session.session_id]
+    assert [s["session_id"] for s in services.accounts.sessions_of(user_id, None)] == [current.session.session_id]
     # And the old password stops working while the new one works
     with pytest.raises(InvalidCredentialsError):
         login(services, "alice")

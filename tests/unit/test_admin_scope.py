@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from shared.config import Settings
 from shared.container import Services
 from shared.domain import Role, RoleGrant, User, UserRecord
-from shared.errors import PermissionDeniedError, ValidationError
+from shared.errors import ConfigurationError, PermissionDeniedError, ValidationError
 from shared.services.accounts import SignedIn
 from shared.services.admin_scope import Caller, Target, UserAccess, decide, permissions_of
 from shared.services.catalog import SYSTEM_PERMISSIONS
@@ -179,7 +179,8 @@ def test_a_role_edit_racing_another_is_checked_again(services: Services) -> None
     def guard(before: Role, after: Role) -> None:
         seen.append(list(before.permissions))
         if len(seen) == 1:  # another admin adds a permission between this edit's read and its write
-            services.role_admin.repository.save_role(replace(before, permissions=["a:b", "secret:x"]))
+            concurrent = replace(before, permissions=["a:b", "secret:x"])
+            services.role_admin.repository.write_role(concurrent, services.apps.defs_of("app0"), 0, expected=before)
         if "secret:x" in before.permissions:
             raise PermissionDeniedError()
 
@@ -203,12 +204,13 @@ def test_default_roles_never_hold_admin_permissions(services: Services, sign_up:
     services.role_admin.create({"app_name": "shop", "role_code": "member", "permissions": ["orders:view"]})
     with pytest.raises(ValidationError):
         services.role_admin.update("shop:member", {"permissions": ["orders:view", "system:role:add"]})
-    # And should the data say otherwise (written by other means), signing up grants none of them
-    services.role_admin.repository.save_role(
-        Role("shop:member", "shop", "member", "member", ["orders:view", "system:user:list"])
-    )
-    signed_up = sign_up("dora", app_name="shop")
-    assert signed_up.user_info["permissions"] == ["orders:view"]
+    # And should the data say otherwise (written by other means), signing up fails closed: no admin made
+    member = services.role_admin.get("shop:member")
+    forced = replace(member, permissions=["orders:view", "system:user:list"])
+    services.role_admin.repository.write_role(forced, services.apps.defs_of("shop"), 0, expected=member)
+    with pytest.raises(ConfigurationError):
+        sign_up("dora", app_name="shop")
+    assert services.users.find_user_id(["UNAME#dora"]) is None
 
 
 # -- local mode ------------------------------------------------------------------------------------------

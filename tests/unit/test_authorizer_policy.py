@@ -421,7 +421,7 @@ def test_authorize_valid_token(services: Services, sign_up: SignUp, routes):
 def test_authorize_admin_gets_the_admin_routes(services: Services, sign_up: SignUp, routes, clock: FakeClock):
     # Given a user who becomes app0's super admin and signs in again
     user_id = sign_up("root").user_info["user_id"]
-    services.users.add_grant(user_id, services.apps.grant_of("app0", "admin"), clock())
+    services.roles.assign(user_id, "app0", "admin")
     signed_in = services.accounts.login("root", PASSWORD, None, ClientInfo())
 
     # When the authorizer sees the new token

@@ -22,30 +22,11 @@ from shared.errors import (
     UpstreamUnavailableError,
     ValidationError,
 )
-from shared.providers.base import ProviderError
 from shared.services.accounts import RegisterCommand
+from tests.unit.helpers import FakeSender
 
 PHONE = "13800138000"
 E164 = "+8613800138000"
-
-
-class FakeSender:
-    """An in-memory provider: records what it delivers, or fails when told to."""
-
-    def __init__(self, channel: str) -> None:
-        self.channel = channel
-        self.sent: list[tuple[str, str, str]] = []
-        self.fail = False
-        self._lock = threading.Lock()
-
-    def send_code(self, to: str, code: str, code_type: str) -> None:
-        if self.fail:
-            raise ProviderError("down")
-        with self._lock:
-            self.sent.append((to, code, code_type))
-
-    def last(self) -> str:
-        return self.sent[-1][1]
 
 
 @pytest.fixture

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import pytest
-
 from shared.container import Services
 from shared.domain import ClientInfo
-from shared.errors import RefreshTokenReusedError, TokenInvalidError, UsernameTakenError
+from shared.errors import UsernameTakenError
 from shared.services.accounts import RegisterCommand, SignedIn
-from shared.services.sessions import TokenPair
 
 SignUp = Callable[..., SignedIn]
 
@@ -65,9 +63,10 @@ def test_concurrent_sign_ups_of_one_username_exactly_one_wins(services: Services
     orphans = [i for i in user_owned if i["user_id"] != winner_id]
     assert orphans == []
     kinds = Counter(str(i["SK"]).split("#")[0] for i in items if i.get("user_id") == winner_id)
-    assert kinds["ACCOUNT"] == 1
     assert kinds["ROLE"] == 1
     assert kinds["SESSION"] == 1
+    assert [a["provider"] for a in json.loads(profiles[0]["accounts"])] == ["password"]
+    assert list(profiles[0]["sessions"]) == [winners[0].tokens.session.session_id]
     # And every item keyed by a user id belongs to the winner
     keyed_ids = {
         str(i[key]).split("#", 1)[1]
@@ -87,22 +86,20 @@ def test_concurrent_sign_ups_of_different_users_all_succeed(services: Services, 
     assert len([i for i in scan_table() if i["SK"] == "PROFILE"]) == 10
 
 
-def test_concurrent_refreshes_of_one_token_exactly_one_wins(services: Services, sign_up: SignUp):
-    # Given one refresh token
+def test_concurrent_refreshes_of_one_token_all_get_the_one_successor(services: Services, sign_up: SignUp):
+    # Given one refresh token (two tabs, or twenty, refresh at once)
     first = sign_up("alice").tokens
 
     # When 20 clients present it at the same instant
     outcomes = run_together(20, lambda _: services.sessions.refresh(first.refresh_token))
 
-    # Then exactly one gets a new token pair
-    winners = [result for kind, result in outcomes if kind == "ok"]
+    # Then every one succeeds, with the same successor refresh token and a working access token
     errors = [result for kind, result in outcomes if kind == "error"]
-    assert len(winners) == 1, Counter(type(e).__name__ for e in errors)
-    assert isinstance(winners[0], TokenPair)
-    # And every other one is refused as a reuse (or, once the session is revoked, as invalid)
-    assert all(isinstance(e, RefreshTokenReusedError | TokenInvalidError) for e in errors), errors
-    assert any(isinstance(e, RefreshTokenReusedError) for e in errors)
-    # And the reuse revoked the session: it is gone, not resurrected by a late writer
-    assert services.sessions.sessions.get(first.session.session_id) is None
-    with pytest.raises(TokenInvalidError):
-        services.sessions.refresh(winners[0].refresh_token)
+    assert errors == []
+    pairs = [result for _, result in outcomes]
+    assert len({p.refresh_token for p in pairs}) == 1
+    for pair in pairs:
+        assert services.sessions.verify(pair.access_token)[1].session_id == first.session.session_id
+    # And the family never forked: the successor refreshes once more, the first token is now spent
+    successor = pairs[0].refresh_token
+    assert services.sessions.refresh(successor).refresh_token != successor

@@ -127,9 +127,11 @@ def test_collision_on_the_user_item_is_a_database_error_and_writes_nothing(
     settings: Settings, clock: FakeClock, scan_table
 ):
     # Given services whose id factory is predictable, and a profile already stored under the next user id
+    # (the first id names the default role's incarnation, made at the first sign-up)
     counter = itertools.count()
     services = build_services(replace(settings), clock=clock, ids=lambda: f"id{next(counter):04d}")
-    UserItem(pk="USER#id0000", sk="PROFILE", user_id="id0000", created_at=0).save()
+    services.apps.default_grant("app0")
+    UserItem(pk="USER#id0001", sk="PROFILE", user_id="id0001", created_at=0).save()
 
     # When a registration's transaction is cancelled on a non-claim item
     with pytest.raises(TransactWriteError) as caught:
@@ -137,7 +139,7 @@ def test_collision_on_the_user_item_is_a_database_error_and_writes_nothing(
 
     # Then it surfaces as a PynamoDB error (503), not as "username taken", and nothing else was written
     assert isinstance(caught.value, PynamoDBException)
-    assert [i["PK"] for i in user_data(scan_table)] == ["USER#id0000"]
+    assert [i["PK"] for i in user_data(scan_table)] == ["USER#id0001"]
 
 
 # -- injected faults ------------------------------------------------------------------------------
@@ -224,7 +226,7 @@ def test_failed_refresh_leaves_the_refresh_token_usable(services: Services, faul
 
 def test_failed_session_check_is_a_database_error_not_a_revoked_token(services: Services, faults: DynamoFaults):
     alice = register(services, "alice")
-    faults.fail("GetItem", "timeout")
+    faults.fail("BatchGetItem", "timeout")
     with pytest.raises(PynamoDBException):
         services.sessions.verify(alice.tokens.access_token)
 
@@ -246,8 +248,8 @@ def test_failed_logout_is_a_database_error_and_keeps_the_session(services: Servi
 def test_failed_default_role_creation_is_a_database_error_and_writes_no_user(
     services: Services, faults: DynamoFaults, scan_table
 ):
-    # Given a fresh table (app0's default role does not exist yet) and PutItem timing out
-    faults.fail("PutItem", "timeout")
+    # Given a fresh table (app0's default role does not exist yet) and transactions timing out
+    faults.fail("TransactWriteItems", "timeout")
 
     # When the first user registers (which creates the role first)
     with pytest.raises(PynamoDBException):
@@ -260,7 +262,7 @@ def test_failed_default_role_creation_is_a_database_error_and_writes_no_user(
 @pytest.mark.parametrize(
     ("operation", "call"),
     [
-        ("GetItem", lambda services, tokens: services.sessions.verify(tokens.access_token)),
+        ("BatchGetItem", lambda services, tokens: services.sessions.verify(tokens.access_token)),
         ("UpdateItem", lambda services, tokens: services.sessions.refresh(tokens.refresh_token)),
     ],
     ids=["session-read-timeout", "refresh-update-timeout"],

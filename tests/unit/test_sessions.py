@@ -60,11 +60,12 @@ def test_refresh_rotates_the_refresh_token(services: Services, alice: SignedIn, 
     assert third.refresh_token not in (first.refresh_token, second.refresh_token)
 
 
-def test_reusing_a_refresh_token_revokes_the_session(services: Services, alice: SignedIn):
-    # Given a refresh token that was already used once
+def test_reusing_a_refresh_token_revokes_the_session(services: Services, alice: SignedIn, clock: FakeClock):
+    # Given a refresh token that was already used once, longer ago than the reuse leeway
     used = alice.tokens.refresh_token
     fresh = services.sessions.refresh(used)
     session_id = alice.tokens.session.session_id
+    clock.advance(services.settings.refresh_reuse_leeway + 1)
 
     # When it is presented again
     with pytest.raises(RefreshTokenReusedError) as caught:
@@ -80,10 +81,11 @@ def test_reusing_a_refresh_token_revokes_the_session(services: Services, alice: 
         services.sessions.verify(fresh.access_token)
 
 
-def test_reuse_revokes_only_that_session(services: Services, alice: SignedIn):
+def test_reuse_revokes_only_that_session(services: Services, alice: SignedIn, clock: FakeClock):
     other = login(services)
     used = alice.tokens.refresh_token
     services.sessions.refresh(used)
+    clock.advance(services.settings.refresh_reuse_leeway + 1)
     with pytest.raises(RefreshTokenReusedError):
         services.sessions.refresh(used)
     assert services.sessions.verify(other.access_token)[1].session_id == other.session.session_id
@@ -116,7 +118,7 @@ def test_every_token_used_within_the_reuse_memory_is_detected_as_reuse(make_serv
     assert outcomes == ["reuse"] * len(oldest_tokens)
 
 
-def test_previous_hashes_never_grow_beyond_the_reuse_memory(make_services, sign_up: SignUp):
+def test_previous_hashes_never_grow_beyond_the_reuse_memory(make_services, sign_up: SignUp, clock: FakeClock):
     # Given a session with the default memory
     services = make_services()
     memory = services.settings.refresh_reuse_memory
@@ -136,6 +138,7 @@ def test_previous_hashes_never_grow_beyond_the_reuse_memory(make_services, sign_
     # And the most recently used token is always remembered
     previous = refresh_token
     services.sessions.refresh(previous)
+    clock.advance(services.settings.refresh_reuse_leeway + 1)
     with pytest.raises(RefreshTokenReusedError):
         services.sessions.refresh(previous)
 
@@ -221,7 +224,7 @@ def test_list_marks_the_current_session(services: Services, alice: SignedIn, clo
     third = login(services)
 
     # When she lists them from the second
-    listed = services.sessions.list_sessions(alice.user_info["user_id"], second.session.session_id)
+    listed = services.accounts.sessions_of(alice.user_info["user_id"], second.session.session_id)
 
     # Then all three appear, oldest first, and only the second is current
     ids = [s["session_id"] for s in listed]
@@ -243,13 +246,13 @@ def test_list_leaves_out_expired_sessions(services: Services, alice: SignedIn, c
     clock.advance(20)
 
     # Then only the live one is listed
-    listed = services.sessions.list_sessions(alice.user_info["user_id"], None)
+    listed = services.accounts.sessions_of(alice.user_info["user_id"], None)
     assert [s["session_id"] for s in listed] == [second.session.session_id]
 
 
 def test_list_shows_only_the_users_own_sessions(services: Services, alice: SignedIn, sign_up: SignUp):
     bob = sign_up("bob")
-    listed = services.sessions.list_sessions(bob.user_info["user_id"], None)
+    listed = services.accounts.sessions_of(bob.user_info["user_id"], None)
     assert [s["session_id"] for s in listed] == [bob.tokens.session.session_id]
 
 
@@ -288,24 +291,37 @@ def test_revoke_all(services: Services, alice: SignedIn, sign_up: SignUp):
     bob = sign_up("bob")
 
     # When she logs out everywhere
-    revoked = services.sessions.revoke_all(user_id)
+    revoked = services.accounts.revoke_all(user_id)
 
     # Then her three sessions are gone and Bob's is not
     assert revoked == 3
-    assert services.sessions.list_sessions(user_id, None) == []
+    assert services.accounts.sessions_of(user_id, None) == []
     with pytest.raises(TokenRevokedError):
         services.sessions.verify(alice.tokens.access_token)
     assert services.sessions.verify(bob.tokens.access_token)[0].user_id == bob.user_info["user_id"]
 
 
-def test_revoke_all_can_keep_the_current_session(services: Services, alice: SignedIn):
-    user_id = alice.user_info["user_id"]
-    login(services)
-    login(services)
-    assert services.sessions.revoke_all(user_id, keep=alice.tokens.session.session_id) == 2
-    assert [s["session_id"] for s in services.sessions.list_sessions(user_id, None)] == [
-        alice.tokens.session.session_id
-    ]
+def test_a_refresh_repeated_within_the_leeway_answers_with_the_same_successor(
+    services: Services, alice: SignedIn, clock: FakeClock
+):
+    # Given two tabs holding the same refresh token; the first refreshes
+    token = alice.tokens.refresh_token
+    first = services.sessions.refresh(token)
+
+    # When the second presents it a few seconds later, within the leeway
+    clock.advance(services.settings.refresh_reuse_leeway - 1)
+    second = services.sessions.refresh(token)
+
+    # Then it gets the same successor and a working access token; the session lives on
+    assert second.refresh_token == first.refresh_token
+    assert services.sessions.verify(second.access_token)[1].session_id == alice.tokens.session.session_id
+    # And the family goes on from that one successor
+    third = services.sessions.refresh(first.refresh_token)
+    assert services.sessions.verify(third.access_token)[1].session_id == alice.tokens.session.session_id
+    # While the first token, presented after the successor itself was used, is a reuse
+    clock.advance(services.settings.refresh_reuse_leeway + 1)
+    with pytest.raises(RefreshTokenReusedError):
+        services.sessions.refresh(token)
 
 
 def test_check_raises_token_revoked_after_logout(services: Services, alice: SignedIn):
