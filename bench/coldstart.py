@@ -149,7 +149,7 @@ def run(runs: int) -> None:
     )
     report.note(
         "init = get_settings(), route map, services built, key ring parsed (inline JSON; in AWS it is an SSM "
-        "read, not measured). '+ DynamoDB client' also builds the botocore client the first GetItem needs."
+        "read, not measured). '+ DynamoDB client' also builds the botocore client the first request needs."
     )
     report.note(
         "timed runs read cached .pyc; the layer is built with --no-compile and without __pycache__, so on "

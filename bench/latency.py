@@ -1,8 +1,8 @@
 """Authorizer warm latency: ``shared.authorizer.authorize`` per call, beside its parts.
 
 Rows: a bare PyJWT ``jwt.decode`` of the same token with the same public key, the token service's full
-check without DynamoDB, the session GetItem alone against the embedded moto server, and the whole
-``authorize`` call (token check + GetItem + policy). All are warmed up, then timed call by call: the
+check without DynamoDB, the session + user + role definitions BatchGetItem alone against the embedded
+moto server, and the whole ``authorize`` call (token check + BatchGetItem + policy). All are warmed up, then timed call by call: the
 two calls that reach moto round-robin (so that noise hits both alike), the CPU-only ones each alone.
 """
 
@@ -55,6 +55,7 @@ def run(dynamo: Dynamo, calls: int) -> None:
     )
     token = signed_up.tokens.access_token
     session_id = signed_up.tokens.session.session_id
+    user_id = signed_up.user_info["user_id"]
     key = services.tokens.keys.ring().active
     settings = services.settings
     routes = parse_requirements(read_api().functions["AuthorizerFunction"].environment.get("ROUTE_REQUIREMENTS"))
@@ -74,8 +75,11 @@ def run(dynamo: Dynamo, calls: int) -> None:
         ("TokenService.verify_access (no DB)", lambda: services.tokens.verify_access(token)),
     ]
     remote: list[tuple[str, Callable[[], Any]]] = [
-        ("session GetItem alone (moto)", lambda: services.sessions.sessions.get(session_id)),
-        ("authorize() (token + GetItem + policy)", lambda: authorize(event, services.sessions, routes)),
+        (
+            "session + user + role definitions BatchGetItem alone (moto)",
+            lambda: services.sessions.sessions.state(session_id, user_id, "app0"),
+        ),
+        ("authorize() (token + BatchGetItem + policy)", lambda: authorize(event, services.sessions, routes)),
     ]
     results = {**sample_alone(local, calls), **sample(remote, calls)}
     whole = report.median(results[remote[-1][0]])
@@ -90,6 +94,6 @@ def run(dynamo: Dynamo, calls: int) -> None:
     ]
     report.table(["call", "p50", "p99", "of authorize p50"], rows, "<>>>")
     report.note(
-        "the GetItem goes over loopback HTTP to moto, which parses and answers it in this process; DynamoDB "
-        "itself answers a GetItem in single-digit ms. The token check is what the function itself costs."
+        "the BatchGetItem goes over loopback HTTP to moto, which parses and answers it in this process; DynamoDB "
+        "itself answers one in single-digit ms. The token check is what the function itself costs."
     )
