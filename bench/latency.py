@@ -2,8 +2,9 @@
 
 Rows: a bare PyJWT ``jwt.decode`` of the same token with the same public key, the token service's full
 check without DynamoDB, the session + user + role definitions BatchGetItem alone against the embedded
-moto server, and the whole ``authorize`` call (token check + BatchGetItem + policy). All are warmed up, then timed call by call: the
-two calls that reach moto round-robin (so that noise hits both alike), the CPU-only ones each alone.
+moto server, and the whole ``authorize`` call (token check + BatchGetItem + policy). All are warmed up,
+then timed call by call: the two calls that reach moto round-robin (so that noise hits both alike), the
+CPU-only ones each alone.
 """
 
 from __future__ import annotations
