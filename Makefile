@@ -9,7 +9,7 @@ SAM := $(SAM_VENV)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test pytest lint format typecheck validate build bench clean venv sam
+.PHONY: run test pytest lint format typecheck validate build bench clean venv sam openapi
 
 $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,12 +37,12 @@ pytest: venv sam
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(PY) -m pytest
 
 lint: venv
-	$(VENV)/bin/ruff check shared functions localdev tests bench scripts sdk examples
-	$(VENV)/bin/ruff format --check shared functions localdev tests bench scripts sdk examples
+	$(VENV)/bin/ruff check shared functions localdev buildtools tests bench scripts sdk examples
+	$(VENV)/bin/ruff format --check shared functions localdev buildtools tests bench scripts sdk examples
 
 format: venv
-	$(VENV)/bin/ruff format shared functions localdev tests bench scripts sdk examples
-	$(VENV)/bin/ruff check --fix shared functions localdev tests bench scripts sdk examples
+	$(VENV)/bin/ruff format shared functions localdev buildtools tests bench scripts sdk examples
+	$(VENV)/bin/ruff check --fix shared functions localdev buildtools tests bench scripts sdk examples
 
 typecheck: venv
 	$(VENV)/bin/mypy
@@ -53,6 +53,10 @@ validate: venv sam
 
 build: venv sam
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM) build
+
+## The API's OpenAPI document (docs/openapi.json), generated from every function's routes.
+openapi: venv
+	$(PY) -m buildtools.openapi document > docs/openapi.json
 
 ## Round trips, cold starts, authorizer latency, package sizes, bcrypt cost (DESIGN.md "Quality bars").
 bench: build

@@ -65,7 +65,7 @@ SNIPPETS = (
 
 def environment(function: str | None, pycache: str) -> dict[str, str]:
     """The process environment: the function's template variables, made runnable without AWS."""
-    from localdev.routes import route_map
+    from buildtools.openapi import route_map
     from localdev.template import read_api
     from shared.services.signing_keys import new_ring_document
 
@@ -83,7 +83,7 @@ def environment(function: str | None, pycache: str) -> dict[str, str]:
             "AWS_SECRET_ACCESS_KEY": "testing",
             "SIGNING_KEYS_PARAMETER": "",
             "SIGNING_KEYS_JSON": json.dumps(new_ring_document()),
-            "ROUTE_REQUIREMENTS": json.dumps(route_map(read_api())),
+            "ROUTE_REQUIREMENTS": json.dumps(route_map()),
         }
     )
     env.setdefault("TABLE_NAME", "user-center-bench")

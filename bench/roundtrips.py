@@ -142,8 +142,7 @@ def role_edit_costs(services: Any) -> tuple[Measured, Measured]:
 
 
 def run(dynamo: Dynamo) -> None:
-    from localdev.routes import route_map
-    from localdev.template import read_api
+    from buildtools.openapi import route_map
     from shared.authorizer import authorize, parse_requirements
     from shared.domain import ClientInfo
     from shared.services.accounts import RegisterCommand
@@ -169,7 +168,7 @@ def run(dynamo: Dynamo) -> None:
     signed_in, repeat_login = measure(lambda: accounts.login("alice", "correct horse", None, client))
     pair, refresh = measure(lambda: sessions.refresh(signed_in.tokens.refresh_token))
 
-    routes = parse_requirements(route_map(read_api()))
+    routes = parse_requirements(route_map())
     event = {
         "type": "TOKEN",
         "authorizationToken": f"Bearer {pair.access_token}",

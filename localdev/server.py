@@ -21,7 +21,6 @@ from typing import Any
 
 from localdev import dynamo
 from localdev.gateway import Gateway
-from localdev.routes import route_map
 from localdev.template import ROOT, Api, read_api
 from localdev.workers import FunctionPool
 
@@ -84,7 +83,9 @@ class LocalServer:
 
         extras = {Path(t).resolve().parent.name: read_api(path=Path(t)) for t in self.extra_templates}
         environment = self.function_environment()
-        environment["ROUTE_REQUIREMENTS"] = json.dumps(route_map(api))
+        from buildtools.openapi import route_map
+
+        environment["ROUTE_REQUIREMENTS"] = json.dumps(route_map())
         environment["ROUTE_MAPS"] = json.dumps(
             {api_id: extra.registered_route_map for api_id, extra in extras.items() if extra.registered_route_map}
         )

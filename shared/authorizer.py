@@ -3,7 +3,7 @@
 API Gateway caches the policy by token for the authorizer cache TTL and reuses it for every route of
 the API, so the policy must be right for all routes, not only the one being called. The authorizer
 therefore knows every protected route of the API and its requirement (the route map, generated from
-template.yaml at build time: ``localdev/routes.py``), and the policy
+the routes' declarations at build time: ``buildtools/openapi.py``), and the policy
 
 * allows each route the principal may call (or the whole API when it may call every route), and
 * explicitly denies each route it may not call that one of those allows would otherwise cover

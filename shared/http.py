@@ -43,6 +43,23 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 _JSON_STRUCTURE_RE = re.compile(r'[\[\]{}"\\]')
 
 
+REQUIREMENT = "x-requirement"  # OpenAPI extension naming what a protected route needs
+
+
+def requires(requirement: str) -> dict[str, Any]:
+    """Route decorator arguments for a protected route: the bearer token, and what the route needs
+    (``user``, ``role:<code>`` or ``perm:<code>``), written into its OpenAPI operation. The authorizer's
+    route map is generated from those operations at build time (``scripts/openapi.py``), so a route says
+    everything about its protection where it is defined::
+
+        @app.get("/api/users", **http.requires("perm:system:user:list"))
+    """
+    kind = requirement.partition(":")[0]
+    if kind not in ("user", "role", "perm") or (kind != "user" and not requirement.partition(":")[2]):
+        raise ValueError(f"not a route requirement: {requirement!r}")
+    return {"security": [{"bearerAuth": []}], "openapi_extensions": {REQUIREMENT: requirement}}
+
+
 def header(headers: Mapping[str, str] | None, name: str) -> str | None:
     """A header value, case-insensitively."""
     if not headers:

@@ -18,7 +18,9 @@ and an exception's text may quote the input. So every decorator is applied with 
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import inspect
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -74,6 +76,11 @@ class LazyTracer:
                 return self._traced(method, "capture_method")(*args, **kwargs)
             return method(*args, **kwargs)
 
+        # Route handlers: Powertools reads the handler's signature (parameters, OpenAPI) and resolves
+        # string annotations in the wrapper's module, where the handler's names are unknown: give it the
+        # handler's own signature, already resolved.
+        with contextlib.suppress(NameError, TypeError):
+            run.__signature__ = inspect.signature(method, eval_str=True)  # type: ignore[attr-defined]
         return run  # type: ignore[return-value]
 
 

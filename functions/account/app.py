@@ -117,7 +117,7 @@ def refresh() -> Response[str]:
     return http.ok(app, pair.as_data(), no_store=True)
 
 
-@app.post("/api/auth/logout")
+@app.post("/api/auth/logout", **http.requires("user"))
 @tracer.capture_method
 def logout() -> Response[str]:
     me = http.caller(app)
@@ -162,14 +162,14 @@ def _bearer_token() -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-@app.get("/api/auth/user/info")
+@app.get("/api/auth/user/info", **http.requires("user"))
 @tracer.capture_method
 def user_info() -> Response[str]:
     me = http.caller(app)
     return http.ok(app, get_services().accounts.info(me["user_id"], me["app_name"]))
 
 
-@app.get("/api/auth/user/menus")
+@app.get("/api/auth/user/menus", **http.requires("user"))
 @tracer.capture_method
 def user_menus() -> Response[str]:
     """The menu tree the caller's roles open in the token's app (roles from the live session)."""
@@ -178,7 +178,7 @@ def user_menus() -> Response[str]:
     return http.ok(app, get_services().menus.for_roles(me["app_name"], roles))
 
 
-@app.put("/api/auth/user/info/update")
+@app.put("/api/auth/user/info/update", **http.requires("user"))
 @tracer.capture_method
 def update_user_info() -> Response[str]:
     me = http.caller(app)
@@ -188,7 +188,7 @@ def update_user_info() -> Response[str]:
     return http.ok(app, info)
 
 
-@app.post("/api/auth/password/change")
+@app.post("/api/auth/password/change", **http.requires("user"))
 @tracer.capture_method
 def change_password() -> Response[str]:
     me = http.caller(app)
@@ -200,14 +200,14 @@ def change_password() -> Response[str]:
     return http.ok(app, {"revoked": revoked})
 
 
-@app.get("/api/auth/sessions")
+@app.get("/api/auth/sessions", **http.requires("user"))
 @tracer.capture_method
 def list_sessions() -> Response[str]:
     me = http.caller(app)
     return http.ok(app, {"items": get_services().accounts.sessions_of(me["user_id"], me["session_id"])})
 
 
-@app.delete("/api/auth/sessions/<session_id>")
+@app.delete("/api/auth/sessions/<session_id>", **http.requires("user"))
 @tracer.capture_method
 def delete_session(session_id: str) -> Response[str]:
     me = http.caller(app)
@@ -233,7 +233,7 @@ def center_password_login() -> Response[str]:
     return http.ok(app, data, no_store=True)
 
 
-@app.get("/api/auth/user-info")
+@app.get("/api/auth/user-info", **http.requires("user"))
 @tracer.capture_method
 def center_user_info() -> Response[str]:
     me = http.caller(app)
@@ -247,7 +247,7 @@ def center_user_info() -> Response[str]:
     return http.ok(app, {**info, **extra})
 
 
-@app.post("/api/auth/signout")
+@app.post("/api/auth/signout", **http.requires("user"))
 @tracer.capture_method
 def center_signout() -> Response[str]:
     return logout()
@@ -289,12 +289,12 @@ def compat_logout() -> Response[str]:
     return http.ok(app, {"revoked": revoked, "message": "退出成功"})
 
 
-@app.post("/api/token/get-current-user")
+@app.post("/api/token/get-current-user", **http.requires("user"))
 def compat_current_user() -> Response[str]:
     return user_info()
 
 
-@app.post("/api/token/check-token-from-header")
+@app.post("/api/token/check-token-from-header", **http.requires("user"))
 def compat_check_header() -> Response[str]:
     return user_info()
 

@@ -62,7 +62,7 @@ def _int(query: dict[str, str], name: str, default: int) -> int:
 
 
 # -- role grants -------------------------------------------------------------------------------------
-@app.post("/api/roles/assign-role")
+@app.post("/api/roles/assign-role", **http.requires("perm:system:user:role"))
 @tracer.capture_method
 def assign_role() -> Response[str]:
     body = http.parse(app, AssignRoleBody)
@@ -71,7 +71,7 @@ def assign_role() -> Response[str]:
     return http.ok(app, {"status": True, "message": "角色分配成功", "role_id": grant.role_id})
 
 
-@app.post("/api/roles/role-auth")
+@app.post("/api/roles/role-auth", **http.requires("user"))
 @tracer.capture_method
 def role_auth() -> Response[str]:
     body = http.parse(app, RoleAuthBody)
@@ -80,7 +80,7 @@ def role_auth() -> Response[str]:
     return http.ok(app, {"status": True})
 
 
-@app.post("/api/roles/remove-roles")
+@app.post("/api/roles/remove-roles", **http.requires("perm:system:user:role"))
 @tracer.capture_method
 def remove_roles() -> Response[str]:
     body = http.parse(app, RemoveRolesBody)
@@ -92,7 +92,7 @@ def remove_roles() -> Response[str]:
     return http.ok(app, {"removed": removed})
 
 
-@app.post("/api/users/assign-roles")
+@app.post("/api/users/assign-roles", **http.requires("perm:system:user:role"))
 @tracer.capture_method
 def assign_roles() -> Response[str]:
     body = http.parse(app, AssignRolesBody)
@@ -116,7 +116,7 @@ def assign_roles() -> Response[str]:
     return http.ok(app, {"user_id": body.user_id, "app_name": app_name, "roles": roles})
 
 
-@app.get("/api/roles/admin-data")
+@app.get("/api/roles/admin-data", **http.requires("role:admin"))
 def admin_data() -> Response[str]:
     """Compatibility route (API.md section 5); the authorizer lets only role ``admin`` of the token's app
     through, and the answer names no app's data."""
@@ -124,7 +124,7 @@ def admin_data() -> Response[str]:
 
 
 # -- users -------------------------------------------------------------------------------------------
-@app.get("/api/users")
+@app.get("/api/users", **http.requires("perm:system:user:list"))
 @tracer.capture_method
 def list_users() -> Response[str]:
     query = _query()
@@ -132,7 +132,7 @@ def list_users() -> Response[str]:
     return http.ok(app, listing)
 
 
-@app.post("/api/users/create")
+@app.post("/api/users/create", **http.requires("perm:system:user:add"))
 @tracer.capture_method
 def create_user() -> Response[str]:
     body = http.parse(app, AdminUserCreateBody)
@@ -141,13 +141,13 @@ def create_user() -> Response[str]:
     return http.ok(app, created, status=201)
 
 
-@app.get("/api/users/<user_id>")
+@app.get("/api/users/<user_id>", **http.requires("perm:system:user:query"))
 @tracer.capture_method
 def get_user(user_id: str) -> Response[str]:
     return http.ok(app, _admin().view_user(_me(), user_id))
 
 
-@app.put("/api/users/<user_id>/update")
+@app.put("/api/users/<user_id>/update", **http.requires("perm:system:user:edit"))
 @tracer.capture_method
 def update_user(user_id: str) -> Response[str]:
     body = http.parse(app, AdminUserUpdateBody)
@@ -159,7 +159,7 @@ def update_user(user_id: str) -> Response[str]:
     return http.ok(app, updated)
 
 
-@app.delete("/api/users/<user_id>/delete")
+@app.delete("/api/users/<user_id>/delete", **http.requires("perm:system:user:remove"))
 @tracer.capture_method
 def delete_user(user_id: str) -> Response[str]:
     _admin().delete_user(_me(), user_id)
@@ -168,39 +168,39 @@ def delete_user(user_id: str) -> Response[str]:
 
 
 # -- departments -------------------------------------------------------------------------------------
-@app.get("/api/departments")
+@app.get("/api/departments", **http.requires("perm:system:dept:list"))
 @tracer.capture_method
 def list_departments() -> Response[str]:
     return http.ok(app, {"items": _admin().list_departments(_me())})
 
 
-@app.get("/api/departments/tree")
+@app.get("/api/departments/tree", **http.requires("perm:system:dept:list"))
 @tracer.capture_method
 def department_tree() -> Response[str]:
     return http.ok(app, _admin().department_tree(_me()))
 
 
-@app.post("/api/departments/create")
+@app.post("/api/departments/create", **http.requires("perm:system:dept:add"))
 @tracer.capture_method
 def create_department() -> Response[str]:
     body = http.parse(app, DepartmentBody)
     return http.ok(app, _admin().create_department(_me(), body.model_dump(exclude_unset=True)), status=201)
 
 
-@app.get("/api/departments/<dept_id>")
+@app.get("/api/departments/<dept_id>", **http.requires("perm:system:dept:query"))
 @tracer.capture_method
 def get_department(dept_id: str) -> Response[str]:
     return http.ok(app, _admin().get_department(_me(), dept_id))
 
 
-@app.put("/api/departments/<dept_id>/update")
+@app.put("/api/departments/<dept_id>/update", **http.requires("perm:system:dept:edit"))
 @tracer.capture_method
 def update_department(dept_id: str) -> Response[str]:
     body = http.parse(app, DepartmentBody)
     return http.ok(app, _admin().update_department(_me(), dept_id, body.model_dump(exclude_unset=True)))
 
 
-@app.delete("/api/departments/<dept_id>/delete")
+@app.delete("/api/departments/<dept_id>/delete", **http.requires("perm:system:dept:remove"))
 @tracer.capture_method
 def delete_department(dept_id: str) -> Response[str]:
     _admin().delete_department(_me(), dept_id)
@@ -208,7 +208,7 @@ def delete_department(dept_id: str) -> Response[str]:
 
 
 # -- role definitions --------------------------------------------------------------------------------
-@app.get("/api/roles")
+@app.get("/api/roles", **http.requires("perm:system:role:list"))
 @tracer.capture_method
 def list_roles() -> Response[str]:
     query = _query()
@@ -218,7 +218,7 @@ def list_roles() -> Response[str]:
     return http.ok(app, listing)
 
 
-@app.post("/api/roles/create")
+@app.post("/api/roles/create", **http.requires("perm:system:role:add"))
 @tracer.capture_method
 def create_role() -> Response[str]:
     body = http.parse(app, RoleBody)
@@ -227,13 +227,13 @@ def create_role() -> Response[str]:
     return http.ok(app, role_view(role), status=201)
 
 
-@app.get("/api/roles/<role_id>")
+@app.get("/api/roles/<role_id>", **http.requires("perm:system:role:query"))
 @tracer.capture_method
 def get_role(role_id: str) -> Response[str]:
     return http.ok(app, role_view(_admin().get_role(_me(), role_id)))
 
 
-@app.put("/api/roles/<role_id>/update")
+@app.put("/api/roles/<role_id>/update", **http.requires("perm:system:role:edit"))
 @tracer.capture_method
 def update_role(role_id: str) -> Response[str]:
     body = http.parse(app, RoleBody)
@@ -242,7 +242,7 @@ def update_role(role_id: str) -> Response[str]:
     return http.ok(app, role_view(role))
 
 
-@app.delete("/api/roles/<role_id>/delete")
+@app.delete("/api/roles/<role_id>/delete", **http.requires("perm:system:role:remove"))
 @tracer.capture_method
 def delete_role(role_id: str) -> Response[str]:
     force = (_query().get("force") or "").lower() in ("1", "true", "yes")
@@ -251,14 +251,14 @@ def delete_role(role_id: str) -> Response[str]:
     return http.ok(app, {"deleted": True, "was_in_use": held})
 
 
-@app.post("/api/roles/assign-menus")
+@app.post("/api/roles/assign-menus", **http.requires("perm:system:role:menu"))
 @tracer.capture_method
 def assign_menus() -> Response[str]:
     body = http.parse(app, AssignMenusBody)
     return http.ok(app, role_view(_admin().assign_menus(_me(), body.role_id, list(body.menu_ids))))
 
 
-@app.get("/api/roles/<role_id>/menus")
+@app.get("/api/roles/<role_id>/menus", **http.requires("perm:system:role:menu"))
 @tracer.capture_method
 def role_menus(role_id: str) -> Response[str]:
     role = _admin().role_menus(_me(), role_id)
@@ -266,19 +266,19 @@ def role_menus(role_id: str) -> Response[str]:
 
 
 # -- menus -------------------------------------------------------------------------------------------
-@app.get("/api/menus")
+@app.get("/api/menus", **http.requires("perm:system:menu:list"))
 @tracer.capture_method
 def list_menus() -> Response[str]:
     return http.ok(app, {"items": _admin().list_menus(_me(), _query().get("app_name"))})
 
 
-@app.get("/api/menus/tree")
+@app.get("/api/menus/tree", **http.requires("perm:system:menu:list"))
 @tracer.capture_method
 def menu_tree() -> Response[str]:
     return http.ok(app, _admin().menu_tree(_me(), _query().get("app_name")))
 
 
-@app.post("/api/menus/create")
+@app.post("/api/menus/create", **http.requires("perm:system:menu:add"))
 @tracer.capture_method
 def create_menu() -> Response[str]:
     body = http.parse(app, MenuBody)
@@ -286,13 +286,13 @@ def create_menu() -> Response[str]:
     return http.ok(app, _admin().create_menu(_me(), app_name, body.model_dump(exclude_unset=True)), status=201)
 
 
-@app.get("/api/menus/<menu_id>")
+@app.get("/api/menus/<menu_id>", **http.requires("perm:system:menu:query"))
 @tracer.capture_method
 def get_menu(menu_id: str) -> Response[str]:
     return http.ok(app, _admin().get_menu(_me(), _query().get("app_name"), menu_id))
 
 
-@app.put("/api/menus/<menu_id>/update")
+@app.put("/api/menus/<menu_id>/update", **http.requires("perm:system:menu:edit"))
 @tracer.capture_method
 def update_menu(menu_id: str) -> Response[str]:
     body = http.parse(app, MenuBody)
@@ -300,7 +300,7 @@ def update_menu(menu_id: str) -> Response[str]:
     return http.ok(app, _admin().update_menu(_me(), app_name, menu_id, body.model_dump(exclude_unset=True)))
 
 
-@app.delete("/api/menus/<menu_id>/delete")
+@app.delete("/api/menus/<menu_id>/delete", **http.requires("perm:system:menu:remove"))
 @tracer.capture_method
 def delete_menu(menu_id: str) -> Response[str]:
     _admin().delete_menu(_me(), _query().get("app_name"), menu_id)
@@ -308,13 +308,13 @@ def delete_menu(menu_id: str) -> Response[str]:
 
 
 # -- apps --------------------------------------------------------------------------------------------
-@app.get("/api/apps")
+@app.get("/api/apps", **http.requires("perm:system:app:manage"))
 @tracer.capture_method
 def list_apps() -> Response[str]:
     return http.ok(app, {"items": [app_view(a) for a in _admin().list_apps(_me())]})
 
 
-@app.post("/api/apps/create")
+@app.post("/api/apps/create", **http.requires("perm:system:app:manage"))
 @tracer.capture_method
 def create_app() -> Response[str]:
     body = http.parse(app, AppBody)
@@ -323,7 +323,7 @@ def create_app() -> Response[str]:
     return http.ok(app, app_view(created), status=201)
 
 
-@app.put("/api/apps/<app_name>/update")
+@app.put("/api/apps/<app_name>/update", **http.requires("perm:system:app:manage"))
 @tracer.capture_method
 def update_app(app_name: str) -> Response[str]:
     body = http.parse(app, AppBody)

@@ -55,7 +55,7 @@ def phone_login() -> Response[str]:
     return _phone_login("any")
 
 
-@app.post("/api/auth/phone/change")
+@app.post("/api/auth/phone/change", **http.requires("user"))
 @tracer.capture_method
 def phone_change() -> Response[str]:
     me = http.caller(app)
@@ -77,7 +77,7 @@ def password_reset() -> Response[str]:
     return http.ok(app, {"revoked": revoked})
 
 
-@app.get("/api/auth/invitees")
+@app.get("/api/auth/invitees", **http.requires("user"))
 @tracer.capture_method
 def invitees() -> Response[str]:
     me = http.caller(app)
@@ -109,7 +109,7 @@ def compat_register_or_login_phone() -> Response[str]:
     return _phone_login("any")
 
 
-@app.post("/api/account/phone/change-phone")
+@app.post("/api/account/phone/change-phone", **http.requires("user"))
 def compat_change_phone() -> Response[str]:
     """Old clients read tokens and user_info back, and can only ask for ``login`` codes."""
     me = http.caller(app)

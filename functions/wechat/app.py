@@ -53,7 +53,7 @@ def qrcode() -> Response[str]:
     return http.ok(app, get_services().wechat.qr_code(body.app_name, body.redirect_uri))
 
 
-@app.post("/api/auth/wechat/bind")
+@app.post("/api/auth/wechat/bind", **http.requires("user"))
 @tracer.capture_method
 def bind() -> Response[str]:
     me = http.caller(app)

@@ -81,3 +81,15 @@ def test_dynamodb_endpoint_switches_to_another_dynamodb(tmp_path, dynamo_endpoin
     assert any(item["SK"]["S"] == "PROFILE" and item["username"]["S"] == "ext" for item in items)
     assert not (tmp_path / "dynamodb.json").exists()  # no snapshot of someone else's database
     client(dynamo_endpoint).delete_table(TableName="external-table")
+
+
+def test_the_api_document_and_swagger_ui_are_served(api) -> None:
+    document = api("GET", "/api/openapi.json")
+    assert document.status_code == 200 and document.headers["Content-Type"].startswith("application/json")
+    paths = document.json()["paths"]
+    assert paths["/api/users"]["get"]["x-requirement"] == "perm:system:user:list"
+    page = api("GET", "/api/docs")
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert "SwaggerUIBundle" in page.text and "/api/users" in page.text
+    # the Swagger UI is inlined: no script or stylesheet comes from another host
+    assert "<script src=" not in page.text and "<link rel='stylesheet'" not in page.text

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from buildtools.openapi import route_map
 from functions.authorizer import app as authorizer
 from localdev.gateway import allowed
-from localdev.routes import route_map
-from localdev.template import read_api
 from shared.config import get_settings
 from shared.container import Services
 from shared.domain import ClientInfo
@@ -25,7 +24,7 @@ ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/dev"
 @pytest.fixture(autouse=True)
 def template_route_map(monkeypatch: pytest.MonkeyPatch):
     """The authorizer reads the route map generated from template.yaml (as its build does)."""
-    monkeypatch.setenv("ROUTE_REQUIREMENTS", json.dumps(route_map(read_api())))
+    monkeypatch.setenv("ROUTE_REQUIREMENTS", json.dumps(route_map()))
     get_settings.cache_clear()
     authorizer.route_requirements.cache_clear()
     authorizer.route_maps.cache_clear()

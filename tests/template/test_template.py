@@ -55,17 +55,10 @@ def test_authorizer_is_exported_and_protected_routes_use_it() -> None:
 
 def test_every_template_route_is_served_by_its_handler() -> None:
     """The template is the route table: each of its paths resolves in its function's resolver."""
-    from functions.account import app as account
-    from functions.admin import app as admin
-    from functions.codes import app as codes
-    from functions.wechat import app as wechat
+    from buildtools.openapi import resolvers as function_resolvers
 
-    resolvers = {
-        "AccountFunction": account.app,
-        "AdminFunction": admin.app,
-        "CodesFunction": codes.app,
-        "WechatFunction": wechat.app,
-    }
+    resolvers = function_resolvers()
+    assert set(resolvers) == {r.function for r in read_api().routes}
     for route in read_api().routes:
         resolver = resolvers[route.function]
         sample = re.sub(r"\{[^}]+\}", "abc123", route.path)
@@ -74,23 +67,31 @@ def test_every_template_route_is_served_by_its_handler() -> None:
 
 
 def test_route_map_lists_every_protected_route_with_its_requirement() -> None:
-    from localdev.routes import route_map
+    from buildtools.openapi import route_map
 
     api = read_api()
-    generated = route_map(api)
+    generated = route_map()
     protected = {f"{r.method} {r.path}" for r in api.routes if r.authorizer}
     assert set(generated) == protected
     assert generated["GET /api/roles/admin-data"] == "role:admin"
+    assert generated["GET /api/users"] == "perm:system:user:list"
     assert generated["GET /api/auth/user/info"] == "user"
     assert "POST /api/auth/login" not in generated
 
 
-def test_requirements_naming_no_event_are_refused(tmp_path: Path) -> None:
+def test_a_guarded_route_without_a_requirement_fails_the_build(tmp_path: Path) -> None:
+    from buildtools.openapi import RouteMapError, document, route_map
+
+    doc = document()
+    del doc["paths"]["/api/users"]["get"]["x-requirement"]
+    with pytest.raises(RouteMapError, match="GET /api/users: guarded by the authorizer"):
+        route_map(doc)
+    # and a handler the template does not deploy (or the reverse) is named too
     text = (ROOT / "template.yaml").read_text(encoding="utf-8")
     broken = tmp_path / "template.yaml"
-    broken.write_text(text.replace("AdminData: role:admin", "NoSuchEvent: role:admin"), encoding="utf-8")
-    with pytest.raises(ValueError, match="NoSuchEvent"):
-        read_api(path=broken)
+    broken.write_text(text.replace("Path: /api/roles/admin-data", "Path: /api/roles/admin-data-2"), encoding="utf-8")
+    with pytest.raises(RouteMapError, match="admin-data"):
+        route_map(document(), template=broken)
 
 
 @pytest.mark.slow
@@ -115,10 +116,10 @@ def test_sam_build_makes_arm64_python314_artifacts_without_boto3(tmp_path: Path)
     assert native and all("x86_64" not in n for n in native)
     assert any("cpython-314-aarch64" in n for n in native), native
     assert not list(layer.rglob("__pycache__"))
-    from localdev.routes import route_map
+    from buildtools.openapi import route_map
 
     built_map = json.loads((build_dir / "AuthorizerFunction" / "routes.json").read_text())
-    assert built_map == route_map(read_api())
+    assert built_map == route_map()
 
 
 CONSUMER = ROOT / "examples" / "consumer-api" / "template.yaml"
@@ -156,3 +157,23 @@ def test_no_deployed_function_runs_in_local_mode() -> None:
     for stage in ("dev", "prod"):
         for function in read_api({"Stage": stage}).functions.values():
             assert "LOCAL_MODE" not in function.environment, function.name
+
+
+def test_the_checked_in_openapi_document_is_current() -> None:
+    """docs/openapi.json is what `make openapi` writes from the routes today (run it after changing one)."""
+    from buildtools.openapi import DOCUMENT, document_json
+
+    assert DOCUMENT.read_text(encoding="utf-8") == document_json(), "docs/openapi.json is stale: run make openapi"
+
+
+def test_the_document_describes_every_deployed_route_with_its_protection() -> None:
+    from buildtools.openapi import DOCUMENT
+
+    doc = json.loads(DOCUMENT.read_text(encoding="utf-8"))
+    assert doc["openapi"].startswith("3.1")
+    assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    documented = {(m.upper(), "/" + p.strip("/")) for p, item in doc["paths"].items() for m in item}
+    assert documented == {(r.method, r.path) for r in read_api().routes}
+    users = doc["paths"]["/api/users"]["get"]
+    assert users["x-requirement"] == "perm:system:user:list" and users["security"] == [{"bearerAuth": []}]
+    assert "security" not in doc["paths"]["/api/auth/login"]["post"]
