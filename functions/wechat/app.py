@@ -3,23 +3,22 @@ that business systems use (API.md section 4, group ``wechat``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import http
-from shared.config import get_settings
 from shared.container import get_services
 from shared.errors import ValidationError
 from shared.observability import logger, metrics, tracer
-from shared.schemas import CompatWechatQrBody, WechatBindBody, WechatCodeBody, WechatLoginQuery, WechatQrBody
+from shared.schemas import AppName, CompatWechatQrBody, Url, WechatBindBody, WechatCodeBody, WechatQrBody
 from shared.services.accounts import SignedIn
 
-app = APIGatewayRestResolver()
-http.install_error_handlers(app, logger)
+app = http.resolver(logger)
 
 
 def _signed_in(result: SignedIn) -> Response[str]:
@@ -30,43 +29,42 @@ def _signed_in(result: SignedIn) -> Response[str]:
 
 @app.post("/api/auth/wechat/miniapp/login")
 @tracer.capture_method
-def miniapp_login() -> Response[str]:
-    body = http.parse(app, WechatCodeBody)
-    return _signed_in(get_services().wechat.sign_in(body.app_name, "miniapp", body.code, http.client_info(app)))
+def miniapp_login(body: WechatCodeBody, client: http.Client) -> Response[str]:
+    """Sign in with a mini-program ``wx.login`` code (the user is created, or joined by UnionID)."""
+    return _signed_in(get_services().wechat.sign_in(body.app_name, "miniapp", body.code, client))
 
 
 @app.post("/api/auth/wechat/web/login")
 @tracer.capture_method
-def web_login() -> Response[str]:
-    body = http.parse(app, WechatCodeBody)
+def web_login(body: WechatCodeBody, client: http.Client) -> Response[str]:
+    """Sign in with the code of the web QR page (its ``state`` is single use, 10 minutes)."""
     wechat = get_services().wechat
     app_name = body.app_name
     if body.state:  # the state of a QR code this service made: single use, 10 minutes
         app_name = wechat.take_state(body.state).get("app_name") or app_name
-    return _signed_in(wechat.sign_in(app_name, "web", body.code, http.client_info(app)))
+    return _signed_in(wechat.sign_in(app_name, "web", body.code, client))
 
 
 @app.post("/api/auth/wechat/qrcode")
 @tracer.capture_method
-def qrcode() -> Response[str]:
-    body = http.parse(app, WechatQrBody)
+def qrcode(body: WechatQrBody) -> Response[str]:
+    """The open-platform QR page URL and its single-use ``state``."""
     return http.ok(app, get_services().wechat.qr_code(body.app_name, body.redirect_uri))
 
 
 @app.post("/api/auth/wechat/bind", **http.requires("user"))
 @tracer.capture_method
-def bind() -> Response[str]:
-    me = http.caller(app)
-    body = http.parse(app, WechatBindBody)
-    return http.ok(app, get_services().wechat.bind(me["user_id"], me["app_name"], body.type, body.code))
+def bind(body: WechatBindBody, me: http.Me) -> Response[str]:
+    """Link the WeChat identity behind ``code`` to the caller (409 when it belongs to someone else)."""
+    return http.ok(app, get_services().wechat.bind(me.user_id, me.app_name, body.type, body.code))
 
 
 # -- svc_user_auth_zxw clients (API.md section 5) --------------------------------------------------------
 
 
 @app.post("/api/account/wechat/qr-login/get-qrcode")
-def compat_qrcode() -> Response[str]:
-    body = http.parse(app, CompatWechatQrBody)
+def compat_qrcode(body: CompatWechatQrBody) -> Response[str]:
+    """Old clients: the QR page URL for ``WECHAT_REDIRECT_URI``."""
     redirect_uri = body.WECHAT_REDIRECT_URI or body.redirect_uri
     if not redirect_uri:
         raise ValidationError({"WECHAT_REDIRECT_URI": ["required"]})
@@ -74,8 +72,9 @@ def compat_qrcode() -> Response[str]:
 
 
 @app.post("/api/account/wechat/qr-login/login")
-def compat_web_login() -> Response[str]:
-    return web_login()
+def compat_web_login(body: WechatCodeBody, client: http.Client) -> Response[str]:
+    """Old clients: the web QR sign-in."""
+    return web_login(body, client)
 
 
 def _callback_endpoint() -> str:
@@ -99,28 +98,34 @@ def _redirect(location: str) -> Response[str]:
 
 @app.get("/api/auth/wechat/login")
 @tracer.capture_method
-def login_redirect() -> Response[str]:
-    query = http.validate(WechatLoginQuery, app.current_event.query_string_parameters or {})
-    callback_url = query.callbackUrl or query.callback_url
-    if not callback_url:
+def login_redirect(
+    client: http.Client,
+    callback_camel: Annotated[Url | None, Query(alias="callbackUrl")] = None,
+    callback_url: Annotated[Url | None, Query()] = None,
+    app_name: Annotated[AppName | None, Query()] = None,
+) -> Response[str]:
+    """The redirect sign-in: 302 to WeChat (in WeChat's browser the official-account OAuth, elsewhere
+    the QR page); ``callbackUrl`` must match the app's allowed origins."""
+    target = callback_camel or callback_url
+    if not target:
         raise ValidationError({"callbackUrl": ["required"]})
-    user_agent = http.header(app.current_event.headers, "user-agent")
-    location = get_services().wechat.login_redirect(query.app_name, callback_url, user_agent, _callback_endpoint())
+    location = get_services().wechat.login_redirect(app_name, target, client.user_agent, _callback_endpoint())
     return _redirect(location)
 
 
 @app.get("/api/auth/wechat/callback")
 @tracer.capture_method
-def callback() -> Response[str]:
-    query = app.current_event.query_string_parameters or {}
-    code, state = query.get("code") or "", query.get("state") or ""
-    if not code:
-        raise ValidationError({"code": ["required"]})
-    return _redirect(get_services().wechat.callback(code, state, http.client_info(app)))
+def callback(
+    client: http.Client,
+    code: Annotated[str, Query(min_length=1, max_length=256)],
+    state: Annotated[str, Query(max_length=64)] = "",
+) -> Response[str]:
+    """WeChat's redirect back: 302 to the ``callbackUrl`` with ``userId``, ``token`` and ``refreshToken``."""
+    return _redirect(get_services().wechat.callback(code, state, client))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return http.with_cors(event, app.resolve(event, context), get_settings().cors_allowed_origins)
+    return http.serve(app, event, context)
