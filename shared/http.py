@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl
@@ -214,49 +214,54 @@ def resolver(logger: Any) -> APIGatewayRestResolver:
     return app
 
 
-def serve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
+def serve(
+    app: APIGatewayRestResolver,
+    event: dict[str, Any],
+    context: Any,
+    bad_body: Callable[[dict[str, Any], AppError], dict[str, Any] | None] | None = None,
+) -> dict[str, Any]:
     """Resolve one API Gateway event, after the checks API.md section 1 makes before any field is read
     (size, content type, UTF-8, JSON depth, a JSON object): a bad body is answered here with its 4xx
-    envelope. An empty body is ``{}``; a form-typed body that is JSON (``curl -d '{...}'``) is read as
-    JSON; a form body stays a form (routes that take forms declare the same models)."""
+    envelope (or by ``bad_body``, for a route whose errors have another shape: the OAuth2 token
+    endpoint). An empty body is ``{}``; a form-typed body that is JSON (``curl -d '{...}'``) is read as
+    JSON; form fields become a JSON object of strings, validated by the same models."""
     from shared.config import get_settings
+    from shared.observability import logger
 
     settings = get_settings()
     try:
         prepared = prepare_body(event, settings.max_body_bytes)
     except AppError as exc:
-        return with_cors(event, proxy_error(event, exc), settings.cors_allowed_origins)
+        logger.info("request refused", extra={"error": exc.code, "status": exc.status})
+        answer = (bad_body(event, exc) if bad_body else None) or proxy_error(event, exc)
+        return with_cors(event, answer, settings.cors_allowed_origins)
+    except Exception:  # a bug in the checks themselves: a 500 envelope, logged with its trace
+        logger.exception("unhandled error")
+        request = str((event.get("requestContext") or {}).get("requestId") or "")
+        return with_cors(
+            event, proxy_error(event, InternalError(data={"request_id": request})), settings.cors_allowed_origins
+        )
     return with_cors(prepared, app.resolve(prepared, context), settings.cors_allowed_origins)
 
 
 def prepare_body(event: dict[str, Any], max_bytes: int) -> dict[str, Any]:
-    """The event as Powertools should read it (see :func:`serve`).
+    """The event as Powertools should read it (see :func:`serve`): the body as one JSON object, whatever
+    form it came in (JSON, form fields, empty), with that content type in both header maps.
 
     Raises:
         BadRequestError, PayloadTooLargeError: as :func:`body_fields`.
     """
     if str(event.get("httpMethod", "")).upper() in ("GET", "HEAD", "OPTIONS") and not event.get("body"):
         return event
-    fields = body_fields(event, max_bytes)
-    data = raw_body(event, max_bytes)
-    media = media_type(header(event.get("headers"), "content-type"))
-    if (
-        data.strip()
-        and media == "application/x-www-form-urlencoded"
-        and not data.lstrip().startswith((b"{", b"[", b'"'))
-    ):
-        return event
-    if data.strip() and is_json_type(media) and not event.get("isBase64Encoded"):
-        return event
-    body = data.decode("utf-8") if data.strip() else json.dumps(fields)
-    return _with_json_body(event, body)
+    # Forms become the same JSON object (Powertools' own form reading does not fill optional fields).
+    return _with_body(event, json.dumps(body_fields(event, max_bytes)), "application/json")
 
 
-def _with_json_body(event: dict[str, Any], body: str) -> dict[str, Any]:
+def _with_body(event: dict[str, Any], body: str, media: str) -> dict[str, Any]:
     headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"}
-    headers["Content-Type"] = "application/json"
+    headers["Content-Type"] = media
     multi = {k: v for k, v in (event.get("multiValueHeaders") or {}).items() if k.lower() != "content-type"}
-    multi["Content-Type"] = ["application/json"]
+    multi["Content-Type"] = [media]
     return {**event, "body": body, "isBase64Encoded": False, "headers": headers, "multiValueHeaders": multi}
 
 

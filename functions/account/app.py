@@ -1,21 +1,24 @@
 """Account function: password sign-up/in, OAuth2 token endpoint, sessions, user info, JWKS.
 
-Thin by design: each route parses its body, calls one domain service and wraps the result; every error
-becomes an envelope in ``shared.http.install_error_handlers``.
+Thin by design: each route declares its body, caller and requirement (Powertools validates them), calls
+one domain service and wraps the result; every error becomes an envelope in
+``shared.http.install_error_handlers``.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import http
-from shared.config import get_settings
 from shared.container import get_services
+from shared.domain import ClientInfo
+from shared.envelope import JSON_HEADERS, NO_STORE_HEADERS
 from shared.errors import AppError, InvalidCredentialsError, NotFoundError, ValidationError
 from shared.observability import logger, metrics, tracer
 from shared.schemas import (
@@ -32,22 +35,21 @@ from shared.schemas import (
 )
 from shared.services.accounts import RegisterCommand, SignedIn
 
-app = APIGatewayRestResolver()
-http.install_error_handlers(app, logger)
+app = http.resolver(logger)
 
 
-def _register(body: RegisterBody) -> SignedIn:
+def _register(body: RegisterBody, client: ClientInfo) -> SignedIn:
     command = RegisterCommand(**body.model_dump(include=set(RegisterCommand.__dataclass_fields__), exclude_none=False))
-    result = get_services().accounts.register(command, http.client_info(app))
+    result = get_services().accounts.register(command, client)
     metrics.add_metric(name="SignUps", unit=MetricUnit.Count, value=1)
     logger.info("user registered", extra={"user_id": result.user_info["user_id"]})
     return result
 
 
-def _login(body: LoginBody) -> SignedIn:
+def _login(body: LoginBody, client: ClientInfo) -> SignedIn:
     try:
         result = get_services().accounts.login(
-            body.username, body.password, body.app_name, http.client_info(app), body.captcha_key, body.captcha_code
+            body.username, body.password, body.app_name, client, body.captcha_key, body.captcha_code
         )
     except AppError:
         metrics.add_metric(name="LoginFailures", unit=MetricUnit.Count, value=1)
@@ -59,29 +61,31 @@ def _login(body: LoginBody) -> SignedIn:
 
 @app.post("/api/auth/register")
 @tracer.capture_method
-def register() -> Response[str]:
-    return http.ok(app, _register(http.parse(app, RegisterBody)).as_data(), status=201, no_store=True)
+def register(body: RegisterBody, client: http.Client) -> Response[str]:
+    """Sign up with a password; the new user gets the app's default role. Answers like a sign-in."""
+    return http.ok(app, _register(body, client).as_data(), status=201, no_store=True)
 
 
 @app.post("/api/auth/login")
 @tracer.capture_method
-def login() -> Response[str]:
-    return http.ok(app, _login(http.parse(app, LoginBody)).as_data(), no_store=True)
+def login(body: LoginBody, client: http.Client) -> Response[str]:
+    """Sign in with a username, email or phone and the password: tokens and ``user_info``."""
+    return http.ok(app, _login(body, client).as_data(), no_store=True)
 
 
 @app.post("/api/auth/token")
 @tracer.capture_method
-def oauth_token() -> Response[str]:
-    """RFC 6749 token endpoint: raw JSON answers, RFC error bodies."""
+def oauth_token(client: http.Client) -> Response[str]:
+    """RFC 6749 token endpoint (form body ``grant_type`` = ``password`` or ``refresh_token``): raw JSON
+    answers, and RFC error bodies, also for an invalid body (so this one route reads its body itself,
+    with the same model, ``TokenGrantBody``)."""
     try:
         body = http.parse(app, TokenGrantBody)
         services = get_services()
         if body.grant_type == "password":
             if not body.username or not body.password:
                 return _oauth_error("invalid_request", "username and password are required")
-            data = services.accounts.login(
-                body.username, body.password, body.app_name, http.client_info(app)
-            ).tokens.as_data()
+            data = services.accounts.login(body.username, body.password, body.app_name, client).tokens.as_data()
             metrics.add_metric(name="Logins", unit=MetricUnit.Count, value=1)
         elif body.grant_type == "refresh_token":
             if not body.refresh_token:
@@ -110,8 +114,8 @@ def _oauth_error(error: str, description: str) -> Response[str]:
 
 @app.post("/api/auth/token/refresh")
 @tracer.capture_method
-def refresh() -> Response[str]:
-    body = http.parse(app, RefreshBody)
+def refresh(body: RefreshBody) -> Response[str]:
+    """Rotate a refresh token (the same token again within the leeway answers the same successor)."""
     pair = get_services().sessions.refresh(body.refresh_token)
     metrics.add_metric(name="TokenRefreshes", unit=MetricUnit.Count, value=1)
     return http.ok(app, pair.as_data(), no_store=True)
@@ -119,25 +123,22 @@ def refresh() -> Response[str]:
 
 @app.post("/api/auth/logout", **http.requires("user"))
 @tracer.capture_method
-def logout() -> Response[str]:
-    me = http.caller(app)
-    body = http.parse(app, LogoutBody)
+def logout(body: LogoutBody, me: http.Me) -> Response[str]:
+    """End the caller's session, or every session of the user with ``all``."""
     services = get_services()
     if body.all:
-        revoked = services.accounts.revoke_all(me["user_id"])
+        revoked = services.accounts.revoke_all(me.user_id)
     else:
-        revoked = services.sessions.revoke(me["user_id"], me["session_id"])
-    logger.info("user signed out", extra={"user_id": me["user_id"], "revoked": revoked})
+        revoked = services.sessions.revoke(me.user_id, me.session_id)
+    logger.info("user signed out", extra={"user_id": me.user_id, "revoked": revoked})
     return http.ok(app, {"revoked": revoked})
 
 
 @app.post("/api/auth/verify-token")
 @tracer.capture_method
-def verify_token() -> Response[str]:
-    body = http.parse(app, VerifyTokenBody)
-    token = body.token or body.access_token
-    if not token:
-        token = _bearer_token()
+def verify_token(body: VerifyTokenBody) -> Response[str]:
+    """Check an access token for a service not behind API Gateway: the live session and rights."""
+    token = body.token or body.access_token or _bearer_token()
     if not token:
         raise ValidationError({"token": ["a token is required (token, access_token or a Bearer header)"]})
     claims, session = get_services().sessions.verify(token)
@@ -164,54 +165,49 @@ def _bearer_token() -> str | None:
 
 @app.get("/api/auth/user/info", **http.requires("user"))
 @tracer.capture_method
-def user_info() -> Response[str]:
-    me = http.caller(app)
-    return http.ok(app, get_services().accounts.info(me["user_id"], me["app_name"]))
+def user_info(me: http.Me) -> Response[str]:
+    """The caller's ``user_info`` in the token's app."""
+    return http.ok(app, get_services().accounts.info(me.user_id, me.app_name))
 
 
 @app.get("/api/auth/user/menus", **http.requires("user"))
 @tracer.capture_method
-def user_menus() -> Response[str]:
-    """The menu tree the caller's roles open in the token's app (roles from the live session)."""
-    me = http.caller(app)
-    roles = [r for r in me.get("roles", "").split(",") if r]
-    return http.ok(app, get_services().menus.for_roles(me["app_name"], roles))
+def user_menus(me: http.Me) -> Response[str]:
+    """The menu tree the caller's roles open in the token's app (roles as the authorizer saw them)."""
+    return http.ok(app, get_services().menus.for_roles(me.app_name, list(me.roles)))
 
 
 @app.put("/api/auth/user/info/update", **http.requires("user"))
 @tracer.capture_method
-def update_user_info() -> Response[str]:
-    me = http.caller(app)
-    body = http.parse(app, ProfileUpdateBody)
+def update_user_info(body: ProfileUpdateBody, me: http.Me) -> Response[str]:
+    """Change the caller's profile; a new email needs a ``bind`` code sent to it."""
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
-    info = get_services().accounts.update_profile(me["user_id"], me["app_name"], changes)
-    return http.ok(app, info)
+    return http.ok(app, get_services().accounts.update_profile(me.user_id, me.app_name, changes))
 
 
 @app.post("/api/auth/password/change", **http.requires("user"))
 @tracer.capture_method
-def change_password() -> Response[str]:
-    me = http.caller(app)
-    body = http.parse(app, PasswordChangeBody)
+def change_password(body: PasswordChangeBody, me: http.Me) -> Response[str]:
+    """Change the password; every other session of the user ends."""
     revoked = get_services().accounts.change_password(
-        me["user_id"], me["session_id"], body.old_password, body.new_password, body.confirm_password
+        me.user_id, me.session_id, body.old_password, body.new_password, body.confirm_password
     )
-    logger.info("password changed", extra={"user_id": me["user_id"], "revoked": revoked})
+    logger.info("password changed", extra={"user_id": me.user_id, "revoked": revoked})
     return http.ok(app, {"revoked": revoked})
 
 
 @app.get("/api/auth/sessions", **http.requires("user"))
 @tracer.capture_method
-def list_sessions() -> Response[str]:
-    me = http.caller(app)
-    return http.ok(app, {"items": get_services().accounts.sessions_of(me["user_id"], me["session_id"])})
+def list_sessions(me: http.Me) -> Response[str]:
+    """The caller's live sessions, oldest first, the current one marked."""
+    return http.ok(app, {"items": get_services().accounts.sessions_of(me.user_id, me.session_id)})
 
 
 @app.delete("/api/auth/sessions/<session_id>", **http.requires("user"))
 @tracer.capture_method
-def delete_session(session_id: str) -> Response[str]:
-    me = http.caller(app)
-    revoked = get_services().sessions.revoke(me["user_id"], session_id)
+def delete_session(session_id: str, me: http.Me) -> Response[str]:
+    """End one of the caller's sessions (404 when it is not theirs)."""
+    revoked = get_services().sessions.revoke(me.user_id, session_id)
     if not revoked:
         raise NotFoundError()
     return http.ok(app, {"revoked": revoked})
@@ -222,12 +218,12 @@ def delete_session(session_id: str) -> Response[str]:
 
 @app.post("/api/auth/password/login")
 @tracer.capture_method
-def center_password_login() -> Response[str]:
-    body = http.parse(app, CenterLoginBody)
+def center_password_login(body: CenterLoginBody, client: http.Client) -> Response[str]:
+    """Account-center clients: sign in with ``phoneNumber`` and ``password``; adds ``token``, ``userId``."""
     identifier = body.phoneNumber or body.username
     if not identifier:
         raise ValidationError({"phoneNumber": ["required"]})
-    result = get_services().accounts.login(identifier, body.password, body.app_name, http.client_info(app))
+    result = get_services().accounts.login(identifier, body.password, body.app_name, client)
     metrics.add_metric(name="Logins", unit=MetricUnit.Count, value=1)
     data = {**result.as_data(), "token": result.tokens.access_token, "userId": result.user_info["user_id"]}
     return http.ok(app, data, no_store=True)
@@ -235,9 +231,9 @@ def center_password_login() -> Response[str]:
 
 @app.get("/api/auth/user-info", **http.requires("user"))
 @tracer.capture_method
-def center_user_info() -> Response[str]:
-    me = http.caller(app)
-    info = get_services().accounts.info(me["user_id"], me["app_name"])
+def center_user_info(me: http.Me) -> Response[str]:
+    """Account-center clients: ``user_info`` plus ``userId``, ``unionId``, ``phoneNumber``, ``profile``."""
+    info = get_services().accounts.info(me.user_id, me.app_name)
     extra = {
         "userId": info["user_id"],
         "unionId": info["union_id"],
@@ -249,28 +245,30 @@ def center_user_info() -> Response[str]:
 
 @app.post("/api/auth/signout", **http.requires("user"))
 @tracer.capture_method
-def center_signout() -> Response[str]:
-    return logout()
+def center_signout(body: LogoutBody, me: http.Me) -> Response[str]:
+    """Account-center clients: as logout."""
+    return logout(body, me)
 
 
 # -- svc_user_auth_zxw / vue-element-plus-admin clients (API.md section 5) -------------------------------
 
 
 @app.post("/api/account/normal/register")
-def compat_register() -> Response[str]:
+def compat_register(body: RegisterBody, client: http.Client) -> Response[str]:
     """As register, answering 200 (these clients expect it); ``role_name`` is ignored."""
-    return http.ok(app, _register(http.parse(app, RegisterBody)).as_data(), no_store=True)
+    return http.ok(app, _register(body, client).as_data(), no_store=True)
 
 
 @app.post("/api/account/normal/login")
-def compat_login() -> Response[str]:
-    return login()
+def compat_login(body: LoginBody, client: http.Client) -> Response[str]:
+    """As login."""
+    return login(body, client)
 
 
 @app.post("/api/account/normal/login-form")
-def compat_login_form() -> Response[str]:
+def compat_login_form(body: LoginBody, client: http.Client) -> Response[str]:
     """The OAuth2-style form login of these clients, answered with the envelope."""
-    return login()
+    return login(body, client)
 
 
 @app.get("/api/account/logout")
@@ -290,24 +288,26 @@ def compat_logout() -> Response[str]:
 
 
 @app.post("/api/token/get-current-user", **http.requires("user"))
-def compat_current_user() -> Response[str]:
-    return user_info()
+def compat_current_user(me: http.Me) -> Response[str]:
+    """As user info."""
+    return user_info(me)
 
 
 @app.post("/api/token/check-token-from-header", **http.requires("user"))
-def compat_check_header() -> Response[str]:
-    return user_info()
+def compat_check_header(me: http.Me) -> Response[str]:
+    """As user info."""
+    return user_info(me)
 
 
 @app.post("/api/token/refresh-token")
-def compat_refresh() -> Response[str]:
-    return refresh()
+def compat_refresh(body: RefreshBody) -> Response[str]:
+    """As refresh."""
+    return refresh(body)
 
 
 @app.post("/api/token/check-token-from-body")
-def compat_check_body() -> Response[str]:
+def compat_check_body(body: VerifyTokenBody) -> Response[str]:
     """verify-token with ``access_token`` in the body, answering the user's ``user_info``."""
-    body = http.parse(app, VerifyTokenBody)
     token = body.access_token or body.token
     if not token:
         raise ValidationError({"access_token": ["required"]})
@@ -325,16 +325,16 @@ def _simple_user(info: dict[str, Any]) -> dict[str, Any]:
 
 
 @app.post("/api/v1/auth/register")
-def simple_register() -> Response[str]:
+def simple_register(body: SimpleRegisterBody, client: http.Client) -> Response[str]:
     """Username, email, phone and a password of 6+ characters are all required; no tokens answered."""
-    body = http.parse(app, SimpleRegisterBody)
-    result = _register(RegisterBody.model_validate(body.model_dump()))
+    result = _register(RegisterBody.model_validate(body.model_dump()), client)
     return http.ok(app, _simple_user(result.user_info), status=201)
 
 
 @app.post("/api/v1/auth/login")
-def simple_login() -> Response[str]:
-    result = _login(http.parse(app, LoginBody))
+def simple_login(body: LoginBody, client: http.Client) -> Response[str]:
+    """Simple REST clients: ``{token, user}``."""
+    result = _login(body, client)
     user = {**_simple_user(result.user_info), "roles": [r["role_code"] for r in result.user_info["roles"]]}
     data = {"token": result.tokens.access_token, "refresh_token": result.tokens.refresh_token, "user": user}
     return http.ok(app, data, no_store=True)
@@ -358,4 +358,12 @@ def jwks() -> Response[str]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return http.with_cors(event, app.resolve(event, context), get_settings().cors_allowed_origins)
+    return http.serve(app, event, context, bad_body=_oauth_bad_body)
+
+
+def _oauth_bad_body(event: dict[str, Any], error: AppError) -> dict[str, Any] | None:
+    """The token endpoint answers a malformed body as RFC 6749 does: 400 ``invalid_request``."""
+    if str(event.get("resource") or "").rstrip("/") != "/api/auth/token":
+        return None
+    body = {"error": "invalid_request", "error_description": error.message("en")}
+    return {"statusCode": 400, "headers": {**JSON_HEADERS, **NO_STORE_HEADERS}, "body": json.dumps(body)}

@@ -26,8 +26,6 @@ ROOT = {
     "permissions": ",".join(SYSTEM_PERMISSIONS),
 }
 DEEP_ARRAYS = "[" * 1000 + "]" * 1000  # about 2 KB
-# POST routes of the old clients that never read their body (they take the caller from the token).
-BODYLESS = {"/api/token/get-current-user", "/api/token/check-token-from-header"}
 DEEP_OBJECT = '{"username":' + '{"a":' * 40 + "1" + "}" * 40 + "}"  # 41 levels: Python parses it
 
 
@@ -56,11 +54,6 @@ def route_event(event: Callable[..., dict[str, Any]], route: Route, body: str, c
     return data
 
 
-def answer_without_body(event: Callable[..., dict[str, Any]], route: Route, context: Any) -> int:
-    """The route's status for an empty JSON object: what it answers when its body does not matter."""
-    return int(handler_of(route)(route_event(event, route, "{}", "application/json"), context)["statusCode"])
-
-
 @pytest.mark.parametrize("body", [DEEP_ARRAYS, DEEP_OBJECT], ids=["2KB-of-arrays", "41-levels-of-objects"])
 @pytest.mark.parametrize("route", body_routes(), ids=lambda r: f"{r.method} {r.path}")
 def test_deep_json_is_400_on_every_body_route(services: Services, event, context, route: Route, body: str) -> None:
@@ -69,11 +62,9 @@ def test_deep_json_is_400_on_every_body_route(services: Services, event, context
     # When the function handles it
     response = handler_of(route)(request, context)
     answer = json.loads(response["body"])
-    # Then it is a 400 BAD_REQUEST envelope (the RFC token endpoint answers in its own format), or, on
-    # the few routes that never read their body, the answer they give without one; never a 500
-    if route.path in BODYLESS:
-        assert response["statusCode"] == answer_without_body(event, route, context) < 500, answer
-    elif route.path == "/api/auth/token":
+    # Then it is a 400 BAD_REQUEST envelope (the RFC token endpoint answers in its own format): every body
+    # is checked before any route runs, also on the routes that ignore theirs; never a 500
+    if route.path == "/api/auth/token":
         assert response["statusCode"] == 400
         assert answer["error"] == "invalid_request"
     else:
@@ -87,12 +78,9 @@ def test_text_plain_json_is_400_on_every_body_route(services: Services, event, c
     # CORS preflight)
     body = json.dumps({"username": "alice", "password": "secret123", "phone": "13800138000", "code_type": "login"})
     request = route_event(event, route, body, "text/plain;charset=UTF-8")
-    # When the function handles it / Then it is refused with 400 (or ignored by a route that reads no body)
+    # When the function handles it / Then it is refused with 400
     response = handler_of(route)(request, context)
-    if route.path in BODYLESS:
-        assert response["statusCode"] == answer_without_body(event, route, context) < 500, response["body"]
-    else:
-        assert response["statusCode"] == 400, response["body"]
+    assert response["statusCode"] == 400, response["body"]
 
 
 class CurrentStdout:
