@@ -195,16 +195,6 @@ def parse(app: APIGatewayRestResolver, model: type[M], max_bytes: int | None = N
     return validate(model, body_fields(app.current_event.raw_event, limit))
 
 
-def client_info(app: APIGatewayRestResolver) -> ClientInfo:
-    """Source IP and User-Agent of the current request."""
-    event = app.current_event.raw_event
-    identity = (event.get("requestContext") or {}).get("identity") or {}
-    return ClientInfo(ip=identity.get("sourceIp"), user_agent=header(event.get("headers"), "user-agent"))
-
-
-# -- the typed edge: one resolver per function, validation on, the caller as a dependency ------------
-
-
 def resolver(logger: Any) -> APIGatewayRestResolver:
     """A function's resolver: Powertools validates each route's typed body, query and path parameters
     (one validation layer: the field rules live in the models of ``shared.schemas``), and every
@@ -340,18 +330,6 @@ def validation_errors(errors: Sequence[Any]) -> dict[str, list[str]]:
         name = ".".join(loc) or "body"
         named.setdefault(name, []).append(str(err.get("msg") or err.get("type") or "invalid"))
     return named
-
-
-def caller(app: APIGatewayRestResolver) -> dict[str, str]:
-    """The authorizer's context (``user_id``, ``session_id``, ``app_name``, ``roles``, ``permissions``).
-
-    Raises:
-        UnauthorizedError: the route was reached without an authorizer context.
-    """
-    context = ((app.current_event.raw_event.get("requestContext") or {}).get("authorizer")) or {}
-    if not context.get("user_id"):
-        raise UnauthorizedError()
-    return {k: str(v) for k, v in context.items() if v is not None}
 
 
 def ok(app: APIGatewayRestResolver, data: Any, status: int = 200, no_store: bool = False) -> Response[str]:

@@ -234,14 +234,6 @@ class CompatWechatQrBody(Body):
     app_name: AppName | None = None
 
 
-class WechatLoginQuery(Body):
-    """Query of the redirect sign-in (``GET /api/auth/wechat/login``): where to send the browser back."""
-
-    callbackUrl: Url | None = None
-    callback_url: Url | None = None
-    app_name: AppName | None = None
-
-
 class AdminUserUpdateBody(Body):
     nickname: Annotated[str, Field(max_length=64)] | None = None
     real_name: Annotated[str, Field(max_length=64)] | None = None

@@ -13,15 +13,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import http
 from shared.observability import logger
 
-app = APIGatewayRestResolver()
-http.install_error_handlers(app, logger)
+app = http.resolver(logger)
 
 BESIDE = Path(__file__).with_name("openapi.json")  # the build puts the document here
 IN_REPOSITORY = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"  # local mode
@@ -70,4 +69,4 @@ def swagger_ui() -> Response[str]:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return http.serve(app, event, context)

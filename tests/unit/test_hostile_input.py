@@ -216,8 +216,6 @@ URL_FIELDS = [
     (schemas.WechatQrBody, "redirect_uri", {}),
     (schemas.CompatWechatQrBody, "WECHAT_REDIRECT_URI", {}),
     (schemas.CompatWechatQrBody, "redirect_uri", {}),
-    (schemas.WechatLoginQuery, "callbackUrl", {}),
-    (schemas.WechatLoginQuery, "callback_url", {}),
     (schemas.ProfileUpdateBody, "avatar", {}),
     (schemas.AdminUserUpdateBody, "avatar", {}),
     (schemas.AdminUserCreateBody, "avatar", {"username": "bob"}),
