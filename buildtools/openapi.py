@@ -25,6 +25,45 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 DOCUMENT = ROOT / "docs" / "openapi.json"
 REQUIREMENT = "x-requirement"
+RAW = "x-raw"
+ERRORS = {
+    400: "BAD_REQUEST (not JSON or a form, too deep, bad content type), PASSWORD_MISMATCH, CODE_INVALID, ...",
+    401: "UNAUTHORIZED, INVALID_CREDENTIALS, TOKEN_INVALID / TOKEN_EXPIRED / TOKEN_REVOKED, REFRESH_TOKEN_REUSED",
+    403: "PERMISSION_DENIED, USER_DISABLED",
+    404: "NOT_FOUND",
+    409: "USERNAME_TAKEN / EMAIL_TAKEN / PHONE_TAKEN, ROLE_IN_USE, RESOURCE_IN_USE, ACCOUNT_LINKED, ...",
+    413: "PAYLOAD_TOO_LARGE (more than MAX_BODY_BYTES)",
+    422: "VALIDATION_ERROR: `errors` names every failing field",
+    429: "RATE_LIMITED: `data.retry_after` seconds, and a Retry-After header",
+    500: "INTERNAL_ERROR: `data.request_id`",
+    503: "SERVICE_UNAVAILABLE, UPSTREAM_UNAVAILABLE",
+}
+ENVELOPE = {
+    "type": "object",
+    "description": "Every JSON answer but the raw routes (API.md section 1): HTTP status = `code`.",
+    "required": ["success", "code", "message", "data", "timestamp"],
+    "properties": {
+        "success": {"type": "boolean", "const": True},
+        "code": {"type": "integer"},
+        "message": {"type": "string"},
+        "data": {},
+        "timestamp": {"type": "string"},
+    },
+}
+ERROR_ENVELOPE = {
+    "type": "object",
+    "description": "An error: `error` is a stable code (API.md section 9), `message` is for people.",
+    "required": ["success", "code", "message", "error", "timestamp"],
+    "properties": {
+        "success": {"type": "boolean", "const": False},
+        "code": {"type": "integer"},
+        "message": {"type": "string"},
+        "error": {"type": "string"},
+        "data": {},
+        "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+        "timestamp": {"type": "string"},
+    },
+}
 TITLE = "User Center API"
 DESCRIPTION = (
     "Sign-up, sign-in, tokens, sessions, roles and permissions (the contract: API.md). Every JSON answer is "
@@ -104,7 +143,40 @@ def document() -> dict[str, Any]:
     for resolver in resolvers().values():
         merged.add_schema(resolver.get_openapi_schema(title=TITLE, security_schemes=schemes))
     result: dict[str, Any] = json.loads(merged.get_openapi_json_schema())
-    return result
+    return with_envelopes(result)
+
+
+def with_envelopes(doc: dict[str, Any]) -> dict[str, Any]:
+    """Describe what the API really answers: every route's success in the envelope (its ``data`` as the
+    route returns it), the error envelope for every error status, and the raw routes as they are."""
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        schemas.pop(name, None)
+    schemas["Envelope"] = ENVELOPE
+    schemas["ErrorEnvelope"] = ERROR_ENVELOPE
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
+    for item in (doc.get("paths") or {}).values():
+        for operation in item.values():
+            kind = operation.get(RAW)
+            success = next((code for code in operation.get("responses", {}) if code.startswith("2")), "200")
+            if kind == "redirect":
+                responses: dict[str, Any] = {"302": {"description": "Redirect (Location header)"}}
+            elif kind == "html":
+                responses = {success: {"description": "An HTML page", "content": {"text/html": {"schema": {}}}}}
+            elif kind == "json":
+                responses = {
+                    success: {"description": "Raw JSON (no envelope)", "content": {"application/json": {"schema": {}}}}
+                }
+            else:
+                content = {"application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}}}
+                responses = {success: {"description": "Success, in the envelope", "content": content}}
+            # Raw JSON routes keep their own error shapes (RFC 6749 on the token endpoint) where they
+            # have them; gateway and database errors are the envelope everywhere.
+            errors = {"application/json": {"schema": {}}} if kind == "json" else error
+            for status, text in ERRORS.items():
+                responses[str(status)] = {"description": text, "content": errors}
+            operation["responses"] = responses
+    return doc
 
 
 def _template_path(path: str) -> str:

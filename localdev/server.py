@@ -267,6 +267,13 @@ def _handler_class(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _serve
 
+        def __getattr__(self, name: str) -> Any:
+            # Every other method (TRACE, QUERY, ...) reaches the gateway stand-in too, as with API
+            # Gateway: no route has it, so the answer is the 404 envelope (not http.server's 501 page).
+            if name.startswith("do_"):
+                return self._serve
+            raise AttributeError(name)
+
         def log_message(self, format: str, *args: Any) -> None:
             if os.environ.get("LOCAL_ACCESS_LOG", "1") == "1":
                 sys.stderr.write(f"{self.log_date_time_string()} {format % args}\n")

@@ -65,6 +65,17 @@ def requires(requirement: str) -> dict[str, Any]:
     return {"security": [{"bearerAuth": []}], "openapi_extensions": {REQUIREMENT: requirement}}
 
 
+RAW = "x-raw"  # OpenAPI extension: the route answers without the envelope (json, html or redirect)
+
+
+def raw_route(kind: str) -> dict[str, Any]:
+    """Route decorator arguments for a route that answers without the envelope (RFC formats, the JWKS,
+    the docs, redirects): the OpenAPI document describes it as such (``buildtools/openapi.py``)."""
+    if kind not in ("json", "html", "redirect"):
+        raise ValueError(f"not a raw route kind: {kind!r}")
+    return {"openapi_extensions": {RAW: kind}}
+
+
 def header(headers: Mapping[str, str] | None, name: str) -> str | None:
     """A header value, case-insensitively."""
     if not headers:

@@ -59,7 +59,7 @@ def _login(body: LoginBody, client: ClientInfo) -> SignedIn:
     return result
 
 
-@app.post("/api/auth/register")
+@app.post("/api/auth/register", status_code=201)
 @tracer.capture_method
 def register(body: RegisterBody, client: http.Client) -> Response[str]:
     """Sign up with a password; the new user gets the app's default role. Answers like a sign-in."""
@@ -73,7 +73,7 @@ def login(body: LoginBody, client: http.Client) -> Response[str]:
     return http.ok(app, _login(body, client).as_data(), no_store=True)
 
 
-@app.post("/api/auth/token")
+@app.post("/api/auth/token", **http.raw_route("json"))
 @tracer.capture_method
 def oauth_token(client: http.Client) -> Response[str]:
     """RFC 6749 token endpoint (form body ``grant_type`` = ``password`` or ``refresh_token``): raw JSON
@@ -324,7 +324,7 @@ def _simple_user(info: dict[str, Any]) -> dict[str, Any]:
     return {"id": info["user_id"], **{k: info.get(k) for k in keys}}
 
 
-@app.post("/api/v1/auth/register")
+@app.post("/api/v1/auth/register", status_code=201)
 def simple_register(body: SimpleRegisterBody, client: http.Client) -> Response[str]:
     """Username, email, phone and a password of 6+ characters are all required; no tokens answered."""
     result = _register(RegisterBody.model_validate(body.model_dump()), client)
@@ -346,7 +346,7 @@ def captcha() -> Response[str]:
     return http.ok(app, get_services().captchas.new(), no_store=True)
 
 
-@app.get("/.well-known/jwks.json")
+@app.get("/.well-known/jwks.json", **http.raw_route("json"))
 def jwks() -> Response[str]:
     document = get_services().tokens.keys.ring().jwks()
     response = http.raw(document)

@@ -152,7 +152,7 @@ def list_users(
     return http.ok(app, _admin().list_users(me, app_name, query, page_size))
 
 
-@app.post("/api/users/create", **http.requires("perm:system:user:add"))
+@app.post("/api/users/create", status_code=201, **http.requires("perm:system:user:add"))
 @tracer.capture_method
 def create_user(body: AdminUserCreateBody, me: Admin, app_name: AppQuery = None) -> Response[str]:
     """Create a user (in app0's organisation) with the app's default role; a password is optional."""
@@ -204,7 +204,7 @@ def department_tree(me: Admin) -> Response[str]:
     return http.ok(app, _admin().department_tree(me))
 
 
-@app.post("/api/departments/create", **http.requires("perm:system:dept:add"))
+@app.post("/api/departments/create", status_code=201, **http.requires("perm:system:dept:add"))
 @tracer.capture_method
 def create_department(body: DepartmentBody, me: Admin) -> Response[str]:
     """Create a department."""
@@ -250,7 +250,7 @@ def list_roles(
     return http.ok(app, _admin().list_roles(me, app_name, filters, page, page_size))
 
 
-@app.post("/api/roles/create", **http.requires("perm:system:role:add"))
+@app.post("/api/roles/create", status_code=201, **http.requires("perm:system:role:add"))
 @tracer.capture_method
 def create_role(body: RoleBody, me: Admin) -> Response[str]:
     """Create a role; the caller must hold every permission it lists."""
@@ -314,7 +314,7 @@ def menu_tree(me: Admin, app_name: AppQuery = None) -> Response[str]:
     return http.ok(app, _admin().menu_tree(me, app_name))
 
 
-@app.post("/api/menus/create", **http.requires("perm:system:menu:add"))
+@app.post("/api/menus/create", status_code=201, **http.requires("perm:system:menu:add"))
 @tracer.capture_method
 def create_menu(body: MenuBody, me: Admin, app_name: AppQuery = None) -> Response[str]:
     """Create a menu."""
@@ -353,7 +353,7 @@ def list_apps(me: Admin) -> Response[str]:
     return http.ok(app, {"items": [app_view(a) for a in _admin().list_apps(me)]})
 
 
-@app.post("/api/apps/create", **http.requires("perm:system:app:manage"))
+@app.post("/api/apps/create", status_code=201, **http.requires("perm:system:app:manage"))
 @tracer.capture_method
 def create_app(body: AppBody, me: Admin) -> Response[str]:
     """Create an app (super admin)."""

@@ -42,13 +42,13 @@ def _served_document() -> dict[str, Any]:
     return {**_document(), "servers": [{"url": prefix or "/"}]}
 
 
-@app.get("/api/openapi.json")
+@app.get("/api/openapi.json", **http.raw_route("json"))
 def openapi_document() -> Response[str]:
     """The OpenAPI 3.1 document of the whole API (raw JSON, not enveloped)."""
     return http.raw(_served_document())
 
 
-@app.get("/api/docs")
+@app.get("/api/docs", **http.raw_route("html"))
 def swagger_ui() -> Response[str]:
     """A Swagger UI page for the document (``?format=json`` answers the document itself)."""
     if (app.current_event.query_string_parameters or {}).get("format") == "json":

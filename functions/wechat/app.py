@@ -96,7 +96,7 @@ def _redirect(location: str) -> Response[str]:
     return Response(status_code=302, headers={"Location": location, "Cache-Control": "no-store"}, body="")
 
 
-@app.get("/api/auth/wechat/login")
+@app.get("/api/auth/wechat/login", **http.raw_route("redirect"))
 @tracer.capture_method
 def login_redirect(
     client: http.Client,
@@ -113,7 +113,7 @@ def login_redirect(
     return _redirect(location)
 
 
-@app.get("/api/auth/wechat/callback")
+@app.get("/api/auth/wechat/callback", **http.raw_route("redirect"))
 @tracer.capture_method
 def callback(
     client: http.Client,
