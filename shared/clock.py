@@ -20,19 +20,6 @@ def system_clock() -> float:
     return time.time()
 
 
-class FakeClock:
-    """A clock tests move by hand."""
-
-    def __init__(self, start: float = 1_790_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 IdFactory = Callable[[], str]
 
 

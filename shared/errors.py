@@ -121,11 +121,6 @@ class NotFoundError(AppError):
     message_zh, message_en = "资源不存在", "Not found"
 
 
-class MethodNotAllowedError(AppError):
-    code, status = "METHOD_NOT_ALLOWED", 405
-    message_zh, message_en = "请求方法不被允许", "Method not allowed"
-
-
 class RateLimitedError(AppError):
     code, status = "RATE_LIMITED", 429
     message_zh, message_en = "请求过于频繁，请稍后再试", "Too many requests, try again later"

@@ -23,10 +23,10 @@ os.environ.setdefault("POWERTOOLS_DEV", "0")
 from localdev.dynamo import EmbeddedDynamo, client, ensure_table
 from localdev.template import read_api
 from shared import container
-from shared.clock import FakeClock
 from shared.config import Settings
 from shared.container import Services, build_services
 from shared.services.signing_keys import KeyRingProvider, new_ring_document
+from tests.fakes.clock import FakeClock
 
 
 @pytest.fixture(scope="session")

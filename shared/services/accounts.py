@@ -7,7 +7,7 @@ Sign-in answers the same way, after the same bcrypt work, for an unknown identif
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from shared.clock import Clock, IdFactory, iso, new_id, system_clock
@@ -66,7 +66,6 @@ class SignedIn:
     tokens: TokenPair
     user_info: dict[str, Any]
     created: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def as_data(self) -> dict[str, Any]:
         return {**self.tokens.as_data(), "user_info": self.user_info}

@@ -9,7 +9,6 @@ active, and keeps the previous one until every token it signed has expired, so n
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import secrets
@@ -36,31 +35,13 @@ class SigningKey:
     public_key: Any
 
     def public_jwk(self) -> dict[str, str]:
-        """The RFC 7517 public JWK of this key."""
-        numbers = self.public_key.public_numbers()
-        if self.alg == "ES256":
-            return {
-                "kty": "EC",
-                "crv": "P-256",
-                "x": _b64(numbers.x.to_bytes(32, "big")),
-                "y": _b64(numbers.y.to_bytes(32, "big")),
-                "kid": self.kid,
-                "alg": self.alg,
-                "use": "sig",
-            }
-        n_bytes = (numbers.n.bit_length() + 7) // 8
-        return {
-            "kty": "RSA",
-            "n": _b64(numbers.n.to_bytes(n_bytes, "big")),
-            "e": _b64(numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")),
-            "kid": self.kid,
-            "alg": self.alg,
-            "use": "sig",
-        }
+        """The RFC 7517 public JWK of this key (PyJWT's own encoding), with ``kid``, ``alg`` and ``use``."""
+        from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+        algorithm = ECAlgorithm if self.alg == "ES256" else RSAAlgorithm
+        jwk = algorithm.to_jwk(self.public_key, as_dict=True)
+        members = {k: str(v) for k, v in jwk.items() if k != "key_ops"}  # RFC 7517: "use" or "key_ops"
+        return {**members, "kid": self.kid, "alg": self.alg, "use": "sig"}
 
 
 class KeyRing:

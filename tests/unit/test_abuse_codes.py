@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from shared.clock import FakeClock
 from shared.config import Settings
 from shared.container import Services
 from shared.errors import CodeInvalidError, RateLimitedError, UpstreamUnavailableError, ValidationError
 from shared.identifiers import country_calling_code
 from shared.services.codes import EMAIL_CODE_TYPES, SMS_CODE_TYPES
+from tests.fakes.clock import FakeClock
 from tests.unit.helpers import FakeSender
 
 PHONE = "13800138000"

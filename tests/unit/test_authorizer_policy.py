@@ -18,11 +18,11 @@ from shared.authorizer import (
     build_policy,
     parse_requirements,
 )
-from shared.clock import FakeClock
 from shared.container import Services
 from shared.domain import ClientInfo
 from shared.errors import ConfigurationError
 from shared.services.accounts import SignedIn
+from tests.fakes.clock import FakeClock
 from tests.unit.helpers import PASSWORD
 
 SignUp = Callable[..., SignedIn]

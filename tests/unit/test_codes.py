@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from shared.clock import FakeClock
 from shared.container import Services
 from shared.domain import ClientInfo
 from shared.errors import (
@@ -23,6 +22,7 @@ from shared.errors import (
     ValidationError,
 )
 from shared.services.accounts import RegisterCommand
+from tests.fakes.clock import FakeClock
 from tests.unit.helpers import FakeSender
 
 PHONE = "13800138000"

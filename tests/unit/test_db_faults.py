@@ -21,13 +21,13 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 
-from shared.clock import FakeClock
 from shared.config import Settings
 from shared.container import Services, build_services
 from shared.db.models import BaseItem, ClaimItem, UserItem, bind
 from shared.domain import ClientInfo
 from shared.errors import EmailTakenError, InvalidCredentialsError, PhoneTakenError
 from shared.services.accounts import RegisterCommand, SignedIn
+from tests.fakes.clock import FakeClock
 from tests.unit.helpers import PASSWORD
 
 SignUp = Callable[..., SignedIn]

@@ -8,12 +8,12 @@ from collections.abc import Callable
 
 import pytest
 
-from shared.clock import FakeClock
 from shared.container import Services
 from shared.domain import ClientInfo
 from shared.errors import CaptchaInvalidError, InvalidCredentialsError, RateLimitedError
 from shared.services.accounts import SignedIn
 from shared.services.captcha import answer_hash
+from tests.fakes.clock import FakeClock
 from tests.unit.helpers import PASSWORD
 
 SignUp = Callable[..., SignedIn]

@@ -12,9 +12,9 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from shared.authorizer import RouteRequirement
-from shared.clock import FakeClock
 from shared.errors import ConfigurationError
 from shared.route_maps import RouteMaps, api_id_of
+from tests.fakes.clock import FakeClock
 
 OWN = [RouteRequirement("GET", "/api/auth/user/info", "user")]
 ORDERS = {"GET /orders": "user", "DELETE /orders/{id}": "role:admin"}

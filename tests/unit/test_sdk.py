@@ -20,9 +20,9 @@ from user_center_sdk import (
     require_roles,
 )
 
-from shared.clock import FakeClock
 from shared.services.signing_keys import KeyRing, KeyRingProvider, new_ring_document, rotate_document
 from shared.services.tokens import TokenService
+from tests.fakes.clock import FakeClock
 from tests.unit.helpers import b64url
 
 CONTEXT = {"user_id": "u1", "session_id": "s1", "app_name": "crm", "roles": "l0,editor", "permissions": "order:read"}

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from shared.clock import FakeClock
 from shared.container import Services
 from shared.domain import ClientInfo
 from shared.errors import (
@@ -26,6 +25,7 @@ from shared.errors import (
 )
 from shared.services.accounts import RegisterCommand, SignedIn
 from shared.services.sessions import TokenPair
+from tests.fakes.clock import FakeClock
 from tests.unit.helpers import PASSWORD
 
 SignUp = Callable[..., SignedIn]

@@ -6,13 +6,13 @@ from collections.abc import Callable
 
 import pytest
 
-from shared.clock import FakeClock
 from shared.container import Services
 from shared.domain import ClientInfo
 from shared.errors import RefreshTokenReusedError, TokenExpiredError, TokenInvalidError, TokenRevokedError
 from shared.services.accounts import SignedIn
 from shared.services.sessions import TokenPair
 from shared.services.tokens import AccessClaims
+from tests.fakes.clock import FakeClock
 from tests.unit.helpers import PASSWORD
 
 SignUp = Callable[..., SignedIn]

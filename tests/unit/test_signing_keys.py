@@ -13,7 +13,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from shared.clock import FakeClock
 from shared.config import Settings
 from shared.errors import ConfigurationError
 from shared.services.signing_keys import (
@@ -25,6 +24,7 @@ from shared.services.signing_keys import (
     provider_from_settings,
 )
 from shared.services.tokens import TokenService
+from tests.fakes.clock import FakeClock
 from tests.unit.helpers import b64url_decode
 
 PRIVATE_JWK_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}

@@ -10,9 +10,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from shared.clock import FakeClock
 from shared.config import Settings
 from shared.services.signing_keys import provider_from_settings
+from tests.fakes.clock import FakeClock
 
 NAME = "/user-center/dev/signing-keys"
 

@@ -11,7 +11,6 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from shared.clock import FakeClock
 from shared.errors import TokenExpiredError, TokenInvalidError
 from shared.services.signing_keys import (
     KeyRing,
@@ -21,6 +20,7 @@ from shared.services.signing_keys import (
     rotate_document,
 )
 from shared.services.tokens import TokenService
+from tests.fakes.clock import FakeClock
 from tests.unit.helpers import b64url, b64url_decode
 
 ISSUER = "user-center"

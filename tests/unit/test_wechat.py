@@ -11,7 +11,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from shared.clock import FakeClock
 from shared.container import Services
 from shared.domain import ClientInfo
 from shared.errors import RateLimitedError, UpstreamUnavailableError
@@ -23,6 +22,7 @@ from shared.services.wechat import (
     StateInvalidError,
     WechatNotConfiguredError,
 )
+from tests.fakes.clock import FakeClock
 from tests.fakes.wechat import FakeWechat, fake_wechat
 
 SECRETS = {"wxweb": "web-secret", "wxmini": "mini-secret", "wxmp": "mp-secret"}
