@@ -118,8 +118,9 @@ class LocalServer:
     def _start_pools(self, api: Api, environment: dict[str, str]) -> None:
         max_workers = int(self.env.get("LOCAL_CONCURRENCY", "4"))
         for name, function in api.functions.items():
-            # The template's values for a few settings are AWS-only; local mode replaces them.
-            function.environment.update({k: v for k, v in environment.items() if k in LOCAL_OVERRIDES})
+            # The template's values for settings are AWS's; local mode replaces those it sets or was given.
+            overrides = {*setting_variables(), "POWERTOOLS_LOG_LEVEL"}
+            function.environment.update({k: v for k, v in environment.items() if k in overrides})
             self.pools[name] = FunctionPool(function, environment, max_workers)
 
     def _serve(self, gateway: Gateway, port: int) -> ThreadingHTTPServer:
@@ -135,7 +136,8 @@ class LocalServer:
 
     def function_environment(self) -> dict[str, str]:
         """What every local "container" gets besides its template variables."""
-        env = {k: v for k, v in self.env.items() if k.startswith(PASSTHROUGH_PREFIXES)}
+        # Every setting given to `make run` reaches the functions, as template.yaml sets them in AWS.
+        env = {k: v for k, v in self.env.items() if k in setting_variables() and k not in SERVER_SET}
         env.update(
             {
                 "LOCAL_MODE": "1",
@@ -151,16 +153,12 @@ class LocalServer:
                 "ROUTE_MAPS_PARAMETER_PREFIX": "",
                 "WECHAT_SECRETS_SSM": "false",
                 "LOCAL_OUTBOX": self.env.get("LOCAL_OUTBOX", str(self.data_dir / "outbox.jsonl")),
-                "AUTHORIZER_CACHE_TTL": self.env.get("AUTHORIZER_CACHE_TTL", "0"),
                 "POWERTOOLS_TRACE_DISABLED": "1",
                 "POWERTOOLS_METRICS_DISABLED": self.env.get("POWERTOOLS_METRICS_DISABLED", "1"),
                 "POWERTOOLS_LOG_LEVEL": self.env.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
                 "PYTHONDONTWRITEBYTECODE": "1",
             }
         )
-        for name in SETTINGS_PASSTHROUGH:
-            if name in self.env:
-                env[name] = self.env[name]
         return env
 
     def bootstrap_admin(self, environment: dict[str, str]) -> None:
@@ -212,38 +210,15 @@ class LocalServer:
                 self.embedded.stop()
 
 
-PASSTHROUGH_PREFIXES = ("WECHAT_", "SMS_", "EMAIL_", "ALIYUN_", "CODE_", "LOGIN_", "CAPTCHA_")
-SETTINGS_PASSTHROUGH = (
-    "ACCESS_TOKEN_TTL",
-    "REFRESH_TOKEN_TTL",
-    "BCRYPT_ROUNDS",
-    "PASSWORD_MIN_LENGTH",
-    "CORS_ALLOWED_ORIGINS",
-    "JWT_ISSUER",
-    "JWT_AUDIENCE",
-    "MAX_BODY_BYTES",
-    "DEFAULT_APP",
-    "DEFAULT_ROLE",
-)
-LOCAL_OVERRIDES = (
-    "POWERTOOLS_LOG_LEVEL",
-    "LOCAL_OUTBOX",
-    "WECHAT_SECRETS_SSM",
-    "SMS_PROVIDER",
-    "EMAIL_PROVIDER",
-    "EMAIL_FROM",
-    "ALIYUN_SMS_SIGN_NAME",
-    "ALIYUN_SMS_TEMPLATE_CODE",
-    "ALIYUN_CREDENTIALS_PARAMETER",
-    "CODE_TARGET_DAILY_LIMIT",
-    "CODE_IP_HOURLY_LIMIT",
-    "ROUTE_MAPS_PARAMETER_PREFIX",
-    "STAGE",
-    "TABLE_NAME",
-    "SIGNING_KEYS_PARAMETER",
-    "AUTHORIZER_CACHE_TTL",
-    *SETTINGS_PASSTHROUGH,
-)
+def setting_variables() -> tuple[str, ...]:
+    """Every setting's environment variable (shared.config.Settings declares them, once)."""
+    from shared.config import Settings
+
+    return tuple(env for _, env, _, _ in Settings.variables())
+
+
+# What local mode always sets itself (the rest of the settings pass through from the environment).
+SERVER_SET = ("LOCAL_MODE", "STAGE", "TABLE_NAME", "DYNAMODB_ENDPOINT", "AWS_REGION", "SIGNING_KEYS_PARAMETER")
 
 
 def _handler_class(gateway: Gateway) -> type[BaseHTTPRequestHandler]:

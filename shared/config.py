@@ -1,167 +1,211 @@
-"""Typed settings, parsed once from the environment.
+"""Typed settings, each declared once: its field, environment variable, default and meaning together.
 
 Domain code never reads ``os.environ``: it receives a :class:`Settings` (tests build one directly).
-Every knob here is listed in the README's configuration table and, for AWS, set by template.yaml.
+:meth:`Settings.from_env` reads every field's variable; the local server passes the same variables
+through (``localdev.server``), and a test checks that the README's configuration table names them all.
+The only environment reads elsewhere are the Lambda runtime's own per-invocation variables (the X-Ray
+trace header in ``shared.observability``).
 """
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
+from typing import Any
 
 STAGES = ("dev", "prod")
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValueError(f"setting {name} must be an integer, got {raw!r}") from exc
+def setting(
+    env: str, default: Any, doc: str, *, secret: bool = False, parse: Callable[[str], Any] | None = None
+) -> Any:
+    """A settings field read from ``env`` (``secret``: kept out of ``repr``, so out of logs)."""
+    return field(default=default, repr=not secret, metadata={"env": env, "doc": doc, "parse": parse})
 
 
-def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    raw = env.get(name, "")
-    return tuple(part.strip() for part in raw.split(",") if part.strip())
+def _int_in(low: int, high: int | None = None) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        value = int(raw)
+        if value < low or (high is not None and value > high):
+            raise ValueError(f"{value} is outside {low}..{high if high is not None else ''}")
+        return value
+
+    return parse
+
+
+def _stage(raw: str) -> str:
+    if raw not in STAGES:
+        raise ValueError(f"one of {STAGES}")
+    return raw
+
+
+def _flag(raw: str) -> bool:
+    return raw.lower() in ("1", "true", "yes")
+
+
+def _country_codes(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip().lstrip("+") for part in raw.split(",") if part.strip())
+
+
+def _json_object(raw: str) -> str:
+    if not isinstance(json.loads(raw), dict):
+        raise ValueError("a JSON object")
+    return raw
+
+
+PARSERS: dict[str, Callable[[str], Any]] = {
+    "int": int,
+    "float": float,
+    "bool": _flag,
+    "str": str,
+    "str | None": str,
+    "tuple[str, ...]": lambda raw: tuple(part.strip() for part in raw.split(",") if part.strip()),
+}
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Configuration of one deployment (one stage)."""
+    """Configuration of one deployment (one stage). The README's configuration table lists each
+    variable; template.yaml sets them in AWS."""
 
-    stage: str = "dev"
-    # Local mode (`make run`, tests): WeChat mock mode and its admin shortcut exist only here. Set by
-    # LOCAL_MODE=1, and never on AWS Lambda whatever the variable says (API.md section 4).
-    local_mode: bool = False
-    table_name: str = "user-center-dev"
-    region: str = "us-east-1"
-    dynamodb_endpoint: str | None = None
+    stage: str = setting("STAGE", "dev", "`dev` or `prod` (`prod` refuses the console providers)", parse=_stage)
+    local_mode: bool = setting(
+        "LOCAL_MODE",
+        False,
+        "`1` in local mode (`make run`, tests): WeChat mock mode and its admin code; ignored on AWS Lambda",
+        parse=lambda raw: raw == "1",
+    )
+    table_name: str = setting("TABLE_NAME", "user-center-dev", "the table (default `user-center-<stage>`)")
+    region: str = setting("AWS_REGION", "us-east-1", "AWS region (else `AWS_DEFAULT_REGION`)")
+    dynamodb_endpoint: str | None = setting("DYNAMODB_ENDPOINT", None, "another DynamoDB (local mode)")
     # Tokens
-    jwt_issuer: str = "user-center"
-    jwt_audience: str = "user-center"
-    access_token_ttl: int = 3600
-    refresh_token_ttl: int = 7 * 24 * 3600
-    session_max_lifetime: int = 30 * 24 * 3600
-    refresh_reuse_memory: int = 20
-    refresh_reuse_leeway: int = 10
-    max_sessions_per_user: int = 100
+    jwt_issuer: str = setting("JWT_ISSUER", "user-center", "`iss` of access tokens")
+    jwt_audience: str = setting("JWT_AUDIENCE", "user-center", "`aud` of access tokens")
+    access_token_ttl: int = setting("ACCESS_TOKEN_TTL", 3600, "access token lifetime, seconds", parse=_int_in(60))
+    refresh_token_ttl: int = setting(
+        "REFRESH_TOKEN_TTL",
+        7 * 24 * 3600,
+        "refresh token / session lifetime, renewed on each refresh",
+        parse=_int_in(60),
+    )
+    session_max_lifetime: int = setting(
+        "SESSION_MAX_LIFETIME", 30 * 24 * 3600, "absolute session lifetime; refreshing cannot go past it"
+    )
+    refresh_reuse_memory: int = setting(
+        "REFRESH_REUSE_MEMORY", 20, "used refresh tokens per session recognised as reuse", parse=_int_in(1)
+    )
+    refresh_reuse_leeway: int = setting(
+        "REFRESH_REUSE_LEEWAY", 10, "seconds a just-rotated refresh token answers the same successor", parse=_int_in(0)
+    )
+    max_sessions_per_user: int = setting(
+        "MAX_SESSIONS_PER_USER", 100, "sessions per user; signing in past it ends the oldest", parse=_int_in(1)
+    )
     # Signing keys: an SSM parameter name in AWS, a file locally, or inline JSON (tests).
-    signing_keys_parameter: str | None = None
-    signing_keys_file: str | None = None
-    signing_keys_json: str | None = None
-    signing_keys_cache_seconds: int = 300
+    signing_keys_parameter: str | None = setting("SIGNING_KEYS_PARAMETER", None, "SSM SecureString with the key ring")
+    signing_keys_file: str | None = setting("SIGNING_KEYS_FILE", None, "key ring file (local mode: generated)")
+    signing_keys_json: str | None = setting("SIGNING_KEYS_JSON", None, "key ring as JSON (tests)", secret=True)
+    signing_keys_cache_seconds: int = setting("SIGNING_KEYS_CACHE_SECONDS", 300, "key ring cache, seconds")
     # Passwords
-    bcrypt_rounds: int = 10
-    password_min_length: int = 6
+    bcrypt_rounds: int = setting("BCRYPT_ROUNDS", 10, "bcrypt cost", parse=_int_in(4, 16))
+    password_min_length: int = setting("PASSWORD_MIN_LENGTH", 6, "minimum password length", parse=_int_in(1, 72))
     # Abuse protection (API.md sections 6 and 7)
-    login_max_failures: int = 5
-    login_lock_seconds: int = 900
-    captcha_ttl: int = 300
-    code_ttl: int = 300
-    code_resend_seconds: int = 60
-    code_max_tries: int = 5
-    code_target_daily_limit: int = 10
-    code_ip_hourly_limit: int = 20
-    sms_allowed_country_codes: tuple[str, ...] = ("86",)  # "*" allows any country
+    login_max_failures: int = setting("LOGIN_MAX_FAILURES", 5, "sign-in attempts per account per window")
+    login_lock_seconds: int = setting("LOGIN_LOCK_SECONDS", 900, "the lockout window, seconds")
+    captcha_ttl: int = setting("CAPTCHA_TTL", 300, "captcha lifetime, seconds")
+    code_ttl: int = setting("CODE_TTL", 300, "verification code lifetime, seconds")
+    code_resend_seconds: int = setting("CODE_RESEND_SECONDS", 60, "resend cooldown per phone or email")
+    code_max_tries: int = setting("CODE_MAX_TRIES", 5, "wrong tries before a code burns")
+    code_target_daily_limit: int = setting("CODE_TARGET_DAILY_LIMIT", 10, "codes per phone or email per day")
+    code_ip_hourly_limit: int = setting("CODE_IP_HOURLY_LIMIT", 20, "codes per client IP per hour")
+    sms_allowed_country_codes: tuple[str, ...] = setting(
+        "SMS_ALLOWED_COUNTRY_CODES", ("86",), "country calling codes SMS goes to (`*`: any)", parse=_country_codes
+    )
     # Providers
-    sms_provider: str = "console"
-    email_provider: str = "console"
-    local_outbox: str = ".local/outbox.jsonl"
-    email_from: str | None = None
-    sms_sender_id: str | None = None
-    aliyun_sign_name: str = ""
-    aliyun_template_code: str = ""
-    aliyun_endpoint: str = "https://dysmsapi.aliyuncs.com/"
-    aliyun_credentials_parameter: str | None = None
+    sms_provider: str = setting("SMS_PROVIDER", "console", "`console`, `sns` or `aliyun`")
+    email_provider: str = setting("EMAIL_PROVIDER", "console", "`console` or `ses`")
+    local_outbox: str = setting("LOCAL_OUTBOX", ".local/outbox.jsonl", "where the console provider appends")
+    email_from: str | None = setting("EMAIL_FROM", None, "verified sender of SES mail")
+    sms_sender_id: str | None = setting("SMS_SENDER_ID", None, "SNS sender id")
+    aliyun_sign_name: str = setting("ALIYUN_SMS_SIGN_NAME", "", "Aliyun Dysms sign name")
+    aliyun_template_code: str = setting("ALIYUN_SMS_TEMPLATE_CODE", "", "Aliyun Dysms template")
+    aliyun_endpoint: str = setting("ALIYUN_SMS_ENDPOINT", "https://dysmsapi.aliyuncs.com/", "Aliyun endpoint")
+    aliyun_credentials_parameter: str | None = setting(
+        "ALIYUN_CREDENTIALS_PARAMETER", None, "SSM SecureString with the Aliyun AccessKey pair"
+    )
+    aliyun_access_key_id: str | None = setting(
+        "ALIYUN_ACCESS_KEY_ID", None, "Aliyun AccessKey id (local; SSM in AWS)", secret=True
+    )
+    aliyun_access_key_secret: str | None = setting(
+        "ALIYUN_ACCESS_KEY_SECRET", None, "Aliyun AccessKey secret (local; SSM in AWS)", secret=True
+    )
     # WeChat
-    wechat_api_base: str = "https://api.weixin.qq.com"
-    wechat_secrets_ssm: bool = False
-    wechat_timeout: float = 10.0
+    wechat_api_base: str = setting("WECHAT_API_BASE", "https://api.weixin.qq.com", "WeChat API endpoint")
+    wechat_secrets_ssm: bool = setting("WECHAT_SECRETS_SSM", False, "read AppSecrets from SSM")
+    wechat_secrets: str | None = setting(
+        "WECHAT_SECRETS", None, "AppSecrets as JSON `{appid: secret}` (local)", secret=True, parse=_json_object
+    )
+    wechat_web_app_id: str | None = setting("WECHAT_WEB_APP_ID", None, "default web (QR) AppID")
+    wechat_mp_app_id: str | None = setting("WECHAT_MP_APP_ID", None, "default official-account AppID")
+    wechat_miniapp_app_id: str | None = setting("WECHAT_MINIAPP_APP_ID", None, "default mini-program AppID")
+    wechat_app_app_id: str | None = setting("WECHAT_APP_APP_ID", None, "default mobile-app AppID")
+    wechat_timeout: float = setting("WECHAT_TIMEOUT", 10.0, "WeChat timeout, seconds")
     # Apps and roles
-    default_app: str = "app0"
-    default_role: str = "l0"
+    default_app: str = setting("DEFAULT_APP", "app0", "app when none is given")
+    default_role: str = setting("DEFAULT_ROLE", "l0", "role of new users")
     # Requests
-    max_body_bytes: int = 64 * 1024
-    route_requirements: str | None = None
-    routes_file: str | None = None
-    route_maps: str | None = None
-    route_maps_parameter_prefix: str | None = None
-    audit_retention_days: int = 180
-    cors_allowed_origins: tuple[str, ...] = field(default_factory=tuple)
+    max_body_bytes: int = setting("MAX_BODY_BYTES", 64 * 1024, "larger request bodies get 413")
+    route_requirements: str | None = setting("ROUTE_REQUIREMENTS", None, "the authorizer's route map as JSON")
+    routes_file: str | None = setting("ROUTES_FILE", None, "the authorizer's route map file")
+    route_maps: str | None = setting("ROUTE_MAPS", None, "other APIs' route maps as JSON (local)")
+    route_maps_parameter_prefix: str | None = setting(
+        "ROUTE_MAPS_PARAMETER_PREFIX", None, "where other APIs register their route maps (SSM)"
+    )
+    audit_retention_days: int = setting("AUDIT_RETENTION_DAYS", 180, "audit events expire after this many days")
+    cors_allowed_origins: tuple[str, ...] = setting("CORS_ALLOWED_ORIGINS", (), "allowed origins, comma-separated")
 
     @property
     def is_prod(self) -> bool:
         return self.stage == "prod"
 
+    def wechat_app_id(self, account_type: str) -> str | None:
+        """The default AppID of a WeChat type (``web``, ``mp``, ``miniapp``, ``app``)."""
+        value = getattr(self, f"wechat_{account_type}_app_id", None)
+        return str(value) if value else None
+
+    @classmethod
+    def variables(cls) -> Iterator[tuple[str, str, Any, str]]:
+        """``(field, environment variable, default, meaning)`` of every setting."""
+        for item in fields(cls):
+            yield item.name, item.metadata["env"], item.default, item.metadata["doc"]
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from environment variables (names in the README's configuration table).
+        """Build settings from environment variables (an empty one means its default).
 
         Raises:
-            ValueError: a value is malformed (an unknown stage, a non-integer number).
+            ValueError: a value is malformed (an unknown stage, a non-integer number, out of range).
         """
         env = os.environ if env is None else env
-        stage = env.get("STAGE", "dev").strip() or "dev"
-        if stage not in STAGES:
-            raise ValueError(f"STAGE must be one of {STAGES}, got {stage!r}")
-        rounds = _int(env, "BCRYPT_ROUNDS", 10)
-        if not 4 <= rounds <= 16:
-            raise ValueError("BCRYPT_ROUNDS must be between 4 and 16")
-        return cls(
-            stage=stage,
-            local_mode=env.get("LOCAL_MODE", "").strip() == "1" and not env.get("AWS_LAMBDA_FUNCTION_NAME"),
-            table_name=env.get("TABLE_NAME", f"user-center-{stage}"),
-            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
-            dynamodb_endpoint=env.get("DYNAMODB_ENDPOINT") or None,
-            jwt_issuer=env.get("JWT_ISSUER", "user-center"),
-            jwt_audience=env.get("JWT_AUDIENCE", "user-center"),
-            access_token_ttl=_int(env, "ACCESS_TOKEN_TTL", 3600),
-            refresh_token_ttl=_int(env, "REFRESH_TOKEN_TTL", 7 * 24 * 3600),
-            session_max_lifetime=_int(env, "SESSION_MAX_LIFETIME", 30 * 24 * 3600),
-            refresh_reuse_memory=max(1, _int(env, "REFRESH_REUSE_MEMORY", 20)),
-            refresh_reuse_leeway=max(0, _int(env, "REFRESH_REUSE_LEEWAY", 10)),
-            max_sessions_per_user=max(1, _int(env, "MAX_SESSIONS_PER_USER", 100)),
-            signing_keys_parameter=env.get("SIGNING_KEYS_PARAMETER") or None,
-            signing_keys_file=env.get("SIGNING_KEYS_FILE") or None,
-            signing_keys_json=env.get("SIGNING_KEYS_JSON") or None,
-            signing_keys_cache_seconds=_int(env, "SIGNING_KEYS_CACHE_SECONDS", 300),
-            bcrypt_rounds=rounds,
-            password_min_length=_int(env, "PASSWORD_MIN_LENGTH", 6),
-            login_max_failures=_int(env, "LOGIN_MAX_FAILURES", 5),
-            login_lock_seconds=_int(env, "LOGIN_LOCK_SECONDS", 900),
-            captcha_ttl=_int(env, "CAPTCHA_TTL", 300),
-            code_ttl=_int(env, "CODE_TTL", 300),
-            code_resend_seconds=_int(env, "CODE_RESEND_SECONDS", 60),
-            code_max_tries=_int(env, "CODE_MAX_TRIES", 5),
-            code_target_daily_limit=_int(env, "CODE_TARGET_DAILY_LIMIT", 10),
-            code_ip_hourly_limit=_int(env, "CODE_IP_HOURLY_LIMIT", 20),
-            sms_allowed_country_codes=tuple(c.lstrip("+") for c in _list(env, "SMS_ALLOWED_COUNTRY_CODES")) or ("86",),
-            sms_provider=env.get("SMS_PROVIDER") or "console",
-            email_provider=env.get("EMAIL_PROVIDER") or "console",
-            local_outbox=env.get("LOCAL_OUTBOX") or ".local/outbox.jsonl",
-            email_from=env.get("EMAIL_FROM") or None,
-            sms_sender_id=env.get("SMS_SENDER_ID") or None,
-            aliyun_sign_name=env.get("ALIYUN_SMS_SIGN_NAME", ""),
-            aliyun_template_code=env.get("ALIYUN_SMS_TEMPLATE_CODE", ""),
-            aliyun_endpoint=env.get("ALIYUN_SMS_ENDPOINT") or "https://dysmsapi.aliyuncs.com/",
-            aliyun_credentials_parameter=env.get("ALIYUN_CREDENTIALS_PARAMETER") or None,
-            wechat_api_base=env.get("WECHAT_API_BASE") or "https://api.weixin.qq.com",
-            wechat_secrets_ssm=(env.get("WECHAT_SECRETS_SSM", "").lower() in ("1", "true")),
-            wechat_timeout=float(env.get("WECHAT_TIMEOUT") or 10),
-            default_app=env.get("DEFAULT_APP", "app0"),
-            default_role=env.get("DEFAULT_ROLE", "l0"),
-            max_body_bytes=_int(env, "MAX_BODY_BYTES", 64 * 1024),
-            route_requirements=env.get("ROUTE_REQUIREMENTS") or None,
-            routes_file=env.get("ROUTES_FILE") or None,
-            route_maps=env.get("ROUTE_MAPS") or None,
-            route_maps_parameter_prefix=env.get("ROUTE_MAPS_PARAMETER_PREFIX") or None,
-            audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 180),
-            cors_allowed_origins=_list(env, "CORS_ALLOWED_ORIGINS"),
-        )
+        values: dict[str, Any] = {}
+        for item in fields(cls):
+            name = item.metadata["env"]
+            raw = (env.get(name) or "").strip()
+            if not raw:
+                continue
+            parse = item.metadata["parse"] or PARSERS[str(item.type)]
+            try:
+                values[item.name] = parse(raw)
+            except ValueError as exc:
+                raise ValueError(f"setting {name}: {exc} (got {raw!r})") from exc
+        if "region" not in values and env.get("AWS_DEFAULT_REGION"):
+            values["region"] = env["AWS_DEFAULT_REGION"]
+        values.setdefault("table_name", f"user-center-{values.get('stage', 'dev')}")
+        if env.get("AWS_LAMBDA_FUNCTION_NAME"):
+            values["local_mode"] = False  # never on Lambda, whatever the variable says
+        return cls(**values)
 
 
 @lru_cache(maxsize=1)

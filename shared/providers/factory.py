@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 from shared.config import Settings
@@ -21,7 +20,7 @@ def _aliyun_credentials(settings: Settings) -> tuple[str, str]:
             str(parameters.get_parameter(settings.aliyun_credentials_parameter, decrypt=True, max_age=300))
         )
         return str(data["access_key_id"]), str(data["access_key_secret"])
-    key_id, secret = os.environ.get("ALIYUN_ACCESS_KEY_ID"), os.environ.get("ALIYUN_ACCESS_KEY_SECRET")
+    key_id, secret = settings.aliyun_access_key_id, settings.aliyun_access_key_secret
     if not key_id or not secret:
         raise ConfigurationError("Aliyun SMS credentials are not configured")
     return key_id, secret

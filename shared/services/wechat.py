@@ -15,7 +15,6 @@ grants the super-admin role. A deployed stack without WeChat credentials refuses
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -92,7 +91,7 @@ def secret_from_settings(settings: Settings) -> Callable[[str], str | None]:
     ``/user-center/<stage>/wechat/<app_id>`` (Powertools Parameters, cached)."""
 
     def secret(app_id: str) -> str | None:
-        inline = json.loads(os.environ.get("WECHAT_SECRETS") or "{}")
+        inline = json.loads(settings.wechat_secrets or "{}")
         if app_id in inline:
             return str(inline[app_id])
         if not settings.wechat_secrets_ssm:
@@ -137,7 +136,7 @@ class WechatSignIn:
         if account_type not in WECHAT_TYPES:
             raise ValidationError({"type": [f"one of {', '.join(WECHAT_TYPES)}"]})
         configured = (app.wechat or {}).get(f"{account_type}_app_id")
-        return configured or os.environ.get(f"WECHAT_{account_type.upper()}_APP_ID") or None
+        return configured or self.settings.wechat_app_id(account_type)
 
     def mock_mode(self, app: AppConfig, account_type: str) -> bool:
         """Mock mode: local mode, and no AppID (or no secret) for this type.

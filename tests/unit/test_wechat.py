@@ -31,15 +31,14 @@ CLIENT = ClientInfo(ip="203.0.113.9", user_agent="test")
 
 
 @pytest.fixture
-def wechat(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeWechat]:
-    monkeypatch.setenv("WECHAT_SECRETS", json.dumps(SECRETS))
+def wechat() -> Iterator[FakeWechat]:
     with fake_wechat(SECRETS) as server:
         yield server
 
 
 @pytest.fixture
 def svc(make_services: Callable[..., Services], wechat: FakeWechat) -> Services:
-    built = make_services(wechat_api_base=wechat.url, wechat_timeout=1.0)
+    built = make_services(wechat_api_base=wechat.url, wechat_timeout=1.0, wechat_secrets=json.dumps(SECRETS))
     built.apps.update("app0", {"wechat": IDS, "allowed_callback_origins": ["https://shop.example.com"]})
     return built
 
@@ -84,9 +83,8 @@ def test_wechat_errors_and_outages(svc: Services) -> None:
         svc.wechat.sign_in(None, "miniapp", "slow", CLIENT)  # 2 s answer, 1 s timeout
 
 
-def test_wechat_unreachable_is_503(make_services, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WECHAT_SECRETS", json.dumps(SECRETS))
-    svc = make_services(wechat_api_base="http://127.0.0.1:9", wechat_timeout=1.0)
+def test_wechat_unreachable_is_503(make_services) -> None:
+    svc = make_services(wechat_api_base="http://127.0.0.1:9", wechat_timeout=1.0, wechat_secrets=json.dumps(SECRETS))
     svc.apps.update("app0", {"wechat": IDS})
     with pytest.raises(UpstreamUnavailableError):
         svc.wechat.sign_in(None, "miniapp", "alice", CLIENT)
@@ -219,14 +217,13 @@ def test_redirect_flow_by_user_agent_and_back_to_the_callback(svc: Services, clo
         svc.wechat.callback("henry", stale["state"][0], CLIENT)  # 10 minutes
 
 
-def test_secrets_come_from_ssm_in_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secrets_come_from_ssm_in_aws() -> None:
     import boto3
     from moto import mock_aws
 
     from shared.config import Settings
     from shared.services.wechat import secret_from_settings
 
-    monkeypatch.delenv("WECHAT_SECRETS", raising=False)
     with mock_aws():
         from aws_lambda_powertools.utilities import parameters
 
