@@ -151,9 +151,11 @@ def build_services(
         codes=codes,
         max_sessions=settings.max_sessions_per_user,
     )
-    code_flows = CodeFlows(accounts, users, codes, clock, ids)
+    code_flows = CodeFlows(accounts, apps, sessions, users, codes, clock, ids)
     wechat = WechatSignIn(
         accounts,
+        apps,
+        sessions,
         users,
         StateRepository(table),
         throttle,
@@ -164,7 +166,7 @@ def build_services(
         ids,
     )
     roles = RoleService(users, apps, clock)
-    user_admin = UserAdmin(accounts, users, app_repository, clock)
+    user_admin = UserAdmin(accounts, sessions, users, app_repository, clock)
     role_admin = RoleAdmin(apps, app_repository, clock, ids)
     menus = MenuService(MenuRepository(table), apps, app_repository, ids)
     departments = DepartmentService(DepartmentRepository(table), ids)

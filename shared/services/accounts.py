@@ -536,6 +536,17 @@ class AccountService:
             return len(ended)
         raise ServiceUnavailableError()
 
+    def check_new_password(self, password: str, confirm: str | None, field: str) -> None:
+        """Raises: ValidationError (the policy), PasswordMismatchError (``confirm`` differs)."""
+        self.policy.check(password, field)
+        if confirm is not None and confirm != password:
+            raise PasswordMismatchError()
+
+    def set_password(self, user_id: str, password: str) -> int:
+        """Set a password (a reset by code, or an admin): every session of the user ends. Returns how
+        many were listed."""
+        return self.revoke_all(user_id, password_hash=self.hasher.hash(password))
+
     def revoke_all(self, user_id: str, password_hash: str | None = None) -> int:
         """End every session of the user (logout of all, password reset or set by an admin), at once:
         one write bumps the user's sessions epoch. Returns how many sessions were listed."""

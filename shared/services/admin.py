@@ -56,7 +56,7 @@ class AdminActions:
 
     def _role(self, code: str, app_name: str) -> Role:
         """The role, or the built-in one that assigning it would create."""
-        return self.apps.apps.get_role(app_name, code) or builtin_role(app_name, code)
+        return self.apps.role(app_name, code) or builtin_role(app_name, code)
 
     # -- role grants (compatibility routes and /api/users/assign-roles/) ----------------------------
     def assign_role(self, caller: Caller, user_id: str, app_name: str | None, role_code: str) -> RoleGrant:
@@ -81,7 +81,7 @@ class AdminActions:
         self.scope.check(caller, USER_ROLE, Target(app=app))
         wanted = []
         for code in dict.fromkeys(codes):
-            role = self.apps.apps.get_role(app, code)
+            role = self.apps.role(app, code)
             if role is None:
                 raise NotFoundError(f"role {code}")
             wanted.append(role)

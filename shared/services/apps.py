@@ -13,7 +13,7 @@ from typing import Any
 from shared.clock import Clock, IdFactory, new_id, system_clock
 from shared.config import Settings
 from shared.db.apps import AppRepository, RoleDefsChangedError
-from shared.domain import AppConfig, RoleDefs, RoleGrant
+from shared.domain import AppConfig, Role, RoleDefs, RoleGrant
 from shared.errors import AppError, ConfigurationError, NotFoundError, ServiceUnavailableError, ValidationError
 from shared.services.catalog import admin_permissions, builtin_role
 from shared.urls import parse_origin, url_origin
@@ -124,6 +124,10 @@ class AppDirectory:
         """A grant of a role, creating the role when missing (assign-role, bootstrap, dev shortcuts)."""
         defs = self.ensure_role(app_name, role_code)
         return defs.grants({role_code: defs.defs[role_code].epoch})[0]
+
+    def role(self, app_name: str, role_code: str) -> Role | None:
+        """A role's record (menus, status, permissions), or None."""
+        return self.apps.get_role(app_name, role_code)
 
     def defs_of(self, app_name: str) -> RoleDefs:
         return self.apps.get_defs([app_name])[app_name]

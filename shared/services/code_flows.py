@@ -18,13 +18,14 @@ from shared.domain import Account, ClientInfo, RoleGrant, User, UserRecord
 from shared.errors import (
     CodeInvalidError,
     NotFoundError,
-    PasswordMismatchError,
     PhoneTakenError,
     UserDisabledError,
     ValidationError,
 )
 from shared.services.accounts import AccountService, SignedIn, user_info
+from shared.services.apps import AppDirectory
 from shared.services.codes import CodeService, target_of
+from shared.services.sessions import SessionService
 
 
 def masked(phone: str) -> str:
@@ -37,12 +38,16 @@ class CodeFlows:
     def __init__(
         self,
         accounts: AccountService,
+        apps: AppDirectory,
+        sessions: SessionService,
         users: UserRepository,
         codes: CodeService,
         clock: Clock = system_clock,
         ids: IdFactory = new_id,
     ) -> None:
         self.accounts = accounts
+        self.apps = apps
+        self.sessions = sessions
         self.users = users
         self.codes = codes
         self.clock = clock
@@ -69,7 +74,7 @@ class CodeFlows:
             PhoneTakenError: ``mode="register"`` and the phone is registered.
             UserDisabledError: the user is disabled.
         """
-        app = self.accounts.apps.resolve(app_name)
+        app = self.apps.resolve(app_name)
         target = target_of("sms", phone)
         for _ in range(2):
             lookup = self.users.phone_lookup(target, "login", app)
@@ -80,7 +85,7 @@ class CodeFlows:
                 return self._login(lookup.user_id, app, client, use)
             if mode == "login":
                 raise CodeInvalidError()  # the old clients expect a code-style error for unknown phones
-            _, grant = self.accounts.apps.default_grant_from(app, lookup.app, lookup.defs)
+            _, grant = self.apps.default_grant_from(app, lookup.app, lookup.defs)
             try:
                 return self._create(target, app, grant, client, referer_id, use)
             except PhoneTakenError:
@@ -119,7 +124,7 @@ class CodeFlows:
             last_login_at=now,
         )
         account = Account(provider="phone", open_id=phone, created_at=now)
-        tokens = self.accounts.sessions.new(user.user_id, app, [grant], client)
+        tokens = self.sessions.new(user.user_id, app, [grant], client)
         audit = {"action": "phone_register", "at": now, "id": self.ids(), "ip": client.ip}
         try:
             self.users.create(user, [keys.phone_claim(phone)], [account], [grant], tokens.session, audit, use)
@@ -173,9 +178,7 @@ class CodeFlows:
             CodeInvalidError: wrong code, or no user with that email/phone (the same answer, so the
                 route does not reveal who is registered).
         """
-        self.accounts.policy.check(new_password, "new_password")
-        if confirm is not None and confirm != new_password:
-            raise PasswordMismatchError()
+        self.accounts.check_new_password(new_password, confirm, "new_password")
         normalized = self.codes.verify(channel, target, "reset_password", code)
         claim = keys.phone_claim(normalized) if channel == "sms" else keys.email_claim(normalized)
         user_id = self.users.find_user_id([claim])
@@ -187,7 +190,7 @@ class CodeFlows:
         ended = 0
         if held_unproven:  # the bearer of the code takes the account: nothing unproven stays on it
             ended = len(self.users.take_over(record, proven))
-        return ended + self.accounts.revoke_all(user_id, password_hash=self.accounts.hasher.hash(new_password))
+        return ended + self.accounts.set_password(user_id, new_password)
 
     def invitees(self, user_id: str) -> dict[str, Any]:
         if self.users.load(user_id, apps=[]) is None:

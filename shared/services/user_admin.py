@@ -15,6 +15,7 @@ from shared.domain import User
 from shared.errors import PhoneTakenError, ServiceUnavailableError, ValidationError
 from shared.identifiers import normalize_email, normalize_phone
 from shared.services.accounts import PROFILE_FIELDS, AccountService, profile_view, user_info
+from shared.services.sessions import SessionService
 
 ADMIN_FIELDS = (*PROFILE_FIELDS, "department_id")
 # Fields of the person, not of one app: changing them is an organisation action (API.md section 4).
@@ -66,9 +67,15 @@ def _positive(value: str | None, name: str) -> int:
 
 class UserAdmin:
     def __init__(
-        self, accounts: AccountService, users: UserRepository, apps: AppRepository, clock: Clock = system_clock
+        self,
+        accounts: AccountService,
+        sessions: SessionService,
+        users: UserRepository,
+        apps: AppRepository,
+        clock: Clock = system_clock,
     ) -> None:
         self.accounts = accounts
+        self.sessions = sessions
         self.users = users
         self.apps = apps
         self.clock = clock
@@ -172,7 +179,7 @@ class UserAdmin:
         (the authorizer finds no user) and are then deleted."""
         record = self.accounts.get(user_id)
         self.users.delete_user(record)
-        self.accounts.sessions.delete_ids(list(record.sessions))
+        self.sessions.delete_ids(list(record.sessions))
 
     def _exact_claims(self, query: dict[str, str]) -> list[str] | None:
         from shared.db import keys
@@ -224,7 +231,7 @@ class UserAdmin:
             errors["status"] = ["active or disabled"]
         if fields.get("password"):
             try:
-                self.accounts.policy.check(str(fields["password"]), "password")
+                self.accounts.check_new_password(str(fields["password"]), None, "password")
             except ValidationError as exc:
                 errors.update(exc.errors or {})
         if errors:
@@ -237,7 +244,7 @@ class UserAdmin:
         if fields.get("status"):
             self.accounts.set_status(user_id, str(fields["status"]))
         if fields.get("password"):
-            self.accounts.revoke_all(user_id, password_hash=self.accounts.hasher.hash(str(fields["password"])))
+            self.accounts.set_password(user_id, str(fields["password"]))
         return self.view(user_id, app_name)
 
     def _change_phone(self, user_id: str, phone: str) -> None:

@@ -36,8 +36,9 @@ from shared.errors import (
 )
 from shared.providers.wechat import WechatClient, WechatUser
 from shared.services.accounts import AccountService, SignedIn, user_info
-from shared.services.apps import WECHAT_TYPES, origin_allowed
+from shared.services.apps import WECHAT_TYPES, AppDirectory, origin_allowed
 from shared.services.catalog import SUPER_ADMIN_APP, SUPER_ADMIN_ROLE
+from shared.services.sessions import SessionService
 
 STATE_TTL = 600
 QR_URL = "https://open.weixin.qq.com/connect/qrconnect"
@@ -111,6 +112,8 @@ class WechatSignIn:
     def __init__(
         self,
         accounts: AccountService,
+        apps: AppDirectory,
+        sessions: SessionService,
         users: UserRepository,
         states: StateRepository,
         throttle: ThrottleRepository,
@@ -121,6 +124,8 @@ class WechatSignIn:
         ids: IdFactory = new_id,
     ) -> None:
         self.accounts = accounts
+        self.apps = apps
+        self.sessions = sessions
         self.users = users
         self.states = states
         self.throttle = throttle
@@ -186,8 +191,8 @@ class WechatSignIn:
             RateLimitedError: more than 5 sign-ins a minute for this openid.
             UserDisabledError: the user is disabled.
         """
-        app_name = self.accounts.apps.resolve(app_name)
-        app = self.accounts.apps.get(app_name)
+        app_name = self.apps.resolve(app_name)
+        app = self.apps.get(app_name)
         identity = self.identify(app, account_type, code)
         now = self.clock()
         retry_after = self.throttle.hit("wechat", f"{identity.app_id}:{identity.user.open_id}", 5, 60, now)
@@ -213,7 +218,7 @@ class WechatSignIn:
 
     def _dev_admin_grants(self, identity: WechatIdentity, code: str) -> list[RoleGrant]:
         if identity.mock and self.settings.local_mode and code.startswith("admin"):
-            return [self.accounts.apps.grant_of(SUPER_ADMIN_APP, SUPER_ADMIN_ROLE)]
+            return [self.apps.grant_of(SUPER_ADMIN_APP, SUPER_ADMIN_ROLE)]
         return []
 
     def _login(self, user_id: str, app: str, client: ClientInfo, extra: list[RoleGrant]) -> SignedIn:
@@ -226,7 +231,7 @@ class WechatSignIn:
         return self.accounts.sign_in(record, app, client, "wechat_login", active, extra_grants=extra)
 
     def _create(self, identity: WechatIdentity, app: str, client: ClientInfo, extra: list[RoleGrant]) -> SignedIn:
-        _, grant = self.accounts.apps.default_grant(app)
+        _, grant = self.apps.default_grant(app)
         grants = [grant, *extra]
         now = self.clock()
         open_id = identity.user.open_id
@@ -240,7 +245,7 @@ class WechatSignIn:
         )
         claims = [identity.claim] + ([keys.union_claim(user.union_id)] if user.union_id else [])
         account = identity.account(now)
-        tokens = self.accounts.sessions.new(user.user_id, app, grants, client)
+        tokens = self.sessions.new(user.user_id, app, grants, client)
         audit = {"action": "wechat_register", "at": now, "id": self.ids(), "ip": client.ip}
         self.users.create(user, claims, [account], grants, tokens.session, audit)
         record = UserRecord(user=user, accounts=[account], grants=grants)
@@ -252,7 +257,7 @@ class WechatSignIn:
         Raises:
             AccountLinkedError: that identity (or its UnionID) belongs to another user.
         """
-        app = self.accounts.apps.get(self.accounts.apps.resolve(app_name))
+        app = self.apps.get(self.apps.resolve(app_name))
         identity = self.identify(app, account_type, code)
         record = self.accounts.item(user_id)
         union = keys.union_claim(identity.user.union_id) if identity.user.union_id else None
@@ -280,7 +285,7 @@ class WechatSignIn:
 
     def qr_code(self, app_name: str | None, redirect_uri: str) -> dict[str, str]:
         """The open-platform QR page URL (``snsapi_login``) and its single-use ``state``."""
-        app = self.accounts.apps.get(self.accounts.apps.resolve(app_name))
+        app = self.apps.get(self.apps.resolve(app_name))
         self.check_redirect(app, redirect_uri)
         app_id = self.redirect_app_id(app, "web")
         state = self.new_state({"app_name": app.app_name, "type": "web", "redirect_uri": redirect_uri})
@@ -301,7 +306,7 @@ class WechatSignIn:
     ) -> str:
         """Where to send a browser: WeChat's in-app browser to the official-account OAuth
         (``snsapi_userinfo``), every other browser to the QR page (``snsapi_login``)."""
-        app = self.accounts.apps.get(self.accounts.apps.resolve(app_name))
+        app = self.apps.get(self.apps.resolve(app_name))
         self.check_redirect(app, callback_url)
         in_wechat = "micromessenger" in (user_agent or "").lower()
         account_type = "mp" if in_wechat else "web"

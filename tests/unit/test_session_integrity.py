@@ -110,7 +110,7 @@ def test_a_session_written_with_an_old_epoch_is_never_valid(services: Services, 
     stale = login(services, "alice").tokens
     record = services.accounts.item(user_id)
     stale_session = services.sessions.sessions.get(stale.session.session_id)
-    services.accounts.revoke_all(user_id, password_hash=services.accounts.hasher.hash("reset-pass-1"))
+    services.accounts.set_password(user_id, "reset-pass-1")
     # (the racing writer puts its session back after the revocation)
     from shared.db.sessions import session_item
 
