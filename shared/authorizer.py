@@ -45,6 +45,31 @@ class Principal:
     roles: tuple[str, ...]
     permissions: tuple[str, ...]
 
+    def context(self) -> dict[str, str]:
+        """The authorizer context API Gateway hands to the backend (API.md section 8)."""
+        return {
+            "user_id": self.user_id,
+            "session_id": self.session_id,
+            "app_name": self.app_name,
+            "roles": ",".join(self.roles),
+            "permissions": ",".join(self.permissions),
+        }
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any]) -> Principal:
+        """The principal behind an authorizer context (what a protected route's handler receives)."""
+
+        def split(name: str) -> tuple[str, ...]:
+            return tuple(part for part in str(context.get(name) or "").split(",") if part)
+
+        return cls(
+            user_id=str(context["user_id"]),
+            session_id=str(context.get("session_id") or ""),
+            app_name=str(context.get("app_name") or ""),
+            roles=split("roles"),
+            permissions=split("permissions"),
+        )
+
     def meets(self, requirement: str) -> bool:
         kind, _, value = requirement.partition(":")
         if kind == "user":
@@ -174,13 +199,7 @@ def build_policy(principal: Principal, method_arn: str, routes: list[RouteRequir
     return {
         "principalId": principal.user_id,
         "policyDocument": {"Version": "2012-10-17", "Statement": statements},
-        "context": {
-            "user_id": principal.user_id,
-            "session_id": principal.session_id,
-            "app_name": principal.app_name,
-            "roles": ",".join(principal.roles),
-            "permissions": ",".join(principal.permissions),
-        },
+        "context": principal.context(),
     }
 
 

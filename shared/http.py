@@ -13,7 +13,6 @@ import base64
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl
 
@@ -26,6 +25,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
+from shared.authorizer import Principal
 from shared.domain import ClientInfo
 from shared.envelope import JSON_HEADERS, NO_STORE_HEADERS, dumps, error_body, language, success_body
 from shared.errors import (
@@ -277,28 +277,8 @@ def proxy_error(event: Mapping[str, Any], error: AppError) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class Caller:
-    """Who is calling a protected route: the authorizer's context (API.md section 8), typed."""
-
-    user_id: str
-    session_id: str
-    app_name: str
-    roles: tuple[str, ...]
-    permissions: tuple[str, ...]
-
-    def context(self) -> dict[str, str]:
-        return {
-            "user_id": self.user_id,
-            "session_id": self.session_id,
-            "app_name": self.app_name,
-            "roles": ",".join(self.roles),
-            "permissions": ",".join(self.permissions),
-        }
-
-
-def current_caller(request: Request) -> Caller:
-    """The caller of a protected route (a ``Depends`` dependency).
+def current_caller(request: Request) -> Principal:
+    """The caller of a protected route, from the authorizer's context (a ``Depends`` dependency).
 
     Raises:
         UnauthorizedError: the route was reached without an authorizer context.
@@ -306,17 +286,7 @@ def current_caller(request: Request) -> Caller:
     context = (request.resolved_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
     if not context.get("user_id"):
         raise UnauthorizedError()
-
-    def split(name: str) -> tuple[str, ...]:
-        return tuple(part for part in str(context.get(name) or "").split(",") if part)
-
-    return Caller(
-        user_id=str(context["user_id"]),
-        session_id=str(context.get("session_id") or ""),
-        app_name=str(context.get("app_name") or ""),
-        roles=split("roles"),
-        permissions=split("permissions"),
-    )
+    return Principal.from_context(context)
 
 
 def current_client(request: Request) -> ClientInfo:
@@ -326,7 +296,7 @@ def current_client(request: Request) -> ClientInfo:
     return ClientInfo(ip=identity.get("sourceIp"), user_agent=header(event.get("headers"), "user-agent"))
 
 
-Me = Annotated[Caller, Depends(current_caller)]
+Me = Annotated[Principal, Depends(current_caller)]
 Client = Annotated[ClientInfo, Depends(current_client)]
 
 
