@@ -56,7 +56,7 @@ def run(dynamo: Dynamo, calls: int) -> None:
     )
     token = signed_up.tokens.access_token
     session_id = signed_up.tokens.session.session_id
-    user_id = signed_up.user_info["user_id"]
+    user_id = signed_up.user_id
     key = services.tokens.keys.ring().active
     settings = services.settings
     routes = parse_requirements(read_api().functions["AuthorizerFunction"].environment.get("ROUTE_REQUIREMENTS"))

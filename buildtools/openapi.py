@@ -38,18 +38,6 @@ ERRORS = {
     500: "INTERNAL_ERROR: `data.request_id`",
     503: "SERVICE_UNAVAILABLE, UPSTREAM_UNAVAILABLE",
 }
-ENVELOPE = {
-    "type": "object",
-    "description": "Every JSON answer but the raw routes (API.md section 1): HTTP status = `code`.",
-    "required": ["success", "code", "message", "data", "timestamp"],
-    "properties": {
-        "success": {"type": "boolean", "const": True},
-        "code": {"type": "integer"},
-        "message": {"type": "string"},
-        "data": {},
-        "timestamp": {"type": "string"},
-    },
-}
 ERROR_ENVELOPE = {
     "type": "object",
     "description": "An error: `error` is a stable code (API.md section 9), `message` is for people.",
@@ -152,7 +140,6 @@ def with_envelopes(doc: dict[str, Any]) -> dict[str, Any]:
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         schemas.pop(name, None)
-    schemas["Envelope"] = ENVELOPE
     schemas["ErrorEnvelope"] = ERROR_ENVELOPE
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
     for item in (doc.get("paths") or {}).values():
@@ -167,9 +154,10 @@ def with_envelopes(doc: dict[str, Any]) -> dict[str, Any]:
                 responses = {
                     success: {"description": "Raw JSON (no envelope)", "content": {"application/json": {"schema": {}}}}
                 }
+            elif success in operation.get("responses", {}) and _declared(operation["responses"][success]):
+                responses = {success: operation["responses"][success]}  # http.answers: the envelope and its data
             else:
-                content = {"application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}}}
-                responses = {success: {"description": "Success, in the envelope", "content": content}}
+                raise RouteMapError(f"{operation.get('operationId')}: no response model (http.answers)")
             # Raw JSON routes keep their own error shapes (RFC 6749 on the token endpoint) where they
             # have them; gateway and database errors are the envelope everywhere.
             errors = {"application/json": {"schema": {}}} if kind == "json" else error
@@ -177,6 +165,11 @@ def with_envelopes(doc: dict[str, Any]) -> dict[str, Any]:
                 responses[str(status)] = {"description": text, "content": errors}
             operation["responses"] = responses
     return doc
+
+
+def _declared(response: dict[str, Any]) -> bool:
+    schema = ((response.get("content") or {}).get("application/json") or {}).get("schema") or {}
+    return str(schema.get("$ref", "")).startswith("#/components/schemas/Envelope_")
 
 
 def _template_path(path: str) -> str:

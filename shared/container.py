@@ -1,14 +1,16 @@
-"""Builds the domain services once per container (tests build their own with fakes).
+"""Builds the domain services, each on first use (tests build their own with fakes).
 
-Nothing is created at import: the first request calls :func:`get_services` (or, in the authorizer,
-:func:`get_session_service`), which reads settings, binds the table and prepares the key ring loader.
-Tests call :func:`override` to inject theirs. The authorizer's path imports only what it needs
-(sessions and tokens), which keeps its cold start small (``make bench``).
+Nothing is created at import. :class:`Services` is the one place that knows how the services are wired:
+each one is a cached property that builds it from the others, so adding a service is one property here,
+and a function builds only the services its requests touch (the admin function never loads WeChat's
+client, the codes function never loads the admin scope). The authorizer's path goes through
+:func:`get_session_service`, which imports only sessions and tokens and keeps its cold start small
+(``make bench``). Tests call :func:`override` to inject theirs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from shared.clock import Clock, IdFactory, new_id, system_clock
@@ -20,6 +22,8 @@ from shared.services.signing_keys import KeyRingProvider, provider_from_settings
 from shared.services.tokens import TokenService
 
 if TYPE_CHECKING:
+    from shared.db.apps import AppRepository
+    from shared.db.throttle import ThrottleRepository
     from shared.db.users import UserRepository
     from shared.providers.base import CodeSender
     from shared.services.accounts import AccountService
@@ -34,27 +38,6 @@ if TYPE_CHECKING:
     from shared.services.roles import RoleService
     from shared.services.user_admin import UserAdmin
     from shared.services.wechat import WechatSignIn
-
-
-@dataclass
-class Services:
-    settings: Settings
-    table: Table
-    users: UserRepository
-    apps: AppDirectory
-    tokens: TokenService
-    sessions: SessionService
-    accounts: AccountService
-    roles: RoleService
-    captchas: CaptchaService
-    codes: CodeService
-    code_flows: CodeFlows
-    wechat: WechatSignIn
-    user_admin: UserAdmin
-    role_admin: RoleAdmin
-    menus: MenuService
-    departments: DepartmentService
-    admin: AdminActions
 
 
 def build_session_service(
@@ -86,6 +69,185 @@ def build_session_service(
     )
 
 
+class Services:
+    """The services of one container, wired from ``settings``; clock, ids, signing keys and code senders
+    can be replaced (tests, benchmarks). Each property builds its service once, on first use."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock = system_clock,
+        ids: IdFactory = new_id,
+        keys: KeyRingProvider | None = None,
+        senders: dict[str, CodeSender] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.ids = ids
+        self._keys = keys
+        self._senders = senders
+        # Binding the table points the PynamoDB models at it (no I/O): every repository reads through them.
+        self.table = Table(settings.table_name, settings.region, settings.dynamodb_endpoint)
+
+    # -- storage -------------------------------------------------------------------------------------
+    @cached_property
+    def users(self) -> UserRepository:
+        from shared.db.users import UserRepository
+
+        return UserRepository(self.table, self.clock)
+
+    @cached_property
+    def app_records(self) -> AppRepository:
+        from shared.db.apps import AppRepository
+
+        return AppRepository(self.table)
+
+    @cached_property
+    def throttle(self) -> ThrottleRepository:
+        from shared.db.throttle import ThrottleRepository
+
+        return ThrottleRepository(self.table)
+
+    # -- sign-in -------------------------------------------------------------------------------------
+    @cached_property
+    def sessions(self) -> SessionService:
+        return build_session_service(self.settings, self.table, clock=self.clock, ids=self.ids, keys=self._keys)
+
+    @cached_property
+    def tokens(self) -> TokenService:
+        return self.sessions.tokens
+
+    @cached_property
+    def apps(self) -> AppDirectory:
+        from shared.services.apps import AppDirectory
+
+        return AppDirectory(self.app_records, self.settings, self.clock, self.ids)
+
+    @cached_property
+    def captchas(self) -> CaptchaService:
+        from shared.db.captchas import CaptchaRepository
+        from shared.services.captcha import CaptchaService
+
+        return CaptchaService(CaptchaRepository(self.table), self.settings.captcha_ttl, self.clock, self.ids)
+
+    @cached_property
+    def codes(self) -> CodeService:
+        from shared.db.codes import CodeRepository
+        from shared.providers.factory import LazySenders
+        from shared.services.codes import CodeLimits, CodeService
+
+        s = self.settings
+        limits = CodeLimits(
+            s.code_ttl,
+            s.code_resend_seconds,
+            s.code_max_tries,
+            s.code_target_daily_limit,
+            s.code_ip_hourly_limit,
+            s.sms_allowed_country_codes,
+        )
+        senders = self._senders or LazySenders(s)
+        return CodeService(CodeRepository(self.table), self.throttle, senders, limits, self.clock)
+
+    @cached_property
+    def accounts(self) -> AccountService:
+        from shared.services.accounts import AccountService, LoginLimits
+        from shared.services.passwords import BcryptHasher, PasswordPolicy
+
+        s = self.settings
+        return AccountService(
+            self.users,
+            self.apps,
+            self.sessions,
+            BcryptHasher(s.bcrypt_rounds),
+            PasswordPolicy(s.password_min_length),
+            clock=self.clock,
+            ids=self.ids,
+            audit_retention_days=s.audit_retention_days,
+            throttle=self.throttle,
+            captchas=self.captchas,
+            limits=LoginLimits(s.login_max_failures, s.login_lock_seconds),
+            codes=self.codes,
+            max_sessions=s.max_sessions_per_user,
+        )
+
+    @cached_property
+    def code_flows(self) -> CodeFlows:
+        from shared.services.code_flows import CodeFlows
+
+        return CodeFlows(self.accounts, self.apps, self.sessions, self.users, self.codes, self.clock, self.ids)
+
+    @cached_property
+    def wechat(self) -> WechatSignIn:
+        from shared.db.states import StateRepository
+        from shared.providers.wechat import WechatClient
+        from shared.services.wechat import WechatSignIn, secret_from_settings
+
+        s = self.settings
+        return WechatSignIn(
+            self.accounts,
+            self.apps,
+            self.sessions,
+            self.users,
+            StateRepository(self.table),
+            self.throttle,
+            WechatClient(s.wechat_api_base, s.wechat_timeout),
+            s,
+            secret_from_settings(s),
+            self.clock,
+            self.ids,
+        )
+
+    # -- administration ------------------------------------------------------------------------------
+    @cached_property
+    def roles(self) -> RoleService:
+        from shared.services.roles import RoleService
+
+        return RoleService(self.users, self.apps, self.clock)
+
+    @cached_property
+    def user_admin(self) -> UserAdmin:
+        from shared.services.user_admin import UserAdmin
+
+        return UserAdmin(self.accounts, self.sessions, self.users, self.app_records, self.clock)
+
+    @cached_property
+    def role_admin(self) -> RoleAdmin:
+        from shared.services.role_admin import RoleAdmin
+
+        return RoleAdmin(self.apps, self.app_records, self.clock, self.ids)
+
+    @cached_property
+    def menus(self) -> MenuService:
+        from shared.db.menus import MenuRepository
+        from shared.services.menus import MenuService
+
+        return MenuService(MenuRepository(self.table), self.apps, self.app_records, self.ids)
+
+    @cached_property
+    def departments(self) -> DepartmentService:
+        from shared.db.departments import DepartmentRepository
+        from shared.services.departments import DepartmentService
+
+        return DepartmentService(DepartmentRepository(self.table), self.ids)
+
+    @cached_property
+    def admin(self) -> AdminActions:
+        from shared.services.admin import AdminActions
+        from shared.services.admin_scope import AdminScope
+
+        return AdminActions(
+            AdminScope(self.users),
+            self.accounts,
+            self.apps,
+            self.roles,
+            self.role_admin,
+            self.user_admin,
+            self.menus,
+            self.departments,
+        )
+
+
 def build_services(
     settings: Settings,
     *,
@@ -94,102 +256,8 @@ def build_services(
     keys: KeyRingProvider | None = None,
     senders: dict[str, CodeSender] | None = None,
 ) -> Services:
-    """Wire the services for ``settings``; every dependency can be replaced."""
-    from shared.db.apps import AppRepository
-    from shared.db.captchas import CaptchaRepository
-    from shared.db.codes import CodeRepository
-    from shared.db.departments import DepartmentRepository
-    from shared.db.menus import MenuRepository
-    from shared.db.states import StateRepository
-    from shared.db.throttle import ThrottleRepository
-    from shared.db.users import UserRepository
-    from shared.providers.factory import LazySenders
-    from shared.providers.wechat import WechatClient
-    from shared.services.accounts import AccountService, LoginLimits
-    from shared.services.admin import AdminActions
-    from shared.services.admin_scope import AdminScope
-    from shared.services.apps import AppDirectory
-    from shared.services.captcha import CaptchaService
-    from shared.services.code_flows import CodeFlows
-    from shared.services.codes import CodeLimits, CodeService
-    from shared.services.departments import DepartmentService
-    from shared.services.menus import MenuService
-    from shared.services.passwords import BcryptHasher, PasswordPolicy
-    from shared.services.role_admin import RoleAdmin
-    from shared.services.roles import RoleService
-    from shared.services.user_admin import UserAdmin
-    from shared.services.wechat import WechatSignIn, secret_from_settings
-
-    table = Table(settings.table_name, settings.region, settings.dynamodb_endpoint)
-    users = UserRepository(table, clock)
-    app_repository = AppRepository(table)
-    apps = AppDirectory(app_repository, settings, clock, ids)
-    sessions = build_session_service(settings, table, clock=clock, ids=ids, keys=keys)
-    captchas = CaptchaService(CaptchaRepository(table), settings.captcha_ttl, clock, ids)
-    throttle = ThrottleRepository(table)
-    code_limits = CodeLimits(
-        settings.code_ttl,
-        settings.code_resend_seconds,
-        settings.code_max_tries,
-        settings.code_target_daily_limit,
-        settings.code_ip_hourly_limit,
-        settings.sms_allowed_country_codes,
-    )
-    codes = CodeService(CodeRepository(table), throttle, senders or LazySenders(settings), code_limits, clock)
-    accounts = AccountService(
-        users,
-        apps,
-        sessions,
-        BcryptHasher(settings.bcrypt_rounds),
-        PasswordPolicy(settings.password_min_length),
-        clock=clock,
-        ids=ids,
-        audit_retention_days=settings.audit_retention_days,
-        throttle=throttle,
-        captchas=captchas,
-        limits=LoginLimits(settings.login_max_failures, settings.login_lock_seconds),
-        codes=codes,
-        max_sessions=settings.max_sessions_per_user,
-    )
-    code_flows = CodeFlows(accounts, apps, sessions, users, codes, clock, ids)
-    wechat = WechatSignIn(
-        accounts,
-        apps,
-        sessions,
-        users,
-        StateRepository(table),
-        throttle,
-        WechatClient(settings.wechat_api_base, settings.wechat_timeout),
-        settings,
-        secret_from_settings(settings),
-        clock,
-        ids,
-    )
-    roles = RoleService(users, apps, clock)
-    user_admin = UserAdmin(accounts, sessions, users, app_repository, clock)
-    role_admin = RoleAdmin(apps, app_repository, clock, ids)
-    menus = MenuService(MenuRepository(table), apps, app_repository, ids)
-    departments = DepartmentService(DepartmentRepository(table), ids)
-    admin = AdminActions(AdminScope(users), accounts, apps, roles, role_admin, user_admin, menus, departments)
-    return Services(
-        settings,
-        table,
-        users,
-        apps,
-        sessions.tokens,
-        sessions,
-        accounts,
-        roles,
-        captchas,
-        codes,
-        code_flows,
-        wechat,
-        user_admin,
-        role_admin,
-        menus,
-        departments,
-        admin,
-    )
+    """The services for ``settings``; every dependency can be replaced."""
+    return Services(settings, clock=clock, ids=ids, keys=keys, senders=senders)
 
 
 _services: Services | None = None

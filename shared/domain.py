@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -165,6 +167,18 @@ class Session:
         if self.max_expires_at is None:
             return self.expires_at
         return min(self.expires_at, self.max_expires_at)
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list: ``next_cursor`` continues it (None on the last page); ``page`` is set when
+    the page was asked by number, ``total`` when the whole list was counted."""
+
+    items: list[T]
+    page_size: int
+    next_cursor: str | None
+    page: int | None = None
+    total: int | None = None
 
 
 @dataclass(frozen=True)

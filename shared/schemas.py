@@ -150,12 +150,40 @@ class RemoveRolesBody(Body):
     role_name: RoleCode | None = None
     app_name: AppName | None = None
 
+    def codes(self) -> list[str]:
+        """The role codes to remove (``role_names`` and ``role_name`` together).
+
+        Raises:
+            ValidationError: neither was given.
+        """
+        codes = list(self.role_names or []) + ([self.role_name] if self.role_name else [])
+        if not codes:
+            raise ValidationError({"role_names": ["give role_names or role_name"]})
+        return codes
+
 
 class AssignRolesBody(Body):
     user_id: IdStr
     role_ids: Annotated[list[Annotated[str, Field(max_length=130)]], Field(max_length=50)] | None = None
     role_codes: Annotated[list[RoleCode], Field(max_length=50)] | None = None
     app_name: AppName | None = None
+
+    def target(self) -> tuple[str | None, list[str]]:
+        """The app (None: the token's) and the role codes: from ``role_ids`` (``<app>:<code>``, all of
+        one app), or ``role_codes`` with ``app_name``.
+
+        Raises:
+            ValidationError: neither was given, or the ids are malformed or name several apps.
+        """
+        if self.role_ids is not None:
+            pairs = [role_id.partition(":") for role_id in self.role_ids]
+            apps = {a for a, sep, _ in pairs if sep}
+            if len(apps) > 1 or any(not sep for _, sep, _ in pairs):
+                raise ValidationError({"role_ids": ["role ids of one app, as returned by the role routes"]})
+            return (apps.pop() if apps else self.app_name), [code for _, _, code in pairs]
+        if self.role_codes is not None:
+            return self.app_name, list(self.role_codes)
+        raise ValidationError({"role_ids": ["give role_ids, or role_codes with app_name"]})
 
 
 class WechatAppIds(Body):

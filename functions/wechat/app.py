@@ -1,127 +1,21 @@
-"""WeChat function: mini-program, web QR and official-account sign-in, binding, and the redirect flow
-that business systems use (API.md section 4, group ``wechat``)."""
+"""WeChat function: mini-program, web QR and official-account sign-in, binding, and the redirect flow.
+
+The routes live in ``shared.routes.wechat``; this function serves them.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import http
-from shared.container import get_services
-from shared.errors import ValidationError
 from shared.observability import logger, metrics, tracer
-from shared.schemas import AppName, CompatWechatQrBody, Url, WechatBindBody, WechatCodeBody, WechatQrBody
-from shared.services.accounts import SignedIn
+from shared.routes import wechat
 
 app = http.resolver(logger)
-
-
-def _signed_in(result: SignedIn) -> Response[str]:
-    metrics.add_metric(name="SignUps" if result.created else "Logins", unit=MetricUnit.Count, value=1)
-    logger.info("wechat sign-in", extra={"user_id": result.user_info["user_id"], "new_user": result.created})
-    return http.ok(app, {**result.as_data(), "created": result.created}, no_store=True)
-
-
-@app.post("/api/auth/wechat/miniapp/login")
-@tracer.capture_method
-def miniapp_login(body: WechatCodeBody, client: http.Client) -> Response[str]:
-    """Sign in with a mini-program ``wx.login`` code (the user is created, or joined by UnionID)."""
-    return _signed_in(get_services().wechat.sign_in(body.app_name, "miniapp", body.code, client))
-
-
-@app.post("/api/auth/wechat/web/login")
-@tracer.capture_method
-def web_login(body: WechatCodeBody, client: http.Client) -> Response[str]:
-    """Sign in with the code of the web QR page (its ``state`` is single use, 10 minutes)."""
-    wechat = get_services().wechat
-    app_name = body.app_name
-    if body.state:  # the state of a QR code this service made: single use, 10 minutes
-        app_name = wechat.take_state(body.state).get("app_name") or app_name
-    return _signed_in(wechat.sign_in(app_name, "web", body.code, client))
-
-
-@app.post("/api/auth/wechat/qrcode")
-@tracer.capture_method
-def qrcode(body: WechatQrBody) -> Response[str]:
-    """The open-platform QR page URL and its single-use ``state``."""
-    return http.ok(app, get_services().wechat.qr_code(body.app_name, body.redirect_uri))
-
-
-@app.post("/api/auth/wechat/bind", **http.requires("user"))
-@tracer.capture_method
-def bind(body: WechatBindBody, me: http.Me) -> Response[str]:
-    """Link the WeChat identity behind ``code`` to the caller (409 when it belongs to someone else)."""
-    return http.ok(app, get_services().wechat.bind(me.user_id, me.app_name, body.type, body.code))
-
-
-# -- svc_user_auth_zxw clients (API.md section 5) --------------------------------------------------------
-
-
-@app.post("/api/account/wechat/qr-login/get-qrcode")
-def compat_qrcode(body: CompatWechatQrBody) -> Response[str]:
-    """Old clients: the QR page URL for ``WECHAT_REDIRECT_URI``."""
-    redirect_uri = body.WECHAT_REDIRECT_URI or body.redirect_uri
-    if not redirect_uri:
-        raise ValidationError({"WECHAT_REDIRECT_URI": ["required"]})
-    return http.ok(app, get_services().wechat.qr_code(body.app_name, redirect_uri))
-
-
-@app.post("/api/account/wechat/qr-login/login")
-def compat_web_login(body: WechatCodeBody, client: http.Client) -> Response[str]:
-    """Old clients: the web QR sign-in."""
-    return web_login(body, client)
-
-
-def _callback_endpoint() -> str:
-    """This API's callback URL as the browser reaches it (custom domain or execute-api with stage)."""
-    event = app.current_event.raw_event
-    context = event.get("requestContext") or {}
-    host = http.header(event.get("headers"), "host") or context.get("domainName") or "localhost"
-    proto = http.header(event.get("headers"), "x-forwarded-proto") or (
-        "http" if host.startswith(("127.", "localhost")) else "https"
-    )
-    prefix = ""
-    request_path, path = str(context.get("path") or ""), str(event.get("path") or "")
-    if request_path.endswith(path) and request_path != path:
-        prefix = request_path[: len(request_path) - len(path)]  # the stage, on execute-api hosts
-    return f"{proto}://{host}{prefix}/api/auth/wechat/callback"
-
-
-def _redirect(location: str) -> Response[str]:
-    return Response(status_code=302, headers={"Location": location, "Cache-Control": "no-store"}, body="")
-
-
-@app.get("/api/auth/wechat/login", **http.raw_route("redirect"))
-@tracer.capture_method
-def login_redirect(
-    client: http.Client,
-    callback_camel: Annotated[Url | None, Query(alias="callbackUrl")] = None,
-    callback_url: Annotated[Url | None, Query()] = None,
-    app_name: Annotated[AppName | None, Query()] = None,
-) -> Response[str]:
-    """The redirect sign-in: 302 to WeChat (in WeChat's browser the official-account OAuth, elsewhere
-    the QR page); ``callbackUrl`` must match the app's allowed origins."""
-    target = callback_camel or callback_url
-    if not target:
-        raise ValidationError({"callbackUrl": ["required"]})
-    location = get_services().wechat.login_redirect(app_name, target, client.user_agent, _callback_endpoint())
-    return _redirect(location)
-
-
-@app.get("/api/auth/wechat/callback", **http.raw_route("redirect"))
-@tracer.capture_method
-def callback(
-    client: http.Client,
-    code: Annotated[str, Query(min_length=1, max_length=256)],
-    state: Annotated[str, Query(max_length=64)] = "",
-) -> Response[str]:
-    """WeChat's redirect back: 302 to the ``callbackUrl`` with ``userId``, ``token`` and ``refreshToken``."""
-    return _redirect(get_services().wechat.callback(code, state, client))
+app.include_router(wechat.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

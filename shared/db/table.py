@@ -13,6 +13,7 @@ from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, Transa
 from pynamodb.transactions import TransactWrite
 
 from shared.db.models import BaseItem, bind
+from shared.request_scope import next_transaction_token
 
 
 class Table:
@@ -28,8 +29,9 @@ class Table:
         return BaseItem._get_connection().connection
 
     def transaction(self) -> TransactWrite:
-        """A write transaction (all or nothing) on this table."""
-        return TransactWrite(connection=self.connection())
+        """A write transaction (all or nothing) on this table, with the ``ClientRequestToken`` the current
+        request derives for it (``shared.request_scope``; outside a request botocore generates one)."""
+        return TransactWrite(connection=self.connection(), client_request_token=next_transaction_token())
 
 
 def error_code(error: PynamoDBException) -> str | None:

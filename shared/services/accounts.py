@@ -10,13 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from shared.clock import Clock, IdFactory, iso, new_id, system_clock
+from shared.clock import Clock, IdFactory, new_id, system_clock
 from shared.db import keys
 from shared.db.codes import CodeUse, CodeUsedError
 from shared.db.lockout import Locked, LockoutRepository
 from shared.db.throttle import ThrottleRepository
 from shared.db.users import ClaimTakenError, StaleRecordError, UserRepository, roles_of
-from shared.domain import Account, ClientInfo, RoleGrant, User, UserRecord
+from shared.domain import Account, ClientInfo, RoleGrant, Session, User, UserRecord
 from shared.errors import (
     AppError,
     CaptchaInvalidError,
@@ -37,7 +37,7 @@ from shared.services.apps import AppDirectory
 from shared.services.captcha import CaptchaService
 from shared.services.codes import CodeService
 from shared.services.passwords import PasswordHasher, PasswordPolicy
-from shared.services.sessions import SessionService, TokenPair, authorization_of
+from shared.services.sessions import SessionService, TokenPair
 
 NO_SUCH_USER = "-"  # the lockout name of an empty identifier
 ATTEMPTS = 3
@@ -61,14 +61,17 @@ class RegisterCommand:
 
 @dataclass
 class SignedIn:
-    """The result of a sign-in: tokens and the user as seen from the token's app."""
+    """The result of a sign-in: the tokens, and the user item as it is after the sign-in (its grants
+    resolved for ``app_name``, the token's app)."""
 
     tokens: TokenPair
-    user_info: dict[str, Any]
+    record: UserRecord
+    app_name: str
     created: bool = False
 
-    def as_data(self) -> dict[str, Any]:
-        return {**self.tokens.as_data(), "user_info": self.user_info}
+    @property
+    def user_id(self) -> str:
+        return self.record.user.user_id
 
 
 @dataclass(frozen=True)
@@ -121,54 +124,6 @@ def claim_error(claim: str) -> AppError:
     if claim.startswith("PHONE#"):
         return PhoneTakenError()
     return UsernameTakenError()
-
-
-def profile_view(user: User) -> dict[str, Any]:
-    """The public profile fields of a user (never the password hash)."""
-    return {
-        "user_id": user.user_id,
-        "username": user.username,
-        "nickname": user.nickname,
-        "real_name": user.real_name,
-        "email": user.email,
-        "phone": user.phone,
-        "avatar": user.avatar,
-        "gender": user.gender,
-        "birthday": user.birthday,
-        "union_id": user.union_id,
-        "referer_id": user.referer_id,
-        "department_id": user.department_id,
-        "status": user.status,
-        "created_at": iso(user.created_at),
-        "last_login_at": iso(user.last_login_at) if user.last_login_at else None,
-    }
-
-
-def user_info(record: UserRecord, app_name: str) -> dict[str, Any]:
-    """``user_info`` of API.md section 2: roles and permissions of ``app_name`` only."""
-    grants = record.grants_in(app_name)
-    _, permissions = authorization_of(grants)
-    return {
-        **profile_view(record.user),
-        "app_name": app_name,
-        "roles": [
-            {"role_id": g.role_id, "role_code": g.role_code, "role_name": g.role_name, "app_name": g.app_name}
-            for g in sorted(grants, key=lambda g: g.role_code)
-        ],
-        "permissions": permissions,
-        "accounts": [
-            {
-                "provider": a.provider,
-                "type": a.account_type,
-                "app_id": a.app_id,
-                "open_id": a.open_id,
-                "nickname": a.nickname,
-                "avatar_url": a.avatar_url,
-                "created_at": iso(a.created_at),
-            }
-            for a in record.accounts
-        ],
-    }
 
 
 class AccountService:
@@ -267,7 +222,7 @@ class AccountService:
         except ClaimTakenError as exc:
             raise claim_error(exc.claim) from exc
         record = UserRecord(user=user, accounts=[account], grants=grants, roles=roles_of(grants))
-        return SignedIn(tokens, user_info(record, app_name), created=True)
+        return SignedIn(tokens, record, app_name, created=True)
 
     def _check_referer(self, referer_id: str | None) -> None:
         """Raises: ValidationError: ``referer_id`` names nobody (API.md section 7)."""
@@ -424,7 +379,7 @@ class AccountService:
         for grant in new_grants:
             record.roles.setdefault(grant.app_name, {})[grant.role_code] = grant.epoch
         record.user.last_login_at = now
-        return SignedIn(tokens, user_info(record, app_name))
+        return SignedIn(tokens, record, app_name)
 
     # -- profile -------------------------------------------------------------------------------
     def get(self, user_id: str, app_name: str | None = None) -> UserRecord:
@@ -449,15 +404,10 @@ class AccountService:
             raise NotFoundError()
         return record
 
-    def sessions_of(self, user_id: str, current_session_id: str | None) -> list[dict[str, Any]]:
-        """The user's live sessions (their ids are listed on the user item)."""
+    def sessions_of(self, user_id: str) -> list[Session]:
+        """The user's live sessions, oldest first (their ids are listed on the user item)."""
         record = self.item(user_id)
-        return self.sessions.list_sessions(
-            sorted(record.sessions, key=record.sessions.__getitem__), record.rev, current_session_id
-        )
-
-    def info(self, user_id: str, app_name: str) -> dict[str, Any]:
-        return user_info(self.get(user_id, app_name), app_name)
+        return self.sessions.list_sessions(sorted(record.sessions, key=record.sessions.__getitem__), record.rev)
 
     def update_profile(
         self,
@@ -466,7 +416,7 @@ class AccountService:
         changes: dict[str, Any],
         allowed: tuple[str, ...] = PROFILE_FIELDS,
         vouched: bool = False,
-    ) -> dict[str, Any]:
+    ) -> UserRecord:
         """Change profile fields; a new email moves the email claim atomically. A user changing their
         own email proves it with a ``bind`` code sent to the new address (``email_code``); an admin of
         app0 vouches for it (``vouched``).
@@ -502,7 +452,7 @@ class AccountService:
                 raise claim_error(exc.claim) from exc
             for name, value in updates.items():
                 setattr(record.user, name, value)
-        return user_info(record, app_name)
+        return record
 
     def _require_bind_code(self, email: str, code: Any) -> None:
         """Raises: ValidationError (no code), CodeInvalidError/CodeExpiredError (a wrong one)."""

@@ -9,9 +9,10 @@ the unguarded domain, also used by sign-up, bootstrap and tests.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from shared.domain import AppConfig, Role, RoleGrant
+from shared.domain import AppConfig, Page, Role, RoleGrant, User, UserRecord
 from shared.errors import NotFoundError
 from shared.services.accounts import AccountService
 from shared.services.admin_scope import AdminScope, Caller, Target, UserAccess, sees_every_user, union
@@ -97,31 +98,36 @@ class AdminActions:
         return self.roles.has_role(caller.user_id, app, role_code)
 
     # -- users ---------------------------------------------------------------------------------------
-    def list_users(self, caller: Caller, app_name: str | None, query: dict[str, str], page_size: int) -> dict[str, Any]:
+    def list_users(self, caller: Caller, app_name: str | None, query: dict[str, str], page_size: int) -> Page[User]:
         app = self._app(caller, app_name)
         self.scope.check(caller, "system:user:list", Target(app=app))
         members_of = None if sees_every_user(caller) else caller.app_name
         return self.user_admin.list_users(app, query, page_size, members_of=members_of)
 
-    def create_user(self, caller: Caller, app_name: str | None, fields: dict[str, Any]) -> dict[str, Any]:
+    def create_user(self, caller: Caller, app_name: str | None, fields: dict[str, Any]) -> UserRecord:
         app = self._app(caller, app_name)
         self.scope.check(caller, "system:user:add", Target(app=app, org=True))
         return self.user_admin.create(app, fields)
 
-    def view_user(self, caller: Caller, user_id: str) -> dict[str, Any]:
+    def view_user(self, caller: Caller, user_id: str) -> UserRecord:
+        """The user, with the roles the caller may see: every app's for app0's admins, else their app's."""
         user = self.accounts.get(user_id)
         self.scope.check(caller, "system:user:query", Target(app=caller.app_name, user=user))
-        info = self.user_admin.view(user_id, caller.app_name)
-        if not sees_every_user(caller):
-            info["all_roles"] = [r for r in info["all_roles"] if r["app_name"] == caller.app_name]
-        return info
+        return self.seen_by(caller, self.user_admin.view(user_id))
 
-    def update_user(self, caller: Caller, user_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    @staticmethod
+    def seen_by(caller: Caller, record: UserRecord) -> UserRecord:
+        """``record`` with only the grants ``caller`` may see."""
+        if sees_every_user(caller):
+            return record
+        return replace(record, grants=record.grants_in(caller.app_name))
+
+    def update_user(self, caller: Caller, user_id: str, fields: dict[str, Any]) -> UserRecord:
         user = self.accounts.get(user_id)
         org = any(name in fields for name in ORG_FIELDS)  # setting one to null counts too
         target = Target(app=caller.app_name, org=org, user=user, access=UserAccess.CHANGE)
         self.scope.check(caller, "system:user:edit", target)
-        return self.user_admin.update(user_id, caller.app_name, fields)
+        return self.seen_by(caller, self.user_admin.update(user_id, caller.app_name, fields))
 
     def delete_user(self, caller: Caller, user_id: str) -> None:
         user = self.accounts.get(user_id)
@@ -131,7 +137,7 @@ class AdminActions:
     # -- role definitions ----------------------------------------------------------------------------
     def list_roles(
         self, caller: Caller, app_name: str | None, filters: dict[str, str], page: int, page_size: int
-    ) -> dict[str, Any]:
+    ) -> Page[Role]:
         app = self._app(caller, app_name)
         self.scope.check(caller, "system:role:list", Target(app=app))
         return self.role_admin.list_roles(app, filters, page, page_size)

@@ -7,7 +7,7 @@ switches, WeChat AppIDs) and its own roles; a grant in one app never counts in a
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, replace
+from dataclasses import replace
 from typing import Any
 
 from shared.clock import Clock, IdFactory, new_id, system_clock
@@ -45,12 +45,6 @@ def origin_allowed(url: str, origins: list[str]) -> bool:
     userinfo or a malformed host has no origin)."""
     origin = url_origin(url)
     return origin is not None and origin in origins
-
-
-def app_view(app: AppConfig) -> dict[str, Any]:
-    data = asdict(app)
-    data["wechat"] = {k: v for k, v in (app.wechat or {}).items() if "secret" not in k.lower()}
-    return data
 
 
 class AppDirectory:

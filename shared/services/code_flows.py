@@ -8,9 +8,7 @@ account to the code's bearer, stripped of what was not proven (API.md section 7)
 
 from __future__ import annotations
 
-from typing import Any
-
-from shared.clock import Clock, IdFactory, iso, new_id, system_clock
+from shared.clock import Clock, IdFactory, new_id, system_clock
 from shared.db import keys
 from shared.db.codes import CodeUse, CodeUsedError
 from shared.db.users import ClaimTakenError, StaleRecordError, UserRepository, roles_of
@@ -22,7 +20,7 @@ from shared.errors import (
     UserDisabledError,
     ValidationError,
 )
-from shared.services.accounts import AccountService, SignedIn, user_info
+from shared.services.accounts import AccountService, SignedIn
 from shared.services.apps import AppDirectory
 from shared.services.codes import CodeService, target_of
 from shared.services.sessions import SessionService
@@ -133,7 +131,7 @@ class CodeFlows:
         except CodeUsedError as exc:
             raise CodeInvalidError() from exc
         record = UserRecord(user=user, accounts=[account], grants=[grant], roles=roles_of([grant]))
-        return SignedIn(tokens, user_info(record, app), created=True)
+        return SignedIn(tokens, record, app, created=True)
 
     def change_phone(
         self,
@@ -142,7 +140,7 @@ class CodeFlows:
         new_phone: str,
         sms_code: str,
         code_types: tuple[str, ...] = ("change_phone",),
-    ) -> dict[str, Any]:
+    ) -> UserRecord:
         """Move the user to a new phone proven by a code sent to it.
 
         Raises:
@@ -169,7 +167,7 @@ class CodeFlows:
                 raise PhoneTakenError() from exc
             except StaleRecordError:
                 continue
-        return self.accounts.info(user_id, app_name)
+        return self.accounts.get(user_id, app_name)
 
     def reset_password(self, channel: str, target: str, code: str, new_password: str, confirm: str | None) -> int:
         """Set a new password proven by a ``reset_password`` code; revokes every session.
@@ -192,9 +190,8 @@ class CodeFlows:
             ended = len(self.users.take_over(record, proven))
         return ended + self.accounts.set_password(user_id, new_password)
 
-    def invitees(self, user_id: str) -> dict[str, Any]:
+    def invitees(self, user_id: str) -> list[User]:
+        """The users who signed up with ``user_id`` as their referer."""
         if self.users.load(user_id, apps=[]) is None:
             raise NotFoundError()
-        people = self.users.invitees(user_id)
-        items = [{"user_id": u.user_id, "nickname": u.nickname, "created_at": iso(u.created_at)} for u in people]
-        return {"items": items, "total": len(items)}
+        return list(self.users.invitees(user_id))

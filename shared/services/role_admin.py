@@ -11,17 +11,18 @@ permission or be deleted; an app's default role never holds one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, replace
-from typing import Any
+from dataclasses import replace
+from typing import Any, TypeVar
 
 from shared.clock import Clock, IdFactory, new_id, system_clock
 from shared.db.apps import AppRepository, RoleDefsChangedError
-from shared.domain import Role
+from shared.domain import Page, Role
 from shared.errors import AppError, NotFoundError, ServiceUnavailableError, ValidationError
 from shared.services.apps import AppDirectory, check_role_code
 from shared.services.catalog import SUPER_ADMIN_APP, SUPER_ADMIN_ROLE, SYSTEM_PERMISSIONS, admin_permissions, role_id
 
 MAX_PAGE_SIZE = 100
+T = TypeVar("T")
 ATTEMPTS = 3
 
 RoleGuard = Callable[[Role, Role], None]
@@ -44,25 +45,13 @@ def split_role_id(value: str) -> tuple[str, str]:
     return app_name, code
 
 
-def role_view(role: Role, members: int | None = None) -> dict[str, Any]:
-    data = asdict(role)
-    if members is not None:
-        data["user_count"] = members
-    return data
-
-
-def paginate(items: list[Any], page: int, page_size: int) -> dict[str, Any]:
+def paginate(items: list[T], page: int, page_size: int) -> Page[T]:
+    """Page ``page`` of a list held whole (the roles of one app are one item)."""
     if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValidationError({"page_size": [f"1 to {MAX_PAGE_SIZE}"], "page": ["1 or more"]})
     start = (page - 1) * page_size
-    has_more = start + page_size < len(items)
-    return {
-        "items": items[start : start + page_size],
-        "page": page,
-        "page_size": page_size,
-        "total": len(items),
-        "next_cursor": str(page + 1) if has_more else None,
-    }
+    next_cursor = str(page + 1) if start + page_size < len(items) else None
+    return Page(items[start : start + page_size], page_size, next_cursor, page=page, total=len(items))
 
 
 class RoleAdmin:
@@ -85,7 +74,7 @@ class RoleAdmin:
             raise NotFoundError()
         return role
 
-    def list_roles(self, app_name: str, filters: dict[str, str], page: int, page_size: int) -> dict[str, Any]:
+    def list_roles(self, app_name: str, filters: dict[str, str], page: int, page_size: int) -> Page[Role]:
         roles = self.repository.list_roles(self.apps.resolve(app_name))
         if filters.get("role_code"):
             roles = [r for r in roles if r.role_code == filters["role_code"]]
@@ -93,7 +82,7 @@ class RoleAdmin:
             roles = [r for r in roles if filters["role_name"] in r.role_name]
         if filters.get("status"):
             roles = [r for r in roles if r.status == filters["status"]]
-        return paginate([role_view(r) for r in sorted(roles, key=lambda r: r.role_code)], page, page_size)
+        return paginate(sorted(roles, key=lambda r: r.role_code), page, page_size)
 
     def create(self, fields: dict[str, Any]) -> Role:
         """Raises: RoleExistsError, NotFoundError (no such app), ValidationError."""

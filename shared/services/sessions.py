@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from shared.clock import Clock, IdFactory, iso, new_id, system_clock
+from shared.clock import Clock, IdFactory, new_id, system_clock
 from shared.db.sessions import SessionRepository
 from shared.domain import ClientInfo, RoleGrant, Session
 from shared.errors import RefreshTokenReusedError, TokenExpiredError, TokenInvalidError, TokenRevokedError
@@ -193,23 +193,10 @@ class SessionService:
         claims = self.tokens.verify_access(token)
         return claims, self.check(claims)
 
-    def list_sessions(self, session_ids: list[str], rev: int, current_session_id: str | None) -> list[dict[str, Any]]:
+    def list_sessions(self, session_ids: list[str], rev: int) -> list[Session]:
         """The user's live sessions (``session_ids`` from the user item; ``rev`` its sessions epoch)."""
         now = self.clock()
-        return [
-            {
-                "session_id": s.session_id,
-                "app_name": s.app_name,
-                "created_at": iso(s.created_at),
-                "last_used_at": iso(s.last_used_at),
-                "expires_at": iso(s.effective_expiry()),
-                "ip": s.ip,
-                "user_agent": s.user_agent,
-                "current": s.session_id == current_session_id,
-            }
-            for s in self.sessions.get_many(session_ids)
-            if s.effective_expiry() > now and s.rev == rev
-        ]
+        return [s for s in self.sessions.get_many(session_ids) if s.effective_expiry() > now and s.rev == rev]
 
     def revoke(self, user_id: str, session_id: str) -> int:
         """Delete one of the user's sessions; 0 when it was not theirs or not there."""

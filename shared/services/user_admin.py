@@ -11,10 +11,10 @@ from typing import Any
 from shared.clock import Clock, system_clock
 from shared.db.apps import AppRepository
 from shared.db.users import ClaimTakenError, StaleRecordError, UserRepository
-from shared.domain import User
+from shared.domain import Page, User, UserRecord
 from shared.errors import PhoneTakenError, ServiceUnavailableError, ValidationError
 from shared.identifiers import normalize_email, normalize_phone
-from shared.services.accounts import PROFILE_FIELDS, AccountService, profile_view, user_info
+from shared.services.accounts import PROFILE_FIELDS, AccountService
 from shared.services.sessions import SessionService
 
 ADMIN_FIELDS = (*PROFILE_FIELDS, "department_id")
@@ -80,20 +80,13 @@ class UserAdmin:
         self.apps = apps
         self.clock = clock
 
-    def view(self, user_id: str, app_name: str) -> dict[str, Any]:
-        """``user_info`` of the app, plus every role the user holds in any app."""
-        record = self.accounts.get(user_id)
-        info = user_info(record, app_name)
-        info["all_roles"] = [
-            {"role_id": g.role_id, "role_code": g.role_code, "role_name": g.role_name, "app_name": g.app_name}
-            for g in sorted(record.grants, key=lambda g: (g.app_name, g.role_code))
-        ]
-        info["has_password"] = bool(record.user.password_hash)
-        return info
+    def view(self, user_id: str) -> UserRecord:
+        """The user with every role they hold, in every app."""
+        return self.accounts.get(user_id)
 
     def list_users(
         self, app_name: str, query: dict[str, str], page_size: int, members_of: str | None = None
-    ) -> dict[str, Any]:
+    ) -> Page[User]:
         """The user directory, newest first, ``page_size`` ≤ 100, with ``cursor`` (or ``page``) paging.
 
         ``username``/``email``/``phone`` are exact (case-insensitive) through their claims; ``role_code``
@@ -128,15 +121,10 @@ class UserAdmin:
             page = _positive(query.get("page"), "page")
             start = (page - 1) * page_size
         end = start + page_size
-        return {
-            "items": [self._row(u) for u in people[start:end]],
-            "page": page,
-            "page_size": page_size,
-            "total": len(people),
-            "next_cursor": encode_offset(end) if end < len(people) else None,
-        }
+        next_cursor = encode_offset(end) if end < len(people) else None
+        return Page(people[start:end], page_size, next_cursor, page=page, total=len(people))
 
-    def _directory_page(self, query: dict[str, str], page_size: int) -> dict[str, Any]:
+    def _directory_page(self, query: dict[str, str], page_size: int) -> Page[User]:
         """A page of the whole organisation's directory (GSI2, sharded), by cursor or by page number."""
         before = decode_cursor(query.get("cursor"))
         page = _positive(query.get("page"), "page")
@@ -147,14 +135,9 @@ class UserAdmin:
                 users = []
                 break
             users, last = self.users.directory(page_size, last, *filters)
-        return {
-            "items": [self._row(u) for u in users],
-            "page": page if before is None else None,
-            "page_size": page_size,
-            "next_cursor": encode_cursor(last),
-        }
+        return Page(users, page_size, encode_cursor(last), page=page if before is None else None)
 
-    def create(self, app_name: str, fields: dict[str, Any]) -> dict[str, Any]:
+    def create(self, app_name: str, fields: dict[str, Any]) -> UserRecord:
         """An admin creates a user (with the app's default role; a password is optional)."""
         from shared.services.accounts import RegisterCommand
 
@@ -172,7 +155,7 @@ class UserAdmin:
         extra = {k: fields[k] for k in ("department_id", "gender", "birthday", "avatar") if fields.get(k)}
         if extra:
             self.accounts.update_profile(created.user_id, app_name, extra, allowed=ADMIN_FIELDS)
-        return self.view(created.user_id, app_name)
+        return self.view(created.user_id)
 
     def delete(self, user_id: str) -> None:
         """Remove the user, its role links and identifier claims; its sessions die with the user item
@@ -203,11 +186,7 @@ class UserAdmin:
             and (not query.get("real_name") or (user.real_name or "").startswith(query["real_name"]))
         )
 
-    @staticmethod
-    def _row(user: User) -> dict[str, Any]:
-        return profile_view(user)
-
-    def update(self, user_id: str, app_name: str, fields: dict[str, Any]) -> dict[str, Any]:
+    def update(self, user_id: str, app_name: str, fields: dict[str, Any]) -> UserRecord:
         """Profile fields, ``email`` and ``phone`` (claims moved; the admin vouches for them),
         ``password`` (set by the admin: every session of the user ends) and ``status``.
 
@@ -245,7 +224,7 @@ class UserAdmin:
             self.accounts.set_status(user_id, str(fields["status"]))
         if fields.get("password"):
             self.accounts.set_password(user_id, str(fields["password"]))
-        return self.view(user_id, app_name)
+        return self.view(user_id)
 
     def _change_phone(self, user_id: str, phone: str) -> None:
         for _ in range(3):

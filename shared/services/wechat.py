@@ -35,7 +35,7 @@ from shared.errors import (
     ValidationError,
 )
 from shared.providers.wechat import WechatClient, WechatUser
-from shared.services.accounts import AccountService, SignedIn, user_info
+from shared.services.accounts import AccountService, SignedIn
 from shared.services.apps import WECHAT_TYPES, AppDirectory, origin_allowed
 from shared.services.catalog import SUPER_ADMIN_APP, SUPER_ADMIN_ROLE
 from shared.services.sessions import SessionService
@@ -249,9 +249,9 @@ class WechatSignIn:
         audit = {"action": "wechat_register", "at": now, "id": self.ids(), "ip": client.ip}
         self.users.create(user, claims, [account], grants, tokens.session, audit)
         record = UserRecord(user=user, accounts=[account], grants=grants)
-        return SignedIn(tokens, user_info(record, app), created=True)
+        return SignedIn(tokens, record, app, created=True)
 
-    def bind(self, user_id: str, app_name: str, account_type: str, code: str) -> dict[str, Any]:
+    def bind(self, user_id: str, app_name: str, account_type: str, code: str) -> UserRecord:
         """Link the WeChat identity behind ``code`` to the signed-in user.
 
         Raises:
@@ -270,7 +270,7 @@ class WechatSignIn:
                 self.users.link_account(user_id, identity.account(self.clock()), new_union, self.clock())
             except ClaimTakenError as exc:
                 raise AccountLinkedError() from exc
-        return self.accounts.info(user_id, app.app_name)
+        return self.accounts.get(user_id, app.app_name)
 
     # -- browser flows -------------------------------------------------------------------------------
     def new_state(self, data: dict[str, Any]) -> str:
@@ -328,7 +328,7 @@ class WechatSignIn:
         signed_in = self.sign_in(data.get("app_name"), str(data.get("type", "web")), code, client)
         joiner = "&" if "?" in callback_url else "?"
         query = (
-            f"userId={quote(signed_in.user_info['user_id'])}&token={quote(signed_in.tokens.access_token)}"
+            f"userId={quote(signed_in.user_id)}&token={quote(signed_in.tokens.access_token)}"
             f"&refreshToken={quote(signed_in.tokens.refresh_token)}"
         )
         return f"{callback_url}{joiner}{query}"

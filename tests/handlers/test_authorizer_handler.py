@@ -41,13 +41,13 @@ def token_event(token: str) -> dict[str, str]:
 def test_valid_token_gets_an_allow_policy_and_context(services: Services, context) -> None:
     signed_in = services.accounts.register(RegisterCommand(username="alice", password="secret123"), ClientInfo())
     policy = authorizer.lambda_handler(token_event(signed_in.tokens.access_token), context)
-    assert policy["principalId"] == signed_in.user_info["user_id"]
+    assert policy["principalId"] == signed_in.user_id
     document = policy["policyDocument"]
     assert allowed(document, f"{ARN}/GET/api/auth/user/info") and allowed(document, f"{ARN}/GET/api/auth/sessions/")
     assert allowed(document, f"{ARN}/DELETE/api/auth/sessions/abc/")
     assert not allowed(document, f"{ARN}/GET/api/roles/admin-data")  # needs role admin
     assert policy["context"] == {
-        "user_id": signed_in.user_info["user_id"],
+        "user_id": signed_in.user_id,
         "session_id": signed_in.tokens.session.session_id,
         "app_name": "app0",
         "roles": "l0",
@@ -63,7 +63,7 @@ def test_missing_or_malformed_tokens_are_unauthorized(services: Services, contex
 
 def test_revoked_session_is_unauthorized(services: Services, context) -> None:
     signed_in = services.accounts.register(RegisterCommand(username="alice", password="secret123"), ClientInfo())
-    services.sessions.revoke(signed_in.user_info["user_id"], signed_in.tokens.session.session_id)
+    services.sessions.revoke(signed_in.user_id, signed_in.tokens.session.session_id)
     with pytest.raises(Exception, match="^Unauthorized$"):
         authorizer.lambda_handler(token_event(signed_in.tokens.access_token), context)
 

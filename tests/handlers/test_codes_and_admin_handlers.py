@@ -37,7 +37,7 @@ def test_assign_role_event(services: Services, event, context) -> None:
     as_root = {"user_id": str(root_id), "session_id": "s", "app_name": "app0", "roles": "admin,l0"}
     as_root["permissions"] = ",".join(SYSTEM_PERMISSIONS)
     user = services.accounts.register(RegisterCommand(username="bob", password="secret123"), ClientInfo())
-    body = {"user_id": user.user_info["user_id"], "role_name": "editor", "app_name": "app0"}
+    body = {"user_id": user.user_id, "role_name": "editor", "app_name": "app0"}
     # When the sample event is sent with that context
     response = admin.lambda_handler(event("admin-assign-role.json", body=body, authorizer=as_root), context)
     # Then the role is assigned; a missing user is 404

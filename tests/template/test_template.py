@@ -177,3 +177,26 @@ def test_the_document_describes_every_deployed_route_with_its_protection() -> No
     users = doc["paths"]["/api/users"]["get"]
     assert users["x-requirement"] == "perm:system:user:list" and users["security"] == [{"bearerAuth": []}]
     assert "security" not in doc["paths"]["/api/auth/login"]["post"]
+
+
+def test_every_enveloped_route_documents_what_it_answers() -> None:
+    """Each route names its ``data`` model (``http.answers``): the document says what comes back."""
+    from buildtools.openapi import DOCUMENT
+
+    doc = json.loads(DOCUMENT.read_text(encoding="utf-8"))
+    schemas = doc["components"]["schemas"]
+    info = doc["paths"]["/api/auth/user/info"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    envelope = schemas[info["$ref"].rsplit("/", 1)[1]]
+    assert envelope["properties"]["data"] == {"$ref": "#/components/schemas/UserInfo"}
+    assert {"user_id", "roles", "permissions", "accounts"} <= set(schemas["UserInfo"]["required"])
+    assert "password_hash" not in schemas["UserInfo"]["properties"]
+    created = doc["paths"]["/api/auth/register"]["post"]["responses"]
+    assert "201" in created and "200" not in created
+
+
+def test_a_route_without_a_response_model_fails_the_build() -> None:
+    from buildtools.openapi import RouteMapError, with_envelopes
+
+    bare = {"responses": {"200": {"description": "Successful Response", "content": {"application/json": {}}}}}
+    with pytest.raises(RouteMapError, match="no response model"):
+        with_envelopes({"paths": {"/api/x": {"get": {**bare, "operationId": "x"}}}})

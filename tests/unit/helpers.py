@@ -7,8 +7,12 @@ import json
 import threading
 from typing import Any
 
+from shared.container import Services
 from shared.db.models import AppItem, UserItem
+from shared.domain import UserRecord
 from shared.providers.base import ProviderError
+from shared.services.accounts import SignedIn
+from shared.views import SessionView, SignIn, UserInfo
 
 PASSWORD = "secret123"
 
@@ -60,3 +64,28 @@ class FakeSender:
 
     def last(self) -> str:
         return self.sent[-1][1]
+
+
+def user_info_of(result: SignedIn) -> dict[str, Any]:
+    """``user_info`` of a sign-in, as the API answers it."""
+    return UserInfo.of_record(result.record, result.app_name).model_dump(mode="json")
+
+
+def sign_in_data(result: SignedIn) -> dict[str, Any]:
+    """A sign-in's ``data``, as the API answers it."""
+    return SignIn.of_sign_in(result.tokens, result.record, result.app_name).model_dump(mode="json")
+
+
+def info_of(services: Services, user_id: str, app_name: str) -> dict[str, Any]:
+    """``user_info`` of a user in an app, as ``GET /api/auth/user/info/`` answers it."""
+    return UserInfo.of_record(services.accounts.get(user_id, app_name), app_name).model_dump(mode="json")
+
+
+def sessions_of(services: Services, user_id: str, current: str | None = None) -> list[dict[str, Any]]:
+    """The user's live sessions, as ``GET /api/auth/sessions/`` lists them."""
+    return [SessionView.of(s, current).model_dump(mode="json") for s in services.accounts.sessions_of(user_id)]
+
+
+def user_view(record: UserRecord, app_name: str = "app0") -> dict[str, Any]:
+    """``user_info`` of a user item a service returned, as the API answers it."""
+    return UserInfo.of_record(record, app_name).model_dump(mode="json")

@@ -22,7 +22,17 @@ from shared.errors import (
 )
 from shared.services.accounts import RegisterCommand, SignedIn
 from shared.services.catalog import SYSTEM_PERMISSIONS
-from tests.unit.helpers import PASSWORD, bind_email_code, create_app, set_status
+from tests.unit.helpers import (
+    PASSWORD,
+    bind_email_code,
+    create_app,
+    info_of,
+    sessions_of,
+    set_status,
+    sign_in_data,
+    user_info_of,
+    user_view,
+)
 
 SignUp = Callable[..., SignedIn]
 CLIENT = ClientInfo(ip="198.51.100.1", user_agent="pytest")
@@ -48,7 +58,7 @@ def test_register_returns_tokens_and_user_info_with_the_default_role(services: S
     result = sign_up("alice", email="Alice@Example.com", phone="13800138000", nickname="Al")
 
     # Then the answer has both tokens and the user as seen from app0
-    data = result.as_data()
+    data = sign_in_data(result)
     assert data["token_type"] == "Bearer"
     assert data["expires_in"] == 3600
     assert data["access_token"] and data["refresh_token"]
@@ -70,7 +80,7 @@ def test_register_returns_tokens_and_user_info_with_the_default_role(services: S
 
 def test_register_never_exposes_the_password_or_its_hash(sign_up: SignUp, scan_table):
     result = sign_up("alice")
-    text = json.dumps(result.as_data(), ensure_ascii=False)
+    text = json.dumps(sign_in_data(result), ensure_ascii=False)
     assert PASSWORD not in text
     assert "$2b$" not in text
     assert "password_hash" not in text
@@ -85,11 +95,11 @@ def test_register_with_configured_default_role_in_another_app(services: Services
     create_app("shop", default_role="member", now=clock())
 
     # When a user signs up there
-    info = sign_up("buyer", app_name="shop").user_info
+    info = user_info_of(sign_up("buyer", app_name="shop"))
 
     # Then the user holds shop's default role and nothing in app0
     assert [(r["role_id"], r["app_name"]) for r in info["roles"]] == [("shop:member", "shop")]
-    assert services.accounts.info(info["user_id"], "app0")["roles"] == []
+    assert info_of(services, info["user_id"], "app0")["roles"] == []
 
 
 @pytest.mark.parametrize("second", ["ALICE", "aLiCe", " alice "])
@@ -106,7 +116,7 @@ def test_usernames_are_unique_case_insensitively(sign_up: SignUp, second: str):
 
 
 def test_registered_username_keeps_its_case(sign_up: SignUp):
-    assert sign_up("MixedCase").user_info["username"] == "MixedCase"
+    assert user_info_of(sign_up("MixedCase"))["username"] == "MixedCase"
 
 
 def test_email_is_unique_case_insensitively(sign_up: SignUp):
@@ -150,7 +160,7 @@ def test_failed_sign_up_claims_nothing(sign_up: SignUp):
         sign_up("carol", email="taken@example.com", phone="13900139000")
 
     # Then neither the username nor the phone was claimed by the failed attempt
-    assert sign_up("carol", phone="13900139000").user_info["username"] == "carol"
+    assert user_info_of(sign_up("carol", phone="13900139000"))["username"] == "carol"
 
 
 def test_confirm_password_mismatch(sign_up: SignUp, scan_table):
@@ -159,7 +169,7 @@ def test_confirm_password_mismatch(sign_up: SignUp, scan_table):
     assert (caught.value.status, caught.value.code) == (400, "PASSWORD_MISMATCH")
     assert not [i for i in scan_table() if str(i["PK"]).startswith(("USER#", "UNAME#"))]
     # a matching confirmation is fine
-    assert sign_up("dave", confirm_password=PASSWORD).user_info["username"] == "dave"
+    assert user_info_of(sign_up("dave", confirm_password=PASSWORD))["username"] == "dave"
 
 
 @pytest.mark.parametrize(
@@ -216,16 +226,16 @@ def test_login_by_username_email_or_phone(services: Services, alice: SignedIn, i
     result = login(services, identifier)
 
     # Then she gets her own user and a new session
-    assert result.user_info["user_id"] == alice.user_info["user_id"]
+    assert result.user_id == alice.user_id
     assert result.tokens.session.session_id != alice.tokens.session.session_id
-    assert services.sessions.verify(result.tokens.access_token)[0].user_id == alice.user_info["user_id"]
+    assert services.sessions.verify(result.tokens.access_token)[0].user_id == alice.user_id
 
 
 def test_login_stamps_last_login_at(services: Services, alice: SignedIn, clock):
     clock.advance(120)
     result = login(services, "alice")
-    assert result.user_info["last_login_at"] != alice.user_info["last_login_at"]
-    stored = services.accounts.get(alice.user_info["user_id"]).user
+    assert user_info_of(result)["last_login_at"] != user_info_of(alice)["last_login_at"]
+    stored = services.accounts.get(alice.user_id).user
     assert stored.last_login_at == int(clock())
 
 
@@ -252,7 +262,7 @@ def test_wrong_password_and_unknown_user_get_the_same_error(
 
 def test_disabled_user_with_the_right_password_is_refused(services: Services, alice: SignedIn):
     # Given Alice is disabled
-    set_status(alice.user_info["user_id"], "disabled")
+    set_status(alice.user_id, "disabled")
 
     # When she signs in with the right password
     with pytest.raises(UserDisabledError) as caught:
@@ -263,14 +273,14 @@ def test_disabled_user_with_the_right_password_is_refused(services: Services, al
 
 
 def test_disabled_user_with_a_wrong_password_learns_nothing_about_the_status(services: Services, alice: SignedIn):
-    set_status(alice.user_info["user_id"], "disabled")
+    set_status(alice.user_id, "disabled")
     with pytest.raises(InvalidCredentialsError):
         login(services, "alice", "wrong-password")
 
 
 def test_login_into_another_app_grants_its_default_role_there_only(services: Services, alice: SignedIn, clock):
     # Given Alice is also the super admin of app0, and an app "crm" exists
-    user_id = alice.user_info["user_id"]
+    user_id = alice.user_id
     services.roles.assign(user_id, "app0", "admin")
     create_app("crm", now=clock())
 
@@ -278,15 +288,15 @@ def test_login_into_another_app_grants_its_default_role_there_only(services: Ser
     result = login(services, "alice", app_name="crm")
 
     # Then she holds crm's default role, and nothing of app0 shows in crm's user_info or token
-    assert result.user_info["roles"] == [
+    assert user_info_of(result)["roles"] == [
         {"role_id": "crm:l0", "role_code": "l0", "role_name": "普通用户", "app_name": "crm"}
     ]
-    assert result.user_info["permissions"] == []
+    assert user_info_of(result)["permissions"] == []
     claims = services.tokens.verify_access(result.tokens.access_token)
     assert (claims.app_name, claims.roles) == ("crm", ["l0"])
     assert result.tokens.session.permissions == []
     # And app0 keeps exactly its own grants, unchanged
-    app0 = login(services, "alice", app_name="app0").user_info
+    app0 = user_info_of(login(services, "alice", app_name="app0"))
     assert {r["role_code"] for r in app0["roles"]} == {"admin", "l0"}
     assert set(app0["permissions"]) == set(SYSTEM_PERMISSIONS)
     # And signing in to crm again does not add a second grant
@@ -298,26 +308,27 @@ def test_login_into_another_app_grants_its_default_role_there_only(services: Ser
 def test_login_into_unknown_app_is_refused_and_grants_nothing(services: Services, alice: SignedIn):
     with pytest.raises(ValidationError):
         login(services, "alice", app_name="ghost")
-    assert {g.app_name for g in services.accounts.get(alice.user_info["user_id"]).grants} == {"app0"}
+    assert {g.app_name for g in services.accounts.get(alice.user_id).grants} == {"app0"}
 
 
 # -- profile --------------------------------------------------------------------------------------
 
 
 def test_update_profile_email_moves_the_claim(services: Services, sign_up: SignUp, alice: SignedIn):
-    user_id = alice.user_info["user_id"]
+    user_id = alice.user_id
 
     # When Alice changes her email, with the code sent to the new one
     code = bind_email_code(services, "alice.new@example.com")
-    info = services.accounts.update_profile(user_id, "app0", {"email": "Alice.New@Example.com", "email_code": code})
+    changes = {"email": "Alice.New@Example.com", "email_code": code}
+    info = user_view(services.accounts.update_profile(user_id, "app0", changes))
 
     # Then the new email is stored lower-cased and signs her in
     assert info["email"] == "alice.new@example.com"
-    assert login(services, "alice.new@example.com").user_info["user_id"] == user_id
+    assert login(services, "alice.new@example.com").user_id == user_id
     # And the old email no longer signs her in and is free for someone else
     with pytest.raises(InvalidCredentialsError):
         login(services, "alice@example.com")
-    assert sign_up("bob", email="alice@example.com").user_info["email"] == "alice@example.com"
+    assert user_info_of(sign_up("bob", email="alice@example.com"))["email"] == "alice@example.com"
     # And the new one is taken
     with pytest.raises(EmailTakenError):
         sign_up("carol", email="alice.new@example.com")
@@ -326,7 +337,7 @@ def test_update_profile_email_moves_the_claim(services: Services, sign_up: SignU
 def test_update_profile_to_an_email_of_another_user_is_409(services: Services, sign_up: SignUp, alice: SignedIn):
     # Given Bob with his own email
     bob = sign_up("bob", email="bob@example.com")
-    bob_id = bob.user_info["user_id"]
+    bob_id = bob.user_id
 
     # When Bob tries to take Alice's email: without a code sent to it, then (somehow) with one
     with pytest.raises(ValidationError) as unproven:
@@ -342,35 +353,37 @@ def test_update_profile_to_an_email_of_another_user_is_409(services: Services, s
     assert caught.value.status == 409
     assert services.accounts.get(bob_id).user.email == "bob@example.com"
     assert services.accounts.get(bob_id).user.nickname == "bob"
-    assert login(services, "bob@example.com").user_info["user_id"] == bob_id
-    assert login(services, "alice@example.com").user_info["user_id"] == alice.user_info["user_id"]
+    assert login(services, "bob@example.com").user_id == bob_id
+    assert login(services, "alice@example.com").user_id == alice.user_id
 
 
 def test_update_profile_clearing_the_email_frees_it(services: Services, sign_up: SignUp, alice: SignedIn):
-    info = services.accounts.update_profile(alice.user_info["user_id"], "app0", {"email": None})
+    info = user_view(services.accounts.update_profile(alice.user_id, "app0", {"email": None}))
     assert info["email"] is None
-    assert sign_up("bob", email="alice@example.com").user_info["email"] == "alice@example.com"
+    assert user_info_of(sign_up("bob", email="alice@example.com"))["email"] == "alice@example.com"
 
 
 def test_update_profile_with_an_invalid_email_is_a_validation_error(services: Services, alice: SignedIn):
     with pytest.raises(ValidationError) as caught:
-        services.accounts.update_profile(alice.user_info["user_id"], "app0", {"email": "nope"})
+        services.accounts.update_profile(alice.user_id, "app0", {"email": "nope"})
     assert "email" in (caught.value.errors or {})
 
 
 def test_update_profile_ignores_fields_a_user_may_not_set(services: Services, alice: SignedIn):
     # When a user sends privileged fields alongside a nickname
-    user_id = alice.user_info["user_id"]
-    info = services.accounts.update_profile(
-        user_id,
-        "app0",
-        {"nickname": "Ally", "status": "disabled", "username": "root", "password_hash": "x", "user_id": "other"},
+    user_id = alice.user_id
+    info = user_view(
+        services.accounts.update_profile(
+            user_id,
+            "app0",
+            {"nickname": "Ally", "status": "disabled", "username": "root", "password_hash": "x", "user_id": "other"},
+        )
     )
 
     # Then only the nickname changed and she still signs in with her password and username
     assert info["nickname"] == "Ally"
     assert (info["status"], info["username"], info["user_id"]) == ("active", "Alice", user_id)
-    assert login(services, "alice").user_info["nickname"] == "Ally"
+    assert user_info_of(login(services, "alice"))["nickname"] == "Ally"
 
 
 # -- password change ------------------------------------------------------------------------------
@@ -378,7 +391,7 @@ def test_update_profile_ignores_fields_a_user_may_not_set(services: Services, al
 
 def test_change_password_revokes_other_sessions_and_keeps_the_current_one(services: Services, alice: SignedIn):
     # Given Alice has three sessions; she is using the first
-    user_id = alice.user_info["user_id"]
+    user_id = alice.user_id
     current = alice.tokens
     others = [login(services, "alice").tokens, login(services, "alice").tokens]
 
@@ -393,33 +406,31 @@ def test_change_password_revokes_other_sessions_and_keeps_the_current_one(servic
             services.sessions.verify(pair.access_token)
         with pytest.raises(TokenInvalidError):
             services.sessions.refresh(pair.refresh_token)
-    assert [s["session_id"] for s in services.accounts.sessions_of(user_id, None)] == [current.session.session_id]
+    assert [s["session_id"] for s in sessions_of(services, user_id, None)] == [current.session.session_id]
     # And the old password stops working while the new one works
     with pytest.raises(InvalidCredentialsError):
         login(services, "alice")
-    assert login(services, "alice", "new-secret-1").user_info["user_id"] == user_id
+    assert login(services, "alice", "new-secret-1").user_id == user_id
 
 
 def test_change_password_with_a_wrong_old_password_changes_nothing(services: Services, alice: SignedIn):
-    user_id = alice.user_info["user_id"]
+    user_id = alice.user_id
     other = login(services, "alice").tokens
     with pytest.raises(InvalidCredentialsError):
         services.accounts.change_password(user_id, alice.tokens.session.session_id, "wrong", "new-secret-1", None)
     assert services.sessions.verify(other.access_token)[0].user_id == user_id
-    assert login(services, "alice").user_info["user_id"] == user_id
+    assert login(services, "alice").user_id == user_id
 
 
 def test_change_password_confirmation_mismatch(services: Services, alice: SignedIn):
     with pytest.raises(PasswordMismatchError):
         services.accounts.change_password(
-            alice.user_info["user_id"], alice.tokens.session.session_id, PASSWORD, "new-secret-1", "new-secret-2"
+            alice.user_id, alice.tokens.session.session_id, PASSWORD, "new-secret-1", "new-secret-2"
         )
-    assert login(services, "alice").user_info["username"] == "Alice"
+    assert user_info_of(login(services, "alice"))["username"] == "Alice"
 
 
 def test_change_password_policy_names_new_password(services: Services, alice: SignedIn):
     with pytest.raises(ValidationError) as caught:
-        services.accounts.change_password(
-            alice.user_info["user_id"], alice.tokens.session.session_id, PASSWORD, "密" * 25, None
-        )
+        services.accounts.change_password(alice.user_id, alice.tokens.session.session_id, PASSWORD, "密" * 25, None)
     assert list(caught.value.errors or {}) == ["new_password"]

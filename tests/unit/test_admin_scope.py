@@ -152,7 +152,7 @@ def test_the_caller_holds_only_what_both_token_and_live_grants_say(
     services: Services, sign_up: Callable[..., SignedIn]
 ) -> None:
     # Given a user whose live grants in app0 are the editor role (one permission)
-    user_id = sign_up("carol").user_info["user_id"]
+    user_id = sign_up("carol").user_id
     services.role_admin.create({"app_name": "app0", "role_code": "editor", "permissions": ["system:user:list"]})
     services.roles.assign(user_id, "app0", "editor")
     # When a (stale) token context claims more than that

@@ -406,9 +406,9 @@ def test_authorize_valid_token(services: Services, sign_up: SignUp, routes):
     policy = authorize(event(alice.tokens.access_token), services.sessions, routes)
 
     # Then the context carries her identity and authorization in app0
-    assert policy["principalId"] == alice.user_info["user_id"]
+    assert policy["principalId"] == alice.user_id
     assert policy["context"] == {
-        "user_id": alice.user_info["user_id"],
+        "user_id": alice.user_id,
         "session_id": alice.tokens.session.session_id,
         "app_name": "app0",
         "roles": "l0",
@@ -420,7 +420,7 @@ def test_authorize_valid_token(services: Services, sign_up: SignUp, routes):
 
 def test_authorize_admin_gets_the_admin_routes(services: Services, sign_up: SignUp, routes, clock: FakeClock):
     # Given a user who becomes app0's super admin and signs in again
-    user_id = sign_up("root").user_info["user_id"]
+    user_id = sign_up("root").user_id
     services.roles.assign(user_id, "app0", "admin")
     signed_in = services.accounts.login("root", PASSWORD, None, ClientInfo())
 
@@ -436,7 +436,7 @@ def test_authorize_admin_gets_the_admin_routes(services: Services, sign_up: Sign
 
 def test_authorize_revoked_session_is_unauthorized(services: Services, sign_up: SignUp, routes):
     alice = sign_up("alice")
-    services.sessions.revoke(alice.user_info["user_id"], alice.tokens.session.session_id)
+    services.sessions.revoke(alice.user_id, alice.tokens.session.session_id)
     with pytest.raises(Unauthorized):
         authorize(event(alice.tokens.access_token), services.sessions, routes)
 

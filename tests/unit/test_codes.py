@@ -23,7 +23,7 @@ from shared.errors import (
 )
 from shared.services.accounts import RegisterCommand
 from tests.fakes.clock import FakeClock
-from tests.unit.helpers import FakeSender
+from tests.unit.helpers import FakeSender, user_info_of, user_view
 
 PHONE = "13800138000"
 E164 = "+8613800138000"
@@ -166,17 +166,17 @@ def phone_login(svc: Services, senders, phone: str = PHONE, **kwargs: Any):
 
 def test_phone_login_registers_then_signs_in(svc: Services, senders, clock: FakeClock) -> None:
     inviter = svc.accounts.register(RegisterCommand(username="boss", password="secret123"), ClientInfo())
-    first = phone_login(svc, senders, referer_id=inviter.user_info["user_id"])
-    assert first.created is True and first.user_info["phone"] == E164
-    assert first.user_info["nickname"] == "138****8000" and first.user_info["roles"][0]["role_code"] == "l0"
-    assert [a["provider"] for a in first.user_info["accounts"]] == ["phone"]
+    first = phone_login(svc, senders, referer_id=inviter.user_id)
+    assert first.created is True and user_info_of(first)["phone"] == E164
+    assert user_info_of(first)["nickname"] == "138****8000" and user_info_of(first)["roles"][0]["role_code"] == "l0"
+    assert [a["provider"] for a in user_info_of(first)["accounts"]] == ["phone"]
     clock.advance(61)
     again = phone_login(svc, senders)
-    assert again.created is False and again.user_info["user_id"] == first.user_info["user_id"]
-    invited = svc.code_flows.invitees(inviter.user_info["user_id"])
-    assert invited["total"] == 1 and invited["items"][0]["user_id"] == first.user_info["user_id"]
+    assert again.created is False and again.user_id == first.user_id
+    invited = svc.code_flows.invitees(inviter.user_id)
+    assert [u.user_id for u in invited] == [first.user_id]
     # and the phone also works as a password identifier once a password exists (account-center flow)
-    assert svc.accounts.get(first.user_info["user_id"]).user.referer_id == inviter.user_info["user_id"]
+    assert svc.accounts.get(first.user_id).user.referer_id == inviter.user_id
 
 
 def test_phone_login_modes_of_the_old_clients(svc: Services, senders, clock: FakeClock) -> None:
@@ -191,9 +191,9 @@ def test_phone_login_modes_of_the_old_clients(svc: Services, senders, clock: Fak
 
 def test_change_phone_needs_a_code_sent_to_the_new_phone(svc: Services, senders, clock: FakeClock) -> None:
     me = phone_login(svc, senders)
-    user_id = me.user_info["user_id"]
+    user_id = me.user_id
     code = send(svc, senders, "change_phone", "13900139000")
-    info = svc.code_flows.change_phone(user_id, "app0", "13900139000", code)
+    info = user_view(svc.code_flows.change_phone(user_id, "app0", "13900139000", code))
     assert info["phone"] == "+8613900139000"
     assert [a["open_id"] for a in info["accounts"] if a["provider"] == "phone"] == ["+8613900139000"]
     # the old phone is free again, the new one is taken
@@ -202,7 +202,7 @@ def test_change_phone_needs_a_code_sent_to_the_new_phone(svc: Services, senders,
     assert newcomer.created is True
     code = send(svc, senders, "change_phone", "13900139000")
     with pytest.raises(PhoneTakenError):
-        svc.code_flows.change_phone(newcomer.user_info["user_id"], "app0", "13900139000", code)
+        svc.code_flows.change_phone(newcomer.user_id, "app0", "13900139000", code)
 
 
 def test_reset_password_by_email_revokes_every_session(svc: Services, senders) -> None:
@@ -213,7 +213,7 @@ def test_reset_password_by_email_revokes_every_session(svc: Services, senders) -
     assert svc.code_flows.reset_password("email", "ALICE@example.com", code, "fresh-pass-1", None) == 1
     with pytest.raises(TokenRevokedError):
         svc.sessions.verify(alice.tokens.access_token)
-    assert svc.accounts.login("alice", "fresh-pass-1", None, ClientInfo()).user_info["username"] == "alice"
+    assert user_info_of(svc.accounts.login("alice", "fresh-pass-1", None, ClientInfo()))["username"] == "alice"
     # A login code cannot reset a password
     login_code = send(svc, senders, "login", PHONE)
     with pytest.raises(CodeInvalidError):
@@ -227,7 +227,7 @@ def test_apps_that_verify_emails_need_a_register_code(svc: Services, senders) ->
         svc.accounts.register(command, ClientInfo())
     code = send(svc, senders, "register", "carol@example.com")
     command.email_code = code
-    assert svc.accounts.register(command, ClientInfo()).user_info["email"] == "carol@example.com"
+    assert user_info_of(svc.accounts.register(command, ClientInfo()))["email"] == "carol@example.com"
 
 
 def test_concurrent_phone_logins_with_one_code_open_one_session(svc: Services, senders, scan_table) -> None:

@@ -13,6 +13,7 @@ from shared.container import Services
 from shared.domain import ClientInfo
 from shared.errors import UsernameTakenError
 from shared.services.accounts import RegisterCommand, SignedIn
+from tests.unit.helpers import user_info_of
 
 SignUp = Callable[..., SignedIn]
 
@@ -50,8 +51,8 @@ def test_concurrent_sign_ups_of_one_username_exactly_one_wins(services: Services
     assert len(winners) == 1, errors[:3]
     assert len(errors) == 29
     assert all(isinstance(e, UsernameTakenError) for e in errors), Counter(type(e).__name__ for e in errors)
-    winner_id = winners[0].user_info["user_id"]
-    winner_email = winners[0].user_info["email"]
+    winner_id = winners[0].user_id
+    winner_email = user_info_of(winners[0])["email"]
 
     # And the table holds one user, one username claim, and nothing of the 29 losers
     items = scan_table()

@@ -28,7 +28,7 @@ from shared.domain import ClientInfo
 from shared.errors import EmailTakenError, InvalidCredentialsError, PhoneTakenError
 from shared.services.accounts import RegisterCommand, SignedIn
 from tests.fakes.clock import FakeClock
-from tests.unit.helpers import PASSWORD
+from tests.unit.helpers import PASSWORD, user_info_of
 
 SignUp = Callable[..., SignedIn]
 USER_PREFIXES = ("USER#", "UNAME#", "EMAIL#", "PHONE#", "SESSION#", "AUDIT#", "ACCT#")
@@ -120,7 +120,7 @@ def test_cancelled_registration_transaction_writes_nothing(
     # item of the new user exists, and the old claim is untouched
     assert [(i["PK"], i["user_id"]) for i in user_data(scan_table)] == [(claim, "someone-else")]
     # And the username and the other identifier are still free
-    assert register(services, "newcomer", email="free@example.com").user_info["username"] == "newcomer"
+    assert user_info_of(register(services, "newcomer", email="free@example.com"))["username"] == "newcomer"
 
 
 def test_collision_on_the_user_item_is_a_database_error_and_writes_nothing(
@@ -185,17 +185,14 @@ def test_failed_sign_in_surfaces_as_a_database_error_and_opens_no_session(
     assert sum(faults.attempts.values()) >= 1
     assert [i for i in scan_table() if str(i["PK"]).startswith("SESSION#")] == sessions_before
     faults.clear()
-    assert (
-        services.accounts.login("alice", PASSWORD, None, ClientInfo()).user_info["user_id"]
-        == alice.user_info["user_id"]
-    )
+    assert services.accounts.login("alice", PASSWORD, None, ClientInfo()).user_id == alice.user_id
 
 
 def test_failed_password_change_keeps_the_old_password_and_every_session(services: Services, faults: DynamoFaults):
     # Given a user with two sessions
     alice = register(services, "alice")
     other = services.accounts.login("alice", PASSWORD, None, ClientInfo()).tokens
-    user_id = alice.user_info["user_id"]
+    user_id = alice.user_id
 
     # When the password-change transaction fails
     faults.fail("TransactWriteItems", "timeout")
@@ -204,7 +201,7 @@ def test_failed_password_change_keeps_the_old_password_and_every_session(service
     faults.clear()
 
     # Then the old password still works, the new one does not, and the other session survived
-    assert services.accounts.login("alice", PASSWORD, None, ClientInfo()).user_info["user_id"] == user_id
+    assert services.accounts.login("alice", PASSWORD, None, ClientInfo()).user_id == user_id
     with pytest.raises(InvalidCredentialsError):
         services.accounts.login("alice", "new-secret-1", None, ClientInfo())
     assert services.sessions.verify(other.access_token)[1].session_id == other.session.session_id
@@ -238,7 +235,7 @@ def test_failed_logout_is_a_database_error_and_keeps_the_session(services: Servi
     # When deleting it times out
     faults.fail("DeleteItem", "timeout")
     with pytest.raises(PynamoDBException):
-        services.sessions.revoke(alice.user_info["user_id"], alice.tokens.session.session_id)
+        services.sessions.revoke(alice.user_id, alice.tokens.session.session_id)
     faults.clear()
 
     # Then the session is still there (the client can retry the logout)

@@ -14,7 +14,7 @@ from shared.errors import CaptchaInvalidError, InvalidCredentialsError, RateLimi
 from shared.services.accounts import SignedIn
 from shared.services.captcha import answer_hash
 from tests.fakes.clock import FakeClock
-from tests.unit.helpers import PASSWORD
+from tests.unit.helpers import PASSWORD, user_info_of
 
 SignUp = Callable[..., SignedIn]
 
@@ -36,11 +36,11 @@ def test_five_failures_lock_the_identifier_even_for_the_right_password(
     assert locked.value.headers["Retry-After"] == str(locked.value.data["retry_after"])
     # When the window passes, the right password works and the count starts again
     clock.advance(901)
-    assert login(services, "alice").user_info["username"] == "alice"
+    assert user_info_of(login(services, "alice"))["username"] == "alice"
     for _ in range(4):
         with pytest.raises(InvalidCredentialsError):
             login(services, "alice", "wrong-password")
-    assert login(services, "alice").user_info["username"] == "alice"  # 4 failures: still allowed
+    assert user_info_of(login(services, "alice"))["username"] == "alice"  # 4 failures: still allowed
 
 
 def test_unknown_identifiers_are_counted_and_answered_the_same(services: Services) -> None:
@@ -63,7 +63,7 @@ def test_a_success_clears_earlier_failures(services: Services, sign_up: SignUp) 
     for _ in range(4):
         with pytest.raises(InvalidCredentialsError):
             login(services, "alice", "wrong-password")
-    assert login(services, "alice").user_info["username"] == "alice"
+    assert user_info_of(login(services, "alice"))["username"] == "alice"
 
 
 def test_captcha_is_required_single_use_and_expires(services: Services, sign_up: SignUp, clock: FakeClock) -> None:
@@ -82,7 +82,7 @@ def test_captcha_is_required_single_use_and_expires(services: Services, sign_up:
     with pytest.raises(CaptchaInvalidError):  # a wrong answer used it up
         login(services, "alice", captcha_key="k1", captcha_code="AB3K")
     known("k2")
-    assert login(services, "alice", captcha_key="k2", captcha_code="ab3k").user_info["username"] == "alice"
+    assert user_info_of(login(services, "alice", captcha_key="k2", captcha_code="ab3k"))["username"] == "alice"
     with pytest.raises(CaptchaInvalidError):  # single use
         login(services, "alice", captcha_key="k2", captcha_code="AB3K")
     known("k3")

@@ -9,7 +9,7 @@ from shared.domain import ClientInfo
 from shared.migrations import migrate
 from shared.services.catalog import SYSTEM_PERMISSIONS
 from shared.services.passwords import BcryptHasher
-from tests.unit.helpers import PASSWORD
+from tests.unit.helpers import PASSWORD, user_info_of
 
 
 def old_user(user_id: str, username: str, roles: list[str]) -> None:
@@ -72,9 +72,9 @@ def test_an_upgraded_table_signs_in_with_the_same_rights(services: Services) -> 
 
     # Then the super admin signs in with every permission, and the directory and member index find them
     root = services.accounts.login("root", PASSWORD, None, ClientInfo())
-    assert set(root.user_info["permissions"]) == set(SYSTEM_PERMISSIONS)
+    assert set(user_info_of(root)["permissions"]) == set(SYSTEM_PERMISSIONS)
     assert services.sessions.verify(root.tokens.access_token)[1].roles == ["admin", "l0"]
-    assert [a["provider"] for a in root.user_info["accounts"]] == ["password"]
+    assert [a["provider"] for a in user_info_of(root)["accounts"]] == ["password"]
     listed = services.user_admin.list_users("app0", {}, 10)
-    assert {u["username"] for u in listed["items"]} == {"root", "bob"}
+    assert {u.username for u in listed.items} == {"root", "bob"}
     assert sorted(services.role_admin.holders("app0:l0")) == ["0000bob0", "0000root"]

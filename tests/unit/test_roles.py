@@ -12,7 +12,7 @@ from shared.domain import ClientInfo
 from shared.errors import NotFoundError, UserDisabledError, ValidationError
 from shared.services.accounts import SignedIn
 from shared.services.apps import AppExistsError, origin_allowed
-from tests.unit.helpers import PASSWORD
+from tests.unit.helpers import PASSWORD, user_info_of
 
 SignUp = Callable[..., SignedIn]
 ARN = "arn:aws:execute-api:us-east-1:123456789012:api/dev/GET/api/auth/user/info"
@@ -28,15 +28,15 @@ def test_assign_creates_the_role_and_updates_live_sessions(services: Services, s
     alice = sign_up("alice")
     second = services.accounts.login("alice", PASSWORD, None, ClientInfo())
     # When an admin assigns a role that does not exist yet
-    grant = services.roles.assign(alice.user_info["user_id"], "app0", "editor")
+    grant = services.roles.assign(alice.user_id, "app0", "editor")
     # Then the role exists and both sessions carry it, so the authorizer sees it on the next call
     assert grant.role_id == "app0:editor"
     assert services.apps.apps.get_role("app0", "editor") is not None
     for signed_in in (alice, second):
         assert context_of(services, signed_in)["roles"] == "editor,l0"
     # And assigning again changes nothing
-    services.roles.assign(alice.user_info["user_id"], "app0", "editor")
-    assert [g.role_code for g in services.accounts.get(alice.user_info["user_id"]).grants_in("app0")] == [
+    services.roles.assign(alice.user_id, "app0", "editor")
+    assert [g.role_code for g in services.accounts.get(alice.user_id).grants_in("app0")] == [
         "editor",
         "l0",
     ]
@@ -44,7 +44,7 @@ def test_assign_creates_the_role_and_updates_live_sessions(services: Services, s
 
 def test_removing_the_super_admin_role_drops_its_permissions_from_sessions(services: Services, sign_up: SignUp) -> None:
     alice = sign_up("alice")
-    user_id = alice.user_info["user_id"]
+    user_id = alice.user_id
     services.roles.assign(user_id, "app0", "admin")
     assert "system:user:list" in context_of(services, alice)["permissions"].split(",")
     assert services.roles.remove(user_id, "app0", ["admin", "not-held"]) == 1
@@ -56,7 +56,7 @@ def test_grants_in_one_app_do_not_touch_sessions_of_another(services: Services, 
     services.apps.create({"app_name": "crm"})
     alice = sign_up("alice")
     crm = services.accounts.login("alice", PASSWORD, "crm", ClientInfo())
-    services.roles.assign(alice.user_info["user_id"], "app0", "admin")
+    services.roles.assign(alice.user_id, "app0", "admin")
     assert context_of(services, crm) == {**context_of(services, crm), "roles": "l0", "permissions": ""}
     assert context_of(services, crm)["app_name"] == "crm"
     assert "admin" in context_of(services, alice)["roles"].split(",")
@@ -64,7 +64,7 @@ def test_grants_in_one_app_do_not_touch_sessions_of_another(services: Services, 
 
 def test_replace_sets_exactly_the_given_roles(services: Services, sign_up: SignUp) -> None:
     alice = sign_up("alice")
-    user_id = alice.user_info["user_id"]
+    user_id = alice.user_id
     services.roles.assign(user_id, "app0", "editor")
     services.roles.replace(user_id, "app0", ["editor"])
     assert context_of(services, alice)["roles"] == "editor"
@@ -78,14 +78,14 @@ def test_unknown_user_app_or_bad_code(services: Services, sign_up: SignUp) -> No
     with pytest.raises(NotFoundError):
         services.roles.assign("no-such-user", "app0", "editor")
     with pytest.raises(NotFoundError):
-        services.roles.assign(alice.user_info["user_id"], "nope", "editor")
+        services.roles.assign(alice.user_id, "nope", "editor")
     with pytest.raises(ValidationError):
-        services.roles.assign(alice.user_info["user_id"], "app0", "bad code!")
+        services.roles.assign(alice.user_id, "app0", "bad code!")
 
 
 def test_disabling_a_user_revokes_every_session_and_blocks_sign_in(services: Services, sign_up: SignUp) -> None:
     alice = sign_up("alice")
-    user_id = alice.user_info["user_id"]
+    user_id = alice.user_id
     services.accounts.login("alice", PASSWORD, None, ClientInfo())
     assert services.accounts.set_status(user_id, "disabled") == 2
     with pytest.raises(Unauthorized):
@@ -93,7 +93,7 @@ def test_disabling_a_user_revokes_every_session_and_blocks_sign_in(services: Ser
     with pytest.raises(UserDisabledError):
         services.accounts.login("alice", PASSWORD, None, ClientInfo())
     assert services.accounts.set_status(user_id, "active") == 0
-    assert services.accounts.login("alice", PASSWORD, None, ClientInfo()).user_info["status"] == "active"
+    assert user_info_of(services.accounts.login("alice", PASSWORD, None, ClientInfo()))["status"] == "active"
 
 
 def test_apps_create_update_and_list(services: Services) -> None:
@@ -131,7 +131,7 @@ def test_callback_urls_are_checked_against_origins(url: str, expected: bool) -> 
 def test_a_disabled_role_grants_nothing_until_enabled_again(services: Services, sign_up: SignUp) -> None:
     alice = sign_up("alice")
     services.role_admin.create({"app_name": "app0", "role_code": "auditor", "permissions": ["audit:read"]})
-    services.roles.assign(alice.user_info["user_id"], "app0", "auditor")
+    services.roles.assign(alice.user_id, "app0", "auditor")
     assert context_of(services, alice)["permissions"] == "audit:read"
     services.role_admin.update("app0:auditor", {"status": "disabled"})
     assert context_of(services, alice)["permissions"] == ""

@@ -26,7 +26,7 @@ from shared.errors import (
 from shared.services.accounts import RegisterCommand, SignedIn
 from shared.services.sessions import TokenPair
 from tests.fakes.clock import FakeClock
-from tests.unit.helpers import PASSWORD
+from tests.unit.helpers import PASSWORD, sessions_of, user_info_of
 
 SignUp = Callable[..., SignedIn]
 CLIENT = ClientInfo(ip="198.51.100.4", user_agent="test")
@@ -67,7 +67,7 @@ def interleave(services: Services, change: Callable[[], Any]) -> None:
 
 def test_a_sign_in_racing_a_role_removal_does_not_keep_the_role(services: Services, sign_up: SignUp):
     # Given an editor, and their role removed while a sign-in of theirs is between read and write
-    user_id = sign_up("alice").user_info["user_id"]
+    user_id = sign_up("alice").user_id
     editor(services, user_id)
     interleave(services, lambda: services.roles.remove(user_id, "app0", ["editor"]))
 
@@ -75,7 +75,7 @@ def test_a_sign_in_racing_a_role_removal_does_not_keep_the_role(services: Servic
     racing = login(services, "alice")
 
     # Then neither its answer nor its session holds the removed role
-    assert "orders:edit" not in racing.user_info["permissions"]
+    assert "orders:edit" not in user_info_of(racing)["permissions"]
     assert permissions(services, racing.tokens) == []
     assert services.sessions.refresh(racing.tokens.refresh_token) and permissions(services, racing.tokens) == []
 
@@ -83,30 +83,30 @@ def test_a_sign_in_racing_a_role_removal_does_not_keep_the_role(services: Servic
 def test_a_sign_in_with_the_old_password_racing_a_change_gets_no_session(services: Services, sign_up: SignUp):
     # Given a sign-in with the current password, and the password changed before it writes its session
     alice = sign_up("alice")
-    user_id = alice.user_info["user_id"]
+    user_id = alice.user_id
     change = services.accounts.change_password
     interleave(services, lambda: change(user_id, alice.tokens.session.session_id, PASSWORD, "brand-new-1", None))
 
     # When the sign-in finishes, Then it is refused: the old password no longer opens anything
     with pytest.raises(InvalidCredentialsError):
         login(services, "alice")
-    assert [s["session_id"] for s in services.accounts.sessions_of(user_id, None)] == [alice.tokens.session.session_id]
+    assert [s["session_id"] for s in sessions_of(services, user_id, None)] == [alice.tokens.session.session_id]
 
 
 def test_a_sign_in_racing_a_disable_gets_no_session(services: Services, sign_up: SignUp):
-    user_id = sign_up("alice").user_info["user_id"]
+    user_id = sign_up("alice").user_id
     interleave(services, lambda: services.accounts.set_status(user_id, "disabled"))
     with pytest.raises(AppError) as refused:
         login(services, "alice")
     assert refused.value.code == "USER_DISABLED"
-    assert services.accounts.sessions_of(user_id, None) == []
+    assert sessions_of(services, user_id, None) == []
 
 
 def test_a_session_written_with_an_old_epoch_is_never_valid(services: Services, sign_up: SignUp):
     """Belt and braces: should a session be stored with the user's previous ``rev`` (a sign-in that began
     before a password reset), the authorizer, verify-token and refresh all refuse it."""
     alice = sign_up("alice")
-    user_id = alice.user_info["user_id"]
+    user_id = alice.user_id
     stale = login(services, "alice").tokens
     record = services.accounts.item(user_id)
     stale_session = services.sessions.sessions.get(stale.session.session_id)
@@ -132,7 +132,7 @@ def crowded(make_services: Callable[..., Services], sign_up: SignUp) -> tuple[Se
 
     services = make_services(max_sessions_per_user=200)
     container.override(services)
-    user_id = sign_up("crowd").user_info["user_id"]
+    user_id = sign_up("crowd").user_id
     editor(services, user_id)
     pairs = [login(services, "crowd").tokens for _ in range(150)]
     return services, user_id, pairs
@@ -164,19 +164,19 @@ def test_an_admin_setting_a_password_ends_all_150_sessions(crowded):
             services.sessions.verify(pair.access_token)
     with pytest.raises((TokenRevokedError, TokenInvalidError)):
         services.sessions.refresh(pairs[-1].refresh_token)
-    assert services.accounts.sessions_of(user_id, None) == []
-    assert login(services, "crowd", "set-by-admin-1").user_info["user_id"] == user_id
+    assert sessions_of(services, user_id, None) == []
+    assert login(services, "crowd", "set-by-admin-1").user_id == user_id
 
 
 def test_signing_in_past_the_cap_ends_the_oldest_sessions(make_services, sign_up: SignUp, clock: FakeClock):
     services = make_services(max_sessions_per_user=3)
-    user_id = sign_up("alice").user_info["user_id"]
+    user_id = sign_up("alice").user_id
     pairs = []
     for _ in range(4):
         clock.advance(1)
         pairs.append(login(services, "alice").tokens)
     # Then the sign-up session and the first sign-in ended; the newest three live
-    live = [s["session_id"] for s in services.accounts.sessions_of(user_id, None)]
+    live = [s["session_id"] for s in sessions_of(services, user_id, None)]
     assert live == [p.session.session_id for p in pairs[1:]]
     with pytest.raises(TokenRevokedError):
         services.sessions.verify(pairs[0].access_token)
@@ -186,10 +186,10 @@ def test_signing_in_past_the_cap_ends_the_oldest_sessions(make_services, sign_up
 def test_concurrent_sign_ins_of_one_user_all_succeed(services: Services, sign_up: SignUp):
     """Sign-ins add their own entry to the user's session map: they never conflict with each other.
     (Five at once: a sixth concurrent attempt of one account would wait for the lockout's reservations.)"""
-    user_id = sign_up("alice").user_info["user_id"]
+    user_id = sign_up("alice").user_id
     with ThreadPoolExecutor(5) as pool:
         pairs = list(pool.map(lambda _: login(services, "alice").tokens, range(5)))
-    assert len(services.accounts.sessions_of(user_id, None)) == 6
+    assert len(sessions_of(services, user_id, None)) == 6
     assert all(services.sessions.verify(p.access_token)[0].user_id == user_id for p in pairs)
 
 
@@ -254,12 +254,12 @@ def test_the_lock_passes_with_its_window(services: Services, sign_up: SignUp, cl
         with pytest.raises(InvalidCredentialsError):
             login(services, "alice", "wrong-password")
     clock.advance(services.settings.login_lock_seconds + 1)
-    assert login(services, "alice").user_info["username"] == "alice"
+    assert user_info_of(login(services, "alice"))["username"] == "alice"
     # and a success clears the count: five more wrong tries are allowed again
     for _ in range(4):
         with pytest.raises(InvalidCredentialsError):
             login(services, "alice", "wrong-password")
-    assert login(services, "alice").user_info["username"] == "alice"
+    assert user_info_of(login(services, "alice"))["username"] == "alice"
 
 
 def test_unknown_names_lock_per_name_with_the_same_answers(services: Services, sign_up: SignUp):
@@ -284,7 +284,7 @@ def test_proving_a_phone_by_code_takes_it_from_whoever_registered_it_unproven(se
     # Given an attacker who registered with the victim's phone (no code needed in app0), their own password
     # and email, and a WeChat identity of theirs bound to that account
     attacker = sign_up("mallory", phone="13800138000", email="mallory@example.com")
-    account_id = attacker.user_info["user_id"]
+    account_id = attacker.user_id
     services.wechat.bind(account_id, "app0", "miniapp", "mallory-wx")
 
     # When the victim signs in with a code sent to their phone
@@ -296,12 +296,12 @@ def test_proving_a_phone_by_code_takes_it_from_whoever_registered_it_unproven(se
     victim = services.code_flows.phone_login("13800138000", code, None, CLIENT)
 
     # Then the victim is in, and nothing of the attacker's reaches the account any more
-    assert victim.user_info["phone"] == "+8613800138000" and victim.user_info["email"] is None
+    assert user_info_of(victim)["phone"] == "+8613800138000" and user_info_of(victim)["email"] is None
     with pytest.raises(TokenRevokedError):
         services.sessions.verify(attacker.tokens.access_token)
     with pytest.raises(InvalidCredentialsError):
         login(services, "mallory")
-    assert services.wechat.sign_in(None, "miniapp", "mallory-wx", CLIENT).user_info["user_id"] != account_id
+    assert services.wechat.sign_in(None, "miniapp", "mallory-wx", CLIENT).user_id != account_id
     assert services.accounts.item(account_id).user.phone_verified is True
 
 
@@ -309,26 +309,26 @@ def test_a_referer_must_name_someone(services: Services, sign_up: SignUp):
     with pytest.raises(ValidationError) as refused:
         sign_up("alice", referer_id="nobody-at-all")
     assert "referer_id" in (refused.value.errors or {})
-    inviter = sign_up("bob").user_info["user_id"]
-    assert sign_up("carol", referer_id=inviter).user_info["referer_id"] == inviter
+    inviter = sign_up("bob").user_id
+    assert user_info_of(sign_up("carol", referer_id=inviter))["referer_id"] == inviter
 
 
 def test_an_admin_update_refused_for_one_field_changes_nothing(services: Services, sign_up: SignUp):
     alice = sign_up("alice")
-    user_id = alice.user_info["user_id"]
+    user_id = alice.user_id
     with pytest.raises(ValidationError) as refused:
         services.user_admin.update(user_id, "app0", {"password": "valid-pass-1", "nickname": "N", "status": "gone"})
     assert set(refused.value.errors or {}) == {"status"}
     assert services.accounts.get(user_id).user.nickname == "alice"
-    assert login(services, "alice").user_info["user_id"] == user_id
+    assert login(services, "alice").user_id == user_id
     assert services.sessions.verify(alice.tokens.access_token)[0].user_id == user_id
 
 
 def test_registering_records_identifiers_as_unproven(services: Services, sign_up: SignUp):
-    user_id = sign_up("alice", phone="13800138001", email="a@example.com").user_info["user_id"]
+    user_id = sign_up("alice", phone="13800138001", email="a@example.com").user_id
     user = services.accounts.item(user_id).user
     assert (user.phone_verified, user.email_verified) == (False, False)
     registered = services.accounts.register(
         RegisterCommand(username="bob", password=PASSWORD), CLIENT
     )  # no identifiers: nothing to prove
-    assert services.accounts.item(registered.user_info["user_id"]).user.phone_verified is False
+    assert services.accounts.item(registered.user_id).user.phone_verified is False

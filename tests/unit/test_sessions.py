@@ -12,8 +12,9 @@ from shared.errors import RefreshTokenReusedError, TokenExpiredError, TokenInval
 from shared.services.accounts import SignedIn
 from shared.services.sessions import TokenPair
 from shared.services.tokens import AccessClaims
+from shared.views import Tokens
 from tests.fakes.clock import FakeClock
-from tests.unit.helpers import PASSWORD
+from tests.unit.helpers import PASSWORD, sessions_of
 
 SignUp = Callable[..., SignedIn]
 
@@ -44,10 +45,10 @@ def test_refresh_rotates_the_refresh_token(services: Services, alice: SignedIn, 
     claims = services.tokens.verify_access(second.access_token)
     assert (claims.session_id, claims.user_id, claims.roles) == (
         first.session.session_id,
-        alice.user_info["user_id"],
+        alice.user_id,
         ["l0"],
     )
-    assert second.as_data()["token_type"] == "Bearer"
+    assert Tokens.of(second).model_dump()["token_type"] == "Bearer"
     # And the stored session moved on: one more generation, used now, lifetime extended from now
     stored = services.sessions.sessions.get(first.session.session_id)
     assert stored is not None
@@ -224,7 +225,7 @@ def test_list_marks_the_current_session(services: Services, alice: SignedIn, clo
     third = login(services)
 
     # When she lists them from the second
-    listed = services.accounts.sessions_of(alice.user_info["user_id"], second.session.session_id)
+    listed = sessions_of(services, alice.user_id, second.session.session_id)
 
     # Then all three appear, oldest first, and only the second is current
     ids = [s["session_id"] for s in listed]
@@ -246,27 +247,27 @@ def test_list_leaves_out_expired_sessions(services: Services, alice: SignedIn, c
     clock.advance(20)
 
     # Then only the live one is listed
-    listed = services.accounts.sessions_of(alice.user_info["user_id"], None)
+    listed = sessions_of(services, alice.user_id, None)
     assert [s["session_id"] for s in listed] == [second.session.session_id]
 
 
 def test_list_shows_only_the_users_own_sessions(services: Services, alice: SignedIn, sign_up: SignUp):
     bob = sign_up("bob")
-    listed = services.accounts.sessions_of(bob.user_info["user_id"], None)
+    listed = sessions_of(services, bob.user_id, None)
     assert [s["session_id"] for s in listed] == [bob.tokens.session.session_id]
 
 
 def test_revoke_deletes_only_the_callers_own_session(services: Services, alice: SignedIn, sign_up: SignUp):
     # Given Bob's session
     bob = sign_up("bob")
-    alice_id = alice.user_info["user_id"]
+    alice_id = alice.user_id
 
     # When Alice tries to revoke Bob's session by its id
     revoked = services.sessions.revoke(alice_id, bob.tokens.session.session_id)
 
     # Then nothing happened
     assert revoked == 0
-    assert services.sessions.verify(bob.tokens.access_token)[0].user_id == bob.user_info["user_id"]
+    assert services.sessions.verify(bob.tokens.access_token)[0].user_id == bob.user_id
 
     # When she revokes her own session
     assert services.sessions.revoke(alice_id, alice.tokens.session.session_id) == 1
@@ -280,12 +281,12 @@ def test_revoke_deletes_only_the_callers_own_session(services: Services, alice: 
 
 
 def test_revoke_unknown_session_is_zero(services: Services, alice: SignedIn):
-    assert services.sessions.revoke(alice.user_info["user_id"], "no-such-session") == 0
+    assert services.sessions.revoke(alice.user_id, "no-such-session") == 0
 
 
 def test_revoke_all(services: Services, alice: SignedIn, sign_up: SignUp):
     # Given Alice has three sessions and Bob one
-    user_id = alice.user_info["user_id"]
+    user_id = alice.user_id
     login(services)
     login(services)
     bob = sign_up("bob")
@@ -295,10 +296,10 @@ def test_revoke_all(services: Services, alice: SignedIn, sign_up: SignUp):
 
     # Then her three sessions are gone and Bob's is not
     assert revoked == 3
-    assert services.accounts.sessions_of(user_id, None) == []
+    assert sessions_of(services, user_id, None) == []
     with pytest.raises(TokenRevokedError):
         services.sessions.verify(alice.tokens.access_token)
-    assert services.sessions.verify(bob.tokens.access_token)[0].user_id == bob.user_info["user_id"]
+    assert services.sessions.verify(bob.tokens.access_token)[0].user_id == bob.user_id
 
 
 def test_a_refresh_repeated_within_the_leeway_answers_with_the_same_successor(

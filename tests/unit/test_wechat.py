@@ -24,6 +24,7 @@ from shared.services.wechat import (
 )
 from tests.fakes.clock import FakeClock
 from tests.fakes.wechat import FakeWechat, fake_wechat
+from tests.unit.helpers import sign_in_data, user_info_of, user_view
 
 SECRETS = {"wxweb": "web-secret", "wxmini": "mini-secret", "wxmp": "mp-secret"}
 IDS = {"web_app_id": "wxweb", "miniapp_app_id": "wxmini", "mp_app_id": "wxmp"}
@@ -46,30 +47,30 @@ def svc(make_services: Callable[..., Services], wechat: FakeWechat) -> Services:
 def test_miniapp_login_creates_a_user_with_one_account(svc: Services, wechat: FakeWechat) -> None:
     result = svc.wechat.sign_in(None, "miniapp", "alice", CLIENT)
     assert result.created is True
-    info = result.user_info
+    info = user_info_of(result)
     assert info["union_id"] == "union-alice" and info["roles"][0]["role_code"] == "l0"
     assert [(a["provider"], a["type"], a["app_id"], a["open_id"]) for a in info["accounts"]] == [
         ("wechat", "miniapp", "wxmini", "o-wxmini-alice")
     ]
-    assert "session_key" not in json.dumps(info) and "tiihtNczf5v6AKRyjwEUhQ" not in json.dumps(result.as_data())
+    assert "session_key" not in json.dumps(info) and "tiihtNczf5v6AKRyjwEUhQ" not in json.dumps(sign_in_data(result))
     path, params = wechat.requests[-1]
     assert (
         path == "/sns/jscode2session" and params["js_code"] == "alice" and params["grant_type"] == "authorization_code"
     )
     again = svc.wechat.sign_in(None, "miniapp", "alice", CLIENT)
-    assert again.created is False and again.user_info["user_id"] == info["user_id"]
+    assert again.created is False and again.user_id == info["user_id"]
 
 
 def test_one_person_many_identities_joined_by_unionid(svc: Services) -> None:
     mini = svc.wechat.sign_in(None, "miniapp", "bob", CLIENT)
     web = svc.wechat.sign_in(None, "web", "bob", CLIENT)
-    assert web.created is False and web.user_info["user_id"] == mini.user_info["user_id"]
-    accounts = {(a["type"], a["open_id"]) for a in web.user_info["accounts"]}
+    assert web.created is False and web.user_id == mini.user_id
+    accounts = {(a["type"], a["open_id"]) for a in user_info_of(web)["accounts"]}
     assert accounts == {("miniapp", "o-wxmini-bob"), ("web", "o-wxweb-bob")}
-    assert web.user_info["nickname"] == "bob的微信" or mini.user_info["nickname"].startswith("微信用户")
+    assert user_info_of(web)["nickname"] == "bob的微信" or user_info_of(mini)["nickname"].startswith("微信用户")
     # a person without UnionID is not joined to anyone
     loner = svc.wechat.sign_in(None, "miniapp", "nounion-zed", CLIENT)
-    assert loner.created is True and loner.user_info["user_id"] != mini.user_info["user_id"]
+    assert loner.created is True and loner.user_id != mini.user_id
 
 
 def test_wechat_errors_and_outages(svc: Services) -> None:
@@ -96,7 +97,7 @@ def test_two_first_logins_of_one_person_at_once_make_one_user(svc: Services, sca
     def first_login(i: int) -> str:
         barrier.wait()
         kind = "miniapp" if i % 2 else "web"
-        return str(svc.wechat.sign_in(None, kind, "carol", CLIENT).user_info["user_id"])
+        return str(svc.wechat.sign_in(None, kind, "carol", CLIENT).user_id)
 
     with ThreadPoolExecutor(6) as pool:
         user_ids = set(pool.map(first_login, range(6)))
@@ -126,8 +127,8 @@ def test_mock_mode_only_in_local_mode(make_services) -> None:
     # Given local mode and no AppIDs configured: mock mode
     local = make_services()
     result = local.wechat.sign_in(None, "miniapp", "mockuser", CLIENT)
-    account = result.user_info["accounts"][0]
-    assert (account["app_id"], account["open_id"], result.user_info["union_id"]) == (
+    account = user_info_of(result)["accounts"][0]
+    assert (account["app_id"], account["open_id"], user_info_of(result)["union_id"]) == (
         "mock-miniapp",
         "mockuser",
         "mockuser",
@@ -149,10 +150,10 @@ def test_mock_mode_only_in_local_mode(make_services) -> None:
 def test_admin_shortcut_only_in_local_mock_mode(make_services) -> None:
     local = make_services()
     admin = local.wechat.sign_in(None, "miniapp", "admin-ops", CLIENT)
-    assert "system:user:list" in admin.user_info["permissions"]
+    assert "system:user:list" in user_info_of(admin)["permissions"]
     assert "admin" in admin.tokens.session.roles
     plain = local.wechat.sign_in(None, "miniapp", "someone", CLIENT)
-    assert plain.user_info["permissions"] == []
+    assert user_info_of(plain)["permissions"] == []
     # A deployed dev stack (the template's default stage) has no shortcut and no mock
     deployed = make_services(stage="dev", local_mode=False)
     with pytest.raises(WechatNotConfiguredError):
@@ -162,14 +163,14 @@ def test_admin_shortcut_only_in_local_mock_mode(make_services) -> None:
 
 def test_bind_links_an_identity_and_refuses_someone_elses(svc: Services) -> None:
     me = svc.accounts.register(RegisterCommand(username="frank", password="secret123"), CLIENT)
-    info = svc.wechat.bind(me.user_info["user_id"], "app0", "web", "frank")
+    info = user_view(svc.wechat.bind(me.user_id, "app0", "web", "frank"))
     assert [a["open_id"] for a in info["accounts"] if a["provider"] == "wechat"] == ["o-wxweb-frank"]
     assert info["union_id"] == "union-frank"
     # the same person's mini-program then signs in to this user
-    assert svc.wechat.sign_in(None, "miniapp", "frank", CLIENT).user_info["user_id"] == me.user_info["user_id"]
+    assert svc.wechat.sign_in(None, "miniapp", "frank", CLIENT).user_id == me.user_id
     other = svc.accounts.register(RegisterCommand(username="grace", password="secret123"), CLIENT)
     with pytest.raises(AccountLinkedError) as linked:
-        svc.wechat.bind(other.user_info["user_id"], "app0", "web", "frank")
+        svc.wechat.bind(other.user_id, "app0", "web", "frank")
     assert linked.value.status == 409
 
 
