@@ -40,6 +40,18 @@ get_settings()
 get_services().tokens.keys.ring()
 """
 
+
+def function_init(module: str, service: str) -> str:
+    """Import a function and build what its first request needs (``service`` of the container)."""
+    return f"""
+import functions.{module}.app as handler
+from shared.config import get_settings
+from shared.container import get_services
+get_settings()
+get_services().{service}
+"""
+
+
 NEW_CLIENT = """
 from shared.db.models import SessionItem
 SessionItem._get_connection().connection.client
@@ -60,6 +72,9 @@ SNIPPETS = (
     Snippet("authorizer: + DynamoDB client", AUTHORIZER_INIT + NEW_CLIENT, "AuthorizerFunction"),
     Snippet("account: import + init", ACCOUNT_INIT, "AccountFunction"),
     Snippet("account: + DynamoDB client", ACCOUNT_INIT + NEW_CLIENT, "AccountFunction"),
+    Snippet("codes: import + init", function_init("codes", "code_flows"), "CodesFunction"),
+    Snippet("wechat: import + init", function_init("wechat", "wechat"), "WechatFunction"),
+    Snippet("admin: import + init", function_init("admin", "admin"), "AdminFunction"),
 )
 
 

@@ -38,6 +38,18 @@ ERRORS = {
     500: "INTERNAL_ERROR: `data.request_id`",
     503: "SERVICE_UNAVAILABLE, UPSTREAM_UNAVAILABLE",
 }
+ENVELOPE = {
+    "type": "object",
+    "description": "Every JSON answer but the raw routes (API.md section 1): HTTP status = `code`.",
+    "required": ["success", "code", "message", "data", "timestamp"],
+    "properties": {
+        "success": {"type": "boolean", "const": True},
+        "code": {"type": "integer"},
+        "message": {"type": "string"},
+        "data": {},
+        "timestamp": {"type": "string"},
+    },
+}
 ERROR_ENVELOPE = {
     "type": "object",
     "description": "An error: `error` is a stable code (API.md section 9), `message` is for people.",
@@ -137,9 +149,12 @@ def document() -> dict[str, Any]:
 def with_envelopes(doc: dict[str, Any]) -> dict[str, Any]:
     """Describe what the API really answers: every route's success in the envelope (its ``data`` as the
     route returns it), the error envelope for every error status, and the raw routes as they are."""
+    from shared.http import ANSWER
+
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         schemas.pop(name, None)
+    schemas["Envelope"] = ENVELOPE
     schemas["ErrorEnvelope"] = ERROR_ENVELOPE
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
     for item in (doc.get("paths") or {}).values():
@@ -154,8 +169,11 @@ def with_envelopes(doc: dict[str, Any]) -> dict[str, Any]:
                 responses = {
                     success: {"description": "Raw JSON (no envelope)", "content": {"application/json": {"schema": {}}}}
                 }
-            elif success in operation.get("responses", {}) and _declared(operation["responses"][success]):
-                responses = {success: operation["responses"][success]}  # http.answers: the envelope and its data
+            elif operation.get("responses", {}).get(success, {}).get("description") == ANSWER:
+                data = operation["responses"][success]["content"]["application/json"].get("schema", {})
+                enveloped = {"allOf": [{"$ref": "#/components/schemas/Envelope"}, {"properties": {"data": data}}]}
+                content = {"application/json": {"schema": enveloped}}
+                responses = {success: {"description": "Success, in the envelope", "content": content}}
             else:
                 raise RouteMapError(f"{operation.get('operationId')}: no response model (http.answers)")
             # Raw JSON routes keep their own error shapes (RFC 6749 on the token endpoint) where they
@@ -165,11 +183,6 @@ def with_envelopes(doc: dict[str, Any]) -> dict[str, Any]:
                 responses[str(status)] = {"description": text, "content": errors}
             operation["responses"] = responses
     return doc
-
-
-def _declared(response: dict[str, Any]) -> bool:
-    schema = ((response.get("content") or {}).get("application/json") or {}).get("schema") or {}
-    return str(schema.get("$ref", "")).startswith("#/components/schemas/Envelope_")
 
 
 def _template_path(path: str) -> str:

@@ -66,22 +66,17 @@ def requires(requirement: str) -> dict[str, Any]:
     return {"security": [{"bearerAuth": []}], "openapi_extensions": {REQUIREMENT: requirement}}
 
 
-def answers(model: Any, status: int = 200, description: str = "Success, in the envelope") -> dict[str, Any]:
+ANSWER = "Success: the envelope, its `data` as described"  # marks a response declared with ``answers``
+
+
+def answers(model: Any, status: int = 200) -> dict[str, Any]:
     """Route decorator arguments naming what the route answers in the envelope's ``data`` (a response
-    model of ``shared.views``, or a type such as ``str``): the OpenAPI document describes it, and
-    schemathesis checks every answer against it::
+    model of ``shared.views``, or a type such as ``str``): the OpenAPI document describes it inside the
+    envelope (``buildtools/openapi.py``), and schemathesis checks every answer against it::
 
         @router.get("/api/auth/user/info", **http.requires("user"), **http.answers(UserInfo))
     """
-    content = {"application/json": {"model": envelope_of(model)}}
-    return {"responses": {status: {"description": description, "content": content}}}
-
-
-def envelope_of(model: Any) -> type[BaseModel]:
-    """The success envelope around ``model`` (API.md section 1), as a response model."""
-    from shared.views import Envelope
-
-    return Envelope[model]
+    return {"responses": {status: {"description": ANSWER, "content": {"application/json": {"model": model}}}}}
 
 
 RAW = "x-raw"  # OpenAPI extension: the route answers without the envelope (json, html or redirect)

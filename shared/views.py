@@ -9,7 +9,7 @@ answer against it. Extra keys are allowed where API.md lets a record carry free-
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,18 +17,6 @@ from shared.clock import iso
 from shared.domain import Account, AppConfig, Page, RoleGrant, Session, User, UserRecord
 from shared.domain import Role as RoleRecord
 from shared.services.sessions import TokenPair, authorization_of
-
-T = TypeVar("T")
-
-
-class Envelope(BaseModel, Generic[T]):
-    """Every JSON answer but the raw routes (API.md section 1): HTTP status = ``code``."""
-
-    success: Literal[True]
-    code: int
-    message: str
-    data: T
-    timestamp: str
 
 
 def page_fields(page: Page[Any]) -> dict[str, Any]:
@@ -198,10 +186,7 @@ class ProfilePage(View):
 
     @classmethod
     def of(cls, page: Page[User]) -> ProfilePage:
-        items = [Profile.of(u) for u in page.items]
-        return cls(
-            items=items, page=page.page, page_size=page.page_size, total=page.total, next_cursor=page.next_cursor
-        )
+        return cls(items=[Profile.of(u) for u in page.items], **page_fields(page))
 
 
 # -- sign-in -------------------------------------------------------------------------------------------
@@ -304,10 +289,7 @@ class RolePage(View):
 
     @classmethod
     def of(cls, page: Page[RoleRecord]) -> RolePage:
-        items = [RoleView.of(r) for r in page.items]
-        return cls(
-            items=items, page=page.page, page_size=page.page_size, total=page.total, next_cursor=page.next_cursor
-        )
+        return cls(items=[RoleView.of(r) for r in page.items], **page_fields(page))
 
 
 class AppView(View):

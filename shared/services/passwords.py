@@ -24,8 +24,6 @@ class PasswordHasher(Protocol):
 
     def verify(self, password: str, hashed: str | None) -> bool: ...
 
-    def needs_rehash(self, hashed: str) -> bool: ...
-
 
 class BcryptHasher:
     """bcrypt with a fixed cost; ``verify(password, None)`` burns the same time and returns False."""
@@ -49,12 +47,6 @@ class BcryptHasher:
             return bool(bcrypt.checkpw(secret, hashed.encode("ascii")))
         except ValueError:
             return False
-
-    def needs_rehash(self, hashed: str) -> bool:
-        try:
-            return int(hashed.split("$")[2]) != self.rounds
-        except (IndexError, ValueError):
-            return True
 
     def _dummy_hash(self) -> bytes:
         if self._dummy is None:

@@ -66,18 +66,6 @@ def test_verify_never_truncates_a_long_password(hasher: BcryptHasher):
     assert hasher.verify(stored_password, hashed) is True
 
 
-def test_needs_rehash_when_the_cost_changed(hasher: BcryptHasher):
-    cheap = hasher.hash("pw-123456")
-    assert hasher.needs_rehash(cheap) is False
-    assert BcryptHasher(rounds=5).needs_rehash(cheap) is True
-    assert BcryptHasher(rounds=5).needs_rehash(BcryptHasher(rounds=5).hash("pw-123456")) is False
-
-
-@pytest.mark.parametrize("stored", ["", "plain-text", "$2b$"])
-def test_needs_rehash_for_unparseable_hashes(hasher: BcryptHasher, stored: str):
-    assert hasher.needs_rehash(stored) is True
-
-
 def test_constant_time_equals():
     assert constant_time_equals("abc", "abc")
     assert not constant_time_equals("abc", "abd")
