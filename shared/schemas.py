@@ -237,6 +237,16 @@ class PasswordResetBody(Body):
     new_password: Secret
     confirm_password: Secret | None = None
 
+    def target(self) -> tuple[str, str]:
+        """The channel (``email`` or ``sms``) and the address the code was sent to.
+
+        Raises:
+            ValidationError: both or neither of ``email`` and ``phone`` were given.
+        """
+        if bool(self.email) == bool(self.phone):
+            raise ValidationError({"email": ["give either email or phone"], "phone": ["give either email or phone"]})
+        return ("email", str(self.email)) if self.email else ("sms", str(self.phone))
+
 
 class WechatCodeBody(Body):
     code: Annotated[str, Field(min_length=1, max_length=256)]
@@ -261,6 +271,12 @@ class CompatWechatQrBody(Body):
     redirect_uri: Url | None = None
     app_name: AppName | None = None
 
+    def redirect(self) -> str:
+        """Raises: ValidationError: neither name was given."""
+        if not (self.WECHAT_REDIRECT_URI or self.redirect_uri):
+            raise ValidationError({"WECHAT_REDIRECT_URI": ["required"]})
+        return str(self.WECHAT_REDIRECT_URI or self.redirect_uri)
+
 
 class AdminUserUpdateBody(Body):
     nickname: Annotated[str, Field(max_length=64)] | None = None
@@ -284,6 +300,12 @@ class CenterLoginBody(Body):
     username: Annotated[str, Field(max_length=254)] | None = None
     password: Secret
     app_name: AppName | None = None
+
+    def identifier(self) -> str:
+        """Raises: ValidationError: neither ``phoneNumber`` nor ``username`` was given."""
+        if not (self.phoneNumber or self.username):
+            raise ValidationError({"phoneNumber": ["required"]})
+        return str(self.phoneNumber or self.username)
 
 
 class SimpleRegisterBody(Body):

@@ -9,7 +9,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from shared import http
 from shared.container import get_services
 from shared.domain import ClientInfo
-from shared.errors import ValidationError
 from shared.observability import logger, metrics, tracer
 from shared.schemas import EmailCodeBody, PasswordResetBody, PhoneChangeBody, PhoneLoginBody, SmsCodeBody
 from shared.views import (
@@ -107,11 +106,9 @@ def compat_change_phone(body: PhoneChangeBody, me: http.Me, client: http.Client)
 @tracer.capture_method
 def password_reset(body: PasswordResetBody) -> Response[str]:
     """Set a new password proven by a ``reset_password`` code; every session of the user ends."""
-    if bool(body.email) == bool(body.phone):
-        raise ValidationError({"email": ["give either email or phone"], "phone": ["give either email or phone"]})
-    channel, target = ("email", body.email) if body.email else ("sms", body.phone)
+    channel, target = body.target()
     revoked = get_services().code_flows.reset_password(
-        channel, str(target), body.code, body.new_password, body.confirm_password
+        channel, target, body.code, body.new_password, body.confirm_password
     )
     return http.ok(router, Revoked(revoked=revoked))
 

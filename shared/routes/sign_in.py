@@ -155,10 +155,7 @@ def bearer_token(source: BaseRouter) -> str | None:
 @tracer.capture_method
 def center_password_login(body: CenterLoginBody, client: http.Client) -> Response[str]:
     """Account-center clients: sign in with ``phoneNumber`` and ``password``; adds ``token``, ``userId``."""
-    identifier = body.phoneNumber or body.username
-    if not identifier:
-        raise ValidationError({"phoneNumber": ["required"]})
-    result = get_services().accounts.login(identifier, body.password, body.app_name, client)
+    result = get_services().accounts.login(body.identifier(), body.password, body.app_name, client)
     metrics.add_metric(name="Logins", unit=MetricUnit.Count, value=1)
     view = sign_in_view(result)
     data = CenterSignIn(**dict(view), token=result.tokens.access_token, userId=result.user_id)

@@ -56,10 +56,7 @@ def qrcode(body: WechatQrBody) -> Response[str]:
 @router.post("/api/account/wechat/qr-login/get-qrcode", **http.answers(QrCode))
 def compat_qrcode(body: CompatWechatQrBody) -> Response[str]:
     """Old clients: the QR page URL for ``WECHAT_REDIRECT_URI``."""
-    redirect_uri = body.WECHAT_REDIRECT_URI or body.redirect_uri
-    if not redirect_uri:
-        raise ValidationError({"WECHAT_REDIRECT_URI": ["required"]})
-    return http.ok(router, QrCode(**get_services().wechat.qr_code(body.app_name, redirect_uri)))
+    return http.ok(router, QrCode(**get_services().wechat.qr_code(body.app_name, body.redirect())))
 
 
 @router.post("/api/auth/wechat/bind", **http.requires("user"), **http.answers(UserInfo))
