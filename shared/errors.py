@@ -161,3 +161,10 @@ class InternalError(AppError):
 
 class ConfigurationError(RuntimeError):
     """The deployment is misconfigured (missing keys, bad settings): fails loudly, never a 4xx."""
+
+
+class ResourceInUseError(AppError):
+    """A menu with children, a department with sub-departments or users."""
+
+    code, status = "RESOURCE_IN_USE", 409
+    message_zh, message_en = "资源仍在使用中", "Resource is still in use"

@@ -8,12 +8,15 @@ answer against it. Extra keys are allowed where API.md lets a record carry free-
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.clock import iso
+from shared.db.departments import Department
+from shared.db.menus import Menu
 from shared.domain import Account, AppConfig, Page, RoleGrant, Session, User, UserRecord
 from shared.domain import Role as RoleRecord
 from shared.services.sessions import TokenPair, authorization_of
@@ -331,9 +334,24 @@ class MenuView(View):
     sort: int
     status: str
 
+    @classmethod
+    def fields_of(cls, menu: Menu) -> dict[str, Any]:
+        data = asdict(menu)
+        data.update(data.pop("extra") or {})
+        return data
+
+    @classmethod
+    def of(cls, menu: Menu) -> MenuView:
+        return cls(**cls.fields_of(menu))
+
 
 class MenuNode(MenuView):
     children: list[MenuNode]
+
+    @classmethod
+    def tree(cls, menus: list[Menu]) -> list[MenuNode]:
+        """The menus nested by ``parent_id`` (a menu whose parent is not in the list is a root)."""
+        return nest(menus, lambda m: m.menu_id, lambda m, kids: cls(**cls.fields_of(m), children=kids))
 
 
 class MenuList(View):
@@ -353,13 +371,41 @@ class DepartmentView(View):
     leader: str | None
     status: str
 
+    @classmethod
+    def of(cls, dept: Department) -> DepartmentView:
+        return cls(**asdict(dept))
+
 
 class DepartmentNode(DepartmentView):
     children: list[DepartmentNode]
 
+    @classmethod
+    def tree(cls, depts: list[Department]) -> list[DepartmentNode]:
+        """The departments nested by ``parent_id``."""
+        return nest(depts, lambda d: d.dept_id, lambda d, kids: cls(**asdict(d), children=kids))
+
 
 class DepartmentList(View):
     items: list[DepartmentView]
+
+
+N = TypeVar("N", Menu, Department)
+V = TypeVar("V")
+
+
+def nest(items: list[N], key: Callable[[N], str], node: Callable[[N, list[V]], V]) -> list[V]:
+    """Build a tree from ``items`` ordered by sort then id (each level keeps that order); an item whose
+    parent is not among them is a root. Cycles cannot occur: the services refuse them."""
+    ids = {key(item) for item in items}
+    children: dict[str | None, list[N]] = {}
+    for item in items:
+        parent = item.parent_id if item.parent_id in ids else None
+        children.setdefault(parent, []).append(item)
+
+    def build(parent: str | None) -> list[V]:
+        return [node(item, build(key(item))) for item in children.get(parent, [])]
+
+    return build(None)
 
 
 class Deleted(View):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from shared.db import keys
 from shared.db.models import DepartmentItem, UserItem
@@ -19,9 +18,6 @@ class Department:
     leader: str | None = None
     status: str = "active"
 
-    def view(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 class DepartmentRepository:
     def __init__(self, table: Table) -> None:
@@ -35,7 +31,7 @@ class DepartmentRepository:
         ]
 
     def put(self, dept: Department, create: bool) -> bool:
-        item = DepartmentItem(pk=keys.ORG, sk=keys.dept_sk(dept.dept_id), **dept.view())
+        item = DepartmentItem(pk=keys.ORG, sk=keys.dept_sk(dept.dept_id), **asdict(dept))
         return conditionally(
             lambda: item.save(condition=DepartmentItem.pk.does_not_exist() if create else DepartmentItem.pk.exists())
         )

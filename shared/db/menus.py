@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from shared.db import keys
@@ -23,11 +23,6 @@ class Menu:
     sort: int = 0
     status: str = "active"
     extra: dict[str, Any] = field(default_factory=dict)
-
-    def view(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.update(data.pop("extra") or {})
-        return data
 
 
 def to_menu(item: MenuItem) -> Menu:

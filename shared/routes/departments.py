@@ -17,14 +17,14 @@ router = http.router()
 @tracer.capture_method
 def list_departments(me: Admin) -> Response[str]:
     """The organisation's departments."""
-    return http.ok(router, DepartmentList.model_validate({"items": actions().list_departments(me)}))
+    return http.ok(router, DepartmentList(items=[DepartmentView.of(d) for d in actions().list_departments(me)]))
 
 
 @router.get("/api/departments/tree", **http.requires("perm:system:dept:list"), **http.answers(list[DepartmentNode]))
 @tracer.capture_method
 def department_tree(me: Admin) -> Response[str]:
     """The departments as a tree."""
-    return http.ok(router, [DepartmentNode.model_validate(n) for n in actions().department_tree(me)])
+    return http.ok(router, DepartmentNode.tree(actions().list_departments(me)))
 
 
 @router.post(
@@ -37,14 +37,14 @@ def department_tree(me: Admin) -> Response[str]:
 def create_department(body: DepartmentBody, me: Admin) -> Response[str]:
     """Create a department."""
     created = actions().create_department(me, body.model_dump(exclude_unset=True))
-    return http.ok(router, DepartmentView.model_validate(created), status=201)
+    return http.ok(router, DepartmentView.of(created), status=201)
 
 
 @router.get("/api/departments/<dept_id>", **http.requires("perm:system:dept:query"), **http.answers(DepartmentView))
 @tracer.capture_method
 def get_department(dept_id: str, me: Admin) -> Response[str]:
     """A department."""
-    return http.ok(router, DepartmentView.model_validate(actions().get_department(me, dept_id)))
+    return http.ok(router, DepartmentView.of(actions().get_department(me, dept_id)))
 
 
 @router.put(
@@ -54,7 +54,7 @@ def get_department(dept_id: str, me: Admin) -> Response[str]:
 def update_department(dept_id: str, body: DepartmentBody, me: Admin) -> Response[str]:
     """Change a department."""
     updated = actions().update_department(me, dept_id, body.model_dump(exclude_unset=True))
-    return http.ok(router, DepartmentView.model_validate(updated))
+    return http.ok(router, DepartmentView.of(updated))
 
 
 @router.delete("/api/departments/<dept_id>/delete", **http.requires("perm:system:dept:remove"), **http.answers(Deleted))

@@ -51,7 +51,7 @@ def check_token_from_body(body: VerifyTokenBody) -> Response[str]:
 def user_menus(me: http.Me) -> Response[str]:
     """The menu tree the caller's roles open in the token's app (roles as the authorizer saw them)."""
     tree = get_services().menus.for_roles(me.app_name, list(me.roles))
-    return http.ok(router, [MenuNode.model_validate(n) for n in tree])
+    return http.ok(router, MenuNode.tree(tree))
 
 
 @router.put("/api/auth/user/info/update", **http.requires("user"), **http.answers(UserInfo))

@@ -17,14 +17,14 @@ router = http.router()
 @tracer.capture_method
 def list_menus(me: Admin, app_name: AppQuery = None) -> Response[str]:
     """The menus of an app."""
-    return http.ok(router, MenuList.model_validate({"items": actions().list_menus(me, app_name)}))
+    return http.ok(router, MenuList(items=[MenuView.of(m) for m in actions().list_menus(me, app_name)]))
 
 
 @router.get("/api/menus/tree", **http.requires("perm:system:menu:list"), **http.answers(list[MenuNode]))
 @tracer.capture_method
 def menu_tree(me: Admin, app_name: AppQuery = None) -> Response[str]:
     """The menus of an app as a tree."""
-    return http.ok(router, [MenuNode.model_validate(n) for n in actions().menu_tree(me, app_name)])
+    return http.ok(router, MenuNode.tree(actions().list_menus(me, app_name)))
 
 
 @router.post(
@@ -34,14 +34,14 @@ def menu_tree(me: Admin, app_name: AppQuery = None) -> Response[str]:
 def create_menu(body: MenuBody, me: Admin, app_name: AppQuery = None) -> Response[str]:
     """Create a menu."""
     created = actions().create_menu(me, body.app_name or app_name, body.model_dump(exclude_unset=True))
-    return http.ok(router, MenuView.model_validate(created), status=201)
+    return http.ok(router, MenuView.of(created), status=201)
 
 
 @router.get("/api/menus/<menu_id>", **http.requires("perm:system:menu:query"), **http.answers(MenuView))
 @tracer.capture_method
 def get_menu(menu_id: str, me: Admin, app_name: AppQuery = None) -> Response[str]:
     """A menu."""
-    return http.ok(router, MenuView.model_validate(actions().get_menu(me, app_name, menu_id)))
+    return http.ok(router, MenuView.of(actions().get_menu(me, app_name, menu_id)))
 
 
 @router.put("/api/menus/<menu_id>/update", **http.requires("perm:system:menu:edit"), **http.answers(MenuView))
@@ -49,9 +49,7 @@ def get_menu(menu_id: str, me: Admin, app_name: AppQuery = None) -> Response[str
 def update_menu(menu_id: str, body: MenuBody, me: Admin, app_name: AppQuery = None) -> Response[str]:
     """Change a menu (cycles refused)."""
     fields = body.model_dump(exclude_unset=True)
-    return http.ok(
-        router, MenuView.model_validate(actions().update_menu(me, body.app_name or app_name, menu_id, fields))
-    )
+    return http.ok(router, MenuView.of(actions().update_menu(me, body.app_name or app_name, menu_id, fields)))
 
 
 @router.delete("/api/menus/<menu_id>/delete", **http.requires("perm:system:menu:remove"), **http.answers(Deleted))

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from shared.db.departments import Department
+from shared.db.menus import Menu
 from shared.domain import AppConfig, Page, Role, RoleGrant, User, UserRecord
 from shared.errors import NotFoundError
 from shared.services.accounts import AccountService
@@ -185,20 +187,17 @@ class AdminActions:
         self.scope.check(caller, permission, Target(app=app))
         return app
 
-    def list_menus(self, caller: Caller, app_name: str | None) -> list[dict[str, Any]]:
+    def list_menus(self, caller: Caller, app_name: str | None) -> list[Menu]:
         return self.menus.list_menus(self._menus_of(caller, app_name, "system:menu:list"))
 
-    def menu_tree(self, caller: Caller, app_name: str | None) -> list[dict[str, Any]]:
-        return self.menus.tree(self._menus_of(caller, app_name, "system:menu:list"))
+    def create_menu(self, caller: Caller, app_name: str | None, fields: dict[str, Any]) -> Menu:
+        return self.menus.create(self._menus_of(caller, app_name, "system:menu:add"), fields)
 
-    def create_menu(self, caller: Caller, app_name: str | None, fields: dict[str, Any]) -> dict[str, Any]:
-        return self.menus.create(self._menus_of(caller, app_name, "system:menu:add"), fields).view()
+    def get_menu(self, caller: Caller, app_name: str | None, menu_id: str) -> Menu:
+        return self.menus.get(self._menus_of(caller, app_name, "system:menu:query"), menu_id)
 
-    def get_menu(self, caller: Caller, app_name: str | None, menu_id: str) -> dict[str, Any]:
-        return self.menus.get(self._menus_of(caller, app_name, "system:menu:query"), menu_id).view()
-
-    def update_menu(self, caller: Caller, app_name: str | None, menu_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-        return self.menus.update(self._menus_of(caller, app_name, "system:menu:edit"), menu_id, fields).view()
+    def update_menu(self, caller: Caller, app_name: str | None, menu_id: str, fields: dict[str, Any]) -> Menu:
+        return self.menus.update(self._menus_of(caller, app_name, "system:menu:edit"), menu_id, fields)
 
     def delete_menu(self, caller: Caller, app_name: str | None, menu_id: str) -> None:
         self.menus.delete(self._menus_of(caller, app_name, "system:menu:remove"), menu_id)
@@ -207,25 +206,21 @@ class AdminActions:
     def _org(self, caller: Caller, permission: str) -> None:
         self.scope.check(caller, permission, Target(org=True))
 
-    def list_departments(self, caller: Caller) -> list[dict[str, Any]]:
+    def list_departments(self, caller: Caller) -> list[Department]:
         self._org(caller, "system:dept:list")
         return self.departments.list_departments()
 
-    def department_tree(self, caller: Caller) -> list[dict[str, Any]]:
-        self._org(caller, "system:dept:list")
-        return self.departments.tree()
-
-    def create_department(self, caller: Caller, fields: dict[str, Any]) -> dict[str, Any]:
+    def create_department(self, caller: Caller, fields: dict[str, Any]) -> Department:
         self._org(caller, "system:dept:add")
-        return self.departments.create(fields).view()
+        return self.departments.create(fields)
 
-    def get_department(self, caller: Caller, dept_id: str) -> dict[str, Any]:
+    def get_department(self, caller: Caller, dept_id: str) -> Department:
         self._org(caller, "system:dept:query")
-        return self.departments.get(dept_id).view()
+        return self.departments.get(dept_id)
 
-    def update_department(self, caller: Caller, dept_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    def update_department(self, caller: Caller, dept_id: str, fields: dict[str, Any]) -> Department:
         self._org(caller, "system:dept:edit")
-        return self.departments.update(dept_id, fields).view()
+        return self.departments.update(dept_id, fields)
 
     def delete_department(self, caller: Caller, dept_id: str) -> None:
         self._org(caller, "system:dept:remove")

@@ -8,8 +8,7 @@ from typing import Any
 
 from shared.clock import IdFactory
 from shared.db.departments import Department, DepartmentRepository
-from shared.errors import NotFoundError, ValidationError
-from shared.services.menus import ResourceInUseError, build_tree
+from shared.errors import NotFoundError, ResourceInUseError, ValidationError
 
 FIELDS = ("dept_name", "parent_id", "sort", "leader", "status")
 
@@ -19,11 +18,9 @@ class DepartmentService:
         self.departments = departments
         self.ids = ids
 
-    def list_departments(self) -> list[dict[str, Any]]:
-        return [d.view() for d in sorted(self.departments.list_departments(), key=lambda d: (d.sort, d.dept_id))]
-
-    def tree(self) -> list[dict[str, Any]]:
-        return build_tree(self.list_departments(), "dept_id")
+    def list_departments(self) -> list[Department]:
+        """The departments, by ``sort`` then id (the edge nests them into a tree by ``parent_id``)."""
+        return sorted(self.departments.list_departments(), key=lambda d: (d.sort, d.dept_id))
 
     def get(self, dept_id: str) -> Department:
         found = [d for d in self.departments.list_departments() if d.dept_id == dept_id]

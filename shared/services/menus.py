@@ -11,34 +11,12 @@ from typing import Any
 from shared.clock import IdFactory
 from shared.db.apps import AppRepository
 from shared.db.menus import Menu, MenuRepository
-from shared.errors import AppError, NotFoundError, ValidationError
+from shared.errors import NotFoundError, ResourceInUseError, ValidationError
 from shared.services.apps import AppDirectory
 from shared.services.catalog import SUPER_ADMIN_APP, SUPER_ADMIN_ROLE
 
 FIELDS = ("menu_name", "parent_id", "menu_code", "menu_type", "path", "permission", "sort", "status")
 EXTRA = ("component", "icon", "redirect", "hidden", "title")
-
-
-class ResourceInUseError(AppError):
-    code, status = "RESOURCE_IN_USE", 409
-    message_zh, message_en = "资源仍在使用中", "Resource is still in use"
-
-
-def build_tree(nodes: list[dict[str, Any]], id_key: str) -> list[dict[str, Any]]:
-    """Root nodes with nested ``children``, each level ordered by ``sort`` then id."""
-    by_id = {n[id_key]: {**n, "children": []} for n in nodes}
-    roots: list[dict[str, Any]] = []
-    for node in by_id.values():
-        parent = by_id.get(node.get("parent_id"))
-        (parent["children"] if parent else roots).append(node)
-
-    def order(level: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        level.sort(key=lambda n: (n.get("sort") or 0, str(n[id_key])))
-        for n in level:
-            order(n["children"])
-        return level
-
-    return order(roots)
 
 
 class MenuService:
@@ -48,12 +26,10 @@ class MenuService:
         self.roles = roles
         self.ids = ids
 
-    def list_menus(self, app_name: str) -> list[dict[str, Any]]:
+    def list_menus(self, app_name: str) -> list[Menu]:
+        """The menus of the app, by ``sort`` then id (the edge nests them into a tree by ``parent_id``)."""
         app = self.apps.resolve(app_name)
-        return [m.view() for m in sorted(self.menus.list_menus(app), key=lambda m: (m.sort, m.menu_id))]
-
-    def tree(self, app_name: str) -> list[dict[str, Any]]:
-        return build_tree(self.list_menus(app_name), "menu_id")
+        return sorted(self.menus.list_menus(app), key=lambda m: (m.sort, m.menu_id))
 
     def get(self, app_name: str, menu_id: str) -> Menu:
         found = [m for m in self.menus.list_menus(self.apps.resolve(app_name)) if m.menu_id == menu_id]
@@ -83,7 +59,7 @@ class MenuService:
             raise ResourceInUseError()
         self.menus.delete(menu.app_name, menu_id)
 
-    def for_roles(self, app_name: str, role_codes: list[str]) -> list[dict[str, Any]]:
+    def for_roles(self, app_name: str, role_codes: list[str]) -> list[Menu]:
         """The active menus the roles open (all of them for the super admin), with their ancestors."""
         app = self.apps.resolve(app_name)
         menus = {m.menu_id: m for m in self.menus.list_menus(app) if m.status == "active"}
@@ -97,7 +73,7 @@ class MenuService:
             while parent and parent in menus and parent not in wanted:
                 wanted.add(parent)
                 parent = menus[parent].parent_id
-        return build_tree([menus[m].view() for m in wanted if m in menus], "menu_id")
+        return sorted((menus[m] for m in wanted if m in menus), key=lambda m: (m.sort, m.menu_id))
 
     def _apply(self, menu: Menu, fields: dict[str, Any]) -> Menu:
         changes = {k: fields[k] for k in FIELDS if k in fields and fields[k] is not None}
