@@ -21,6 +21,7 @@ from botocore.session import Session as BotocoreSession
 
 from bench import report
 from bench.dynamo import Dynamo
+from shared.schemas import RoleBody
 
 T = TypeVar("T")
 
@@ -116,7 +117,9 @@ def role_edit_costs(services: Any) -> tuple[Measured, Measured]:
     measured = []
     for holders in (10, 1000):
         code = f"desk{holders}"
-        role = services.role_admin.create({"app_name": "app0", "role_code": code, "permissions": ["orders:view"]})
+        role = services.role_admin.create(
+            RoleBody(**{"app_name": "app0", "role_code": code, "permissions": ["orders:view"]})
+        )
         grant = services.apps.defs_of("app0").grants({code: role.epoch})[0]
         with UserItem.batch_write() as writer:
             for i in range(holders):
@@ -134,7 +137,7 @@ def role_edit_costs(services: Any) -> tuple[Measured, Measured]:
         assert services.role_admin.holders(f"app0:{code}", limit=holders + 1).__len__() == holders
         _, cost = measure(
             lambda code=code: services.role_admin.update(
-                f"app0:{code}", {"permissions": ["orders:view", "orders:refund"]}
+                f"app0:RoleBody(**{code})", {"permissions": ["orders:view", "orders:refund"]}
             )
         )
         measured.append(cost)

@@ -62,7 +62,13 @@ SortKey = Annotated[int, Field(ge=-(10**9), le=10**9)]
 
 
 class Body(BaseModel):
+    """A request body, and the typed command a service takes. Unknown fields are ignored."""
+
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the request sent (a field sent as ``null`` is a change to nothing)."""
+        return self.model_dump(exclude_unset=True)
 
 
 class RegisterBody(Body):

@@ -27,7 +27,7 @@ def list_apps(me: Admin) -> Response[str]:
 @tracer.capture_method
 def create_app(body: AppBody, me: Admin) -> Response[str]:
     """Create an app (super admin)."""
-    created = actions().create_app(me, body.model_dump(exclude_unset=True))
+    created = actions().create_app(me, body)
     logger.info("app created", extra={"app_name": created.app_name})
     return http.ok(router, AppView.of(created), status=201)
 
@@ -36,5 +36,4 @@ def create_app(body: AppBody, me: Admin) -> Response[str]:
 @tracer.capture_method
 def update_app(app_name: str, body: AppBody, me: Admin) -> Response[str]:
     """Change an app's settings (its default role never holds a ``system:*`` permission)."""
-    fields = body.model_dump(exclude_unset=True, exclude={"app_name"})
-    return http.ok(router, AppView.of(actions().update_app(me, app_name, fields)))
+    return http.ok(router, AppView.of(actions().update_app(me, app_name, body)))

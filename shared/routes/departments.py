@@ -36,7 +36,7 @@ def department_tree(me: Admin) -> Response[str]:
 @tracer.capture_method
 def create_department(body: DepartmentBody, me: Admin) -> Response[str]:
     """Create a department."""
-    created = actions().create_department(me, body.model_dump(exclude_unset=True))
+    created = actions().create_department(me, body)
     return http.ok(router, DepartmentView.of(created), status=201)
 
 
@@ -53,7 +53,7 @@ def get_department(dept_id: str, me: Admin) -> Response[str]:
 @tracer.capture_method
 def update_department(dept_id: str, body: DepartmentBody, me: Admin) -> Response[str]:
     """Change a department."""
-    updated = actions().update_department(me, dept_id, body.model_dump(exclude_unset=True))
+    updated = actions().update_department(me, dept_id, body)
     return http.ok(router, DepartmentView.of(updated))
 
 

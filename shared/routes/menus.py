@@ -33,7 +33,7 @@ def menu_tree(me: Admin, app_name: AppQuery = None) -> Response[str]:
 @tracer.capture_method
 def create_menu(body: MenuBody, me: Admin, app_name: AppQuery = None) -> Response[str]:
     """Create a menu."""
-    created = actions().create_menu(me, body.app_name or app_name, body.model_dump(exclude_unset=True))
+    created = actions().create_menu(me, body.app_name or app_name, body)
     return http.ok(router, MenuView.of(created), status=201)
 
 
@@ -48,8 +48,7 @@ def get_menu(menu_id: str, me: Admin, app_name: AppQuery = None) -> Response[str
 @tracer.capture_method
 def update_menu(menu_id: str, body: MenuBody, me: Admin, app_name: AppQuery = None) -> Response[str]:
     """Change a menu (cycles refused)."""
-    fields = body.model_dump(exclude_unset=True)
-    return http.ok(router, MenuView.of(actions().update_menu(me, body.app_name or app_name, menu_id, fields)))
+    return http.ok(router, MenuView.of(actions().update_menu(me, body.app_name or app_name, menu_id, body)))
 
 
 @router.delete("/api/menus/<menu_id>/delete", **http.requires("perm:system:menu:remove"), **http.answers(Deleted))

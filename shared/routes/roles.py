@@ -38,7 +38,7 @@ def list_roles(
 @tracer.capture_method
 def create_role(body: RoleBody, me: Admin) -> Response[str]:
     """Create a role; the caller must hold every permission it lists."""
-    role = actions().create_role(me, body.model_dump(exclude_unset=True))
+    role = actions().create_role(me, body)
     logger.info("role created", extra={"role": role.role_id})
     return http.ok(router, RoleView.of(role), status=201)
 
@@ -54,7 +54,7 @@ def get_role(role_id: str, me: Admin) -> Response[str]:
 @tracer.capture_method
 def update_role(role_id: str, body: RoleBody, me: Admin) -> Response[str]:
     """Change a role (one write, whatever the number of holders; they see it at their next request)."""
-    role = actions().update_role(me, role_id, body.model_dump(exclude_unset=True))
+    role = actions().update_role(me, role_id, body)
     logger.info("role updated", extra={"role": role.role_id})
     return http.ok(router, RoleView.of(role))
 

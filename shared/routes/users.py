@@ -54,7 +54,7 @@ def list_users(
 @tracer.capture_method
 def create_user(body: AdminUserCreateBody, me: Admin, app_name: AppQuery = None) -> Response[str]:
     """Create a user (in app0's organisation) with the app's default role; a password is optional."""
-    record = actions().create_user(me, app_name, body.model_dump(exclude_unset=True))
+    record = actions().create_user(me, app_name, body)
     logger.info("user created by admin", extra={"user_id": record.user.user_id})
     return http.ok(router, AdminUser.of_record(record, app_name or me.app_name), status=201)
 
@@ -70,10 +70,9 @@ def get_user(user_id: str, me: Admin) -> Response[str]:
 @tracer.capture_method
 def update_user(user_id: str, body: AdminUserUpdateBody, me: Admin) -> Response[str]:
     """Change a user; identifiers, password and status are app0's (a password set ends the sessions)."""
-    fields = body.model_dump(exclude_unset=True)
-    record = actions().update_user(me, user_id, fields)
+    record = actions().update_user(me, user_id, body)
     logger.info(
-        "user updated by admin", extra={"user_id": user_id, "fields": sorted(k for k in fields if k != "password")}
+        "user updated by admin", extra={"user_id": user_id, "fields": sorted(body.model_fields_set - {"password"})}
     )
     return http.ok(router, AdminUser.of_record(record, me.app_name))
 

@@ -10,12 +10,12 @@ the unguarded domain, also used by sign-up, bootstrap and tests.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from shared.db.departments import Department
 from shared.db.menus import Menu
 from shared.domain import AppConfig, Page, Role, RoleGrant, User, UserRecord
 from shared.errors import NotFoundError
+from shared.schemas import AdminUserCreateBody, AdminUserUpdateBody, AppBody, DepartmentBody, MenuBody, RoleBody
 from shared.services.accounts import AccountService
 from shared.services.admin_scope import AdminScope, Caller, Target, UserAccess, sees_every_user, union
 from shared.services.apps import AppDirectory
@@ -106,10 +106,10 @@ class AdminActions:
         members_of = None if sees_every_user(caller) else caller.app_name
         return self.user_admin.list_users(app, query, page_size, members_of=members_of)
 
-    def create_user(self, caller: Caller, app_name: str | None, fields: dict[str, Any]) -> UserRecord:
+    def create_user(self, caller: Caller, app_name: str | None, command: AdminUserCreateBody) -> UserRecord:
         app = self._app(caller, app_name)
         self.scope.check(caller, "system:user:add", Target(app=app, org=True))
-        return self.user_admin.create(app, fields)
+        return self.user_admin.create(app, command)
 
     def view_user(self, caller: Caller, user_id: str) -> UserRecord:
         """The user, with the roles the caller may see: every app's for app0's admins, else their app's."""
@@ -124,12 +124,12 @@ class AdminActions:
             return record
         return replace(record, grants=record.grants_in(caller.app_name))
 
-    def update_user(self, caller: Caller, user_id: str, fields: dict[str, Any]) -> UserRecord:
+    def update_user(self, caller: Caller, user_id: str, change: AdminUserUpdateBody) -> UserRecord:
         user = self.accounts.get(user_id)
-        org = any(name in fields for name in ORG_FIELDS)  # setting one to null counts too
+        org = bool(change.model_fields_set & set(ORG_FIELDS))  # setting one to null counts too
         target = Target(app=caller.app_name, org=org, user=user, access=UserAccess.CHANGE)
         self.scope.check(caller, "system:user:edit", target)
-        return self.seen_by(caller, self.user_admin.update(user_id, caller.app_name, fields))
+        return self.seen_by(caller, self.user_admin.update(user_id, caller.app_name, change))
 
     def delete_user(self, caller: Caller, user_id: str) -> None:
         user = self.accounts.get(user_id)
@@ -144,20 +144,18 @@ class AdminActions:
         self.scope.check(caller, "system:role:list", Target(app=app))
         return self.role_admin.list_roles(app, filters, page, page_size)
 
-    def create_role(self, caller: Caller, fields: dict[str, Any]) -> Role:
-        app = self._app(caller, fields.get("app_name"))
-        granted = frozenset(fields.get("permissions") or [])
+    def create_role(self, caller: Caller, command: RoleBody) -> Role:
+        app = self._app(caller, command.app_name)
+        granted = frozenset(command.permissions or [])
         self.scope.check(caller, "system:role:add", Target(app=app, grants=granted))
-        return self.role_admin.create({**fields, "app_name": app})
+        return self.role_admin.create(command.model_copy(update={"app_name": app}))
 
     def get_role(self, caller: Caller, role_id: str, permission: str = "system:role:query") -> Role:
         app, _ = split_role_id(role_id)
         self.scope.check(caller, permission, Target(app=app))
         return self.role_admin.get(role_id)
 
-    def update_role(
-        self, caller: Caller, role_id: str, fields: dict[str, Any], permission: str = "system:role:edit"
-    ) -> Role:
+    def update_role(self, caller: Caller, role_id: str, change: RoleBody, permission: str = "system:role:edit") -> Role:
         """Edit a role: the caller must hold every permission it has before and after the edit."""
         app, _ = split_role_id(role_id)
         self.scope.check(caller, permission, Target(app=app))
@@ -166,7 +164,7 @@ class AdminActions:
             granted = union(before.permissions, after.permissions)
             self.scope.check(caller, permission, Target(app=app, grants=granted))
 
-        return self.role_admin.update(role_id, fields, guard=guard)
+        return self.role_admin.update(role_id, change, guard=guard)
 
     def delete_role(self, caller: Caller, role_id: str, force: bool) -> bool:
         """Delete a role whose permissions the caller holds (with ``force``, held or not: its holders lose
@@ -176,7 +174,7 @@ class AdminActions:
         return self.role_admin.delete(role_id, force)
 
     def assign_menus(self, caller: Caller, role_id: str, menu_ids: list[str]) -> Role:
-        return self.update_role(caller, role_id, {"menu_ids": menu_ids}, permission="system:role:menu")
+        return self.update_role(caller, role_id, RoleBody(menu_ids=menu_ids), permission="system:role:menu")
 
     def role_menus(self, caller: Caller, role_id: str) -> Role:
         return self.get_role(caller, role_id, "system:role:menu")
@@ -190,14 +188,14 @@ class AdminActions:
     def list_menus(self, caller: Caller, app_name: str | None) -> list[Menu]:
         return self.menus.list_menus(self._menus_of(caller, app_name, "system:menu:list"))
 
-    def create_menu(self, caller: Caller, app_name: str | None, fields: dict[str, Any]) -> Menu:
-        return self.menus.create(self._menus_of(caller, app_name, "system:menu:add"), fields)
+    def create_menu(self, caller: Caller, app_name: str | None, command: MenuBody) -> Menu:
+        return self.menus.create(self._menus_of(caller, app_name, "system:menu:add"), command)
 
     def get_menu(self, caller: Caller, app_name: str | None, menu_id: str) -> Menu:
         return self.menus.get(self._menus_of(caller, app_name, "system:menu:query"), menu_id)
 
-    def update_menu(self, caller: Caller, app_name: str | None, menu_id: str, fields: dict[str, Any]) -> Menu:
-        return self.menus.update(self._menus_of(caller, app_name, "system:menu:edit"), menu_id, fields)
+    def update_menu(self, caller: Caller, app_name: str | None, menu_id: str, change: MenuBody) -> Menu:
+        return self.menus.update(self._menus_of(caller, app_name, "system:menu:edit"), menu_id, change)
 
     def delete_menu(self, caller: Caller, app_name: str | None, menu_id: str) -> None:
         self.menus.delete(self._menus_of(caller, app_name, "system:menu:remove"), menu_id)
@@ -210,17 +208,17 @@ class AdminActions:
         self._org(caller, "system:dept:list")
         return self.departments.list_departments()
 
-    def create_department(self, caller: Caller, fields: dict[str, Any]) -> Department:
+    def create_department(self, caller: Caller, command: DepartmentBody) -> Department:
         self._org(caller, "system:dept:add")
-        return self.departments.create(fields)
+        return self.departments.create(command)
 
     def get_department(self, caller: Caller, dept_id: str) -> Department:
         self._org(caller, "system:dept:query")
         return self.departments.get(dept_id)
 
-    def update_department(self, caller: Caller, dept_id: str, fields: dict[str, Any]) -> Department:
+    def update_department(self, caller: Caller, dept_id: str, change: DepartmentBody) -> Department:
         self._org(caller, "system:dept:edit")
-        return self.departments.update(dept_id, fields)
+        return self.departments.update(dept_id, change)
 
     def delete_department(self, caller: Caller, dept_id: str) -> None:
         self._org(caller, "system:dept:remove")
@@ -233,13 +231,13 @@ class AdminActions:
         apps = self.apps.list()
         return apps if caller.is_super_admin else [a for a in apps if a.app_name == caller.app_name]
 
-    def create_app(self, caller: Caller, fields: dict[str, Any]) -> AppConfig:
+    def create_app(self, caller: Caller, command: AppBody) -> AppConfig:
         """A new app is outside every app's scope but the super admin's."""
-        app = self.apps.resolve(str(fields.get("app_name") or ""))
+        app = self.apps.resolve(command.app_name or "")
         self.scope.check(caller, "system:app:manage", Target(app=app))
-        return self.apps.create({**fields, "app_name": app})
+        return self.apps.create(command.model_copy(update={"app_name": app}))
 
-    def update_app(self, caller: Caller, app_name: str, fields: dict[str, Any]) -> AppConfig:
+    def update_app(self, caller: Caller, app_name: str, change: AppBody) -> AppConfig:
         app = self.apps.resolve(app_name)
         self.scope.check(caller, "system:app:manage", Target(app=app))
-        return self.apps.update(app, fields)
+        return self.apps.update(app, change)

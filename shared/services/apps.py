@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.clock import Clock, IdFactory, new_id, system_clock
 from shared.config import Settings
@@ -17,6 +17,10 @@ from shared.domain import AppConfig, Role, RoleDefs, RoleGrant
 from shared.errors import AppError, ConfigurationError, NotFoundError, ServiceUnavailableError, ValidationError
 from shared.services.catalog import admin_permissions, builtin_role
 from shared.urls import parse_origin, url_origin
+
+if TYPE_CHECKING:
+    from shared.schemas import AppBody
+
 
 APP_NAME_RE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 ROLE_CODE_RE = re.compile(r"[A-Za-z0-9_\-.]{1,64}")
@@ -158,26 +162,27 @@ class AppDirectory:
         apps.setdefault(self.settings.default_app, self._builtin(self.settings.default_app))
         return [apps[name] for name in sorted(apps)]
 
-    def create(self, fields: dict[str, Any]) -> AppConfig:
+    def create(self, command: AppBody) -> AppConfig:
         """Create an app.
 
         Raises:
             AppExistsError: the name is taken (``app0`` always is).
             ValidationError: bad fields.
         """
+        fields = command.changes()
         name = self.resolve(str(fields.get("app_name") or ""))
         app = self._apply(self._builtin(name), fields)
         if name == self.settings.default_app or not self.apps.create_app(app, self.clock()):
             raise AppExistsError()
         return app
 
-    def update(self, app_name: str, fields: dict[str, Any]) -> AppConfig:
+    def update(self, app_name: str, change: AppBody) -> AppConfig:
         """Change an app's settings (``app0`` gets its item on its first update).
 
         Raises:
             NotFoundError: no such app.
         """
-        app = self._apply(self.get(self.resolve(app_name)), fields)
+        app = self._apply(self.get(self.resolve(app_name)), change.changes())
         if not self.apps.update_app(app):
             if app_name != self.settings.default_app:
                 raise NotFoundError()

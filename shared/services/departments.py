@@ -4,11 +4,15 @@ sub-departments or users cannot be deleted (409 ``RESOURCE_IN_USE``)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.clock import IdFactory
 from shared.db.departments import Department, DepartmentRepository
 from shared.errors import NotFoundError, ResourceInUseError, ValidationError
+
+if TYPE_CHECKING:
+    from shared.schemas import DepartmentBody
+
 
 FIELDS = ("dept_name", "parent_id", "sort", "leader", "status")
 
@@ -28,15 +32,16 @@ class DepartmentService:
             raise NotFoundError()
         return found[0]
 
-    def create(self, fields: dict[str, Any]) -> Department:
+    def create(self, command: DepartmentBody) -> Department:
+        fields = command.changes()
         if not fields.get("dept_name"):
             raise ValidationError({"dept_name": ["required"]})
         dept = self._apply(Department(dept_id=self.ids()[:12], dept_name=""), fields)
         self.departments.put(dept, create=True)
         return dept
 
-    def update(self, dept_id: str, fields: dict[str, Any]) -> Department:
-        dept = self._apply(self.get(dept_id), fields)
+    def update(self, dept_id: str, change: DepartmentBody) -> Department:
+        dept = self._apply(self.get(dept_id), change.changes())
         if not self.departments.put(dept, create=False):
             raise NotFoundError()
         return dept

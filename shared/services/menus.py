@@ -6,7 +6,7 @@ the tree a user gets is connected."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.clock import IdFactory
 from shared.db.apps import AppRepository
@@ -14,6 +14,10 @@ from shared.db.menus import Menu, MenuRepository
 from shared.errors import NotFoundError, ResourceInUseError, ValidationError
 from shared.services.apps import AppDirectory
 from shared.services.catalog import SUPER_ADMIN_APP, SUPER_ADMIN_ROLE
+
+if TYPE_CHECKING:
+    from shared.schemas import MenuBody
+
 
 FIELDS = ("menu_name", "parent_id", "menu_code", "menu_type", "path", "permission", "sort", "status")
 EXTRA = ("component", "icon", "redirect", "hidden", "title")
@@ -37,8 +41,9 @@ class MenuService:
             raise NotFoundError()
         return found[0]
 
-    def create(self, app_name: str, fields: dict[str, Any]) -> Menu:
+    def create(self, app_name: str, command: MenuBody) -> Menu:
         app = self.apps.resolve(app_name)
+        fields = command.changes()
         if not fields.get("menu_name"):
             raise ValidationError({"menu_name": ["required"]})
         menu = self._apply(Menu(menu_id=self.ids()[:12], app_name=app, menu_name=""), fields)
@@ -46,8 +51,8 @@ class MenuService:
         self.menus.put(menu, create=True)
         return menu
 
-    def update(self, app_name: str, menu_id: str, fields: dict[str, Any]) -> Menu:
-        menu = self._apply(self.get(app_name, menu_id), fields)
+    def update(self, app_name: str, menu_id: str, change: MenuBody) -> Menu:
+        menu = self._apply(self.get(app_name, menu_id), change.changes())
         self._check_parent(menu)
         if not self.menus.put(menu, create=False):
             raise NotFoundError()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.clock import Clock, IdFactory, new_id, system_clock
 from shared.db.apps import AppRepository, RoleDefsChangedError
@@ -20,6 +20,10 @@ from shared.domain import Page, Role
 from shared.errors import AppError, NotFoundError, ServiceUnavailableError, ValidationError
 from shared.services.apps import AppDirectory, check_role_code
 from shared.services.catalog import SUPER_ADMIN_APP, SUPER_ADMIN_ROLE, SYSTEM_PERMISSIONS, admin_permissions, role_id
+
+if TYPE_CHECKING:
+    from shared.schemas import RoleBody
+
 
 MAX_PAGE_SIZE = 100
 T = TypeVar("T")
@@ -84,8 +88,9 @@ class RoleAdmin:
             roles = [r for r in roles if r.status == filters["status"]]
         return paginate(sorted(roles, key=lambda r: r.role_code), page, page_size)
 
-    def create(self, fields: dict[str, Any]) -> Role:
+    def create(self, command: RoleBody) -> Role:
         """Raises: RoleExistsError, NotFoundError (no such app), ValidationError."""
+        fields = command.changes()
         app_name = self.apps.resolve(fields.get("app_name"))
         self.apps.get(app_name)
         code = check_role_code(str(fields.get("role_code") or ""))
@@ -111,7 +116,7 @@ class RoleAdmin:
                 continue
         raise ServiceUnavailableError()
 
-    def update(self, value: str, fields: dict[str, Any], guard: RoleGuard | None = None) -> Role:
+    def update(self, value: str, change: RoleBody, guard: RoleGuard | None = None) -> Role:
         """Change a role: one transaction (the role and the app's role definitions), whatever the number
         of holders; every holder's next request is authorized with the new definition.
 
@@ -126,7 +131,7 @@ class RoleAdmin:
         """
         for _ in range(ATTEMPTS):
             role = self.get(value)
-            updated = replace(role, **self._changes(fields))
+            updated = replace(role, **self._changes(change.changes()))
             if not updated.epoch:  # a role recorded before definitions existed
                 updated.epoch = self.ids()[:8]
             self._check(updated)
@@ -182,7 +187,9 @@ class RoleAdmin:
         return self.repository.role_members(role.app_name, role.role_code, role.epoch, limit=limit)
 
     def assign_menus(self, value: str, menu_ids: list[str]) -> Role:
-        return self.update(value, {"menu_ids": menu_ids})
+        from shared.schemas import RoleBody
+
+        return self.update(value, RoleBody(menu_ids=menu_ids))
 
     def _check(self, role: Role) -> None:
         if role.status not in ("active", "disabled"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 from shared.clock import Clock, system_clock
 from shared.db.apps import AppRepository
@@ -16,6 +16,10 @@ from shared.errors import PhoneTakenError, ServiceUnavailableError, ValidationEr
 from shared.identifiers import normalize_email, normalize_phone
 from shared.services.accounts import PROFILE_FIELDS, AccountService
 from shared.services.sessions import SessionService
+
+if TYPE_CHECKING:
+    from shared.schemas import AdminUserCreateBody, AdminUserUpdateBody
+
 
 ADMIN_FIELDS = (*PROFILE_FIELDS, "department_id")
 # Fields of the person, not of one app: changing them is an organisation action (API.md section 4).
@@ -137,12 +141,13 @@ class UserAdmin:
             users, last = self.users.directory(page_size, last, *filters)
         return Page(users, page_size, encode_cursor(last), page=page if before is None else None)
 
-    def create(self, app_name: str, fields: dict[str, Any]) -> UserRecord:
+    def create(self, app_name: str, command: AdminUserCreateBody) -> UserRecord:
         """An admin creates a user (with the app's default role; a password is optional)."""
+        fields = command.changes()
         from shared.services.accounts import RegisterCommand
 
         password = fields.get("password") or None
-        command = RegisterCommand(
+        new_user = RegisterCommand(
             username=str(fields.get("username") or ""),
             password=password or "",
             email=fields.get("email"),
@@ -151,7 +156,7 @@ class UserAdmin:
             real_name=fields.get("real_name"),
             app_name=app_name,
         )
-        created = self.accounts.create_user(command, with_password=bool(password), vouched=True)
+        created = self.accounts.create_user(new_user, with_password=bool(password), vouched=True)
         extra = {k: fields[k] for k in ("department_id", "gender", "birthday", "avatar") if fields.get(k)}
         if extra:
             self.accounts.update_profile(created.user_id, app_name, extra, allowed=ADMIN_FIELDS)
@@ -186,7 +191,7 @@ class UserAdmin:
             and (not query.get("real_name") or (user.real_name or "").startswith(query["real_name"]))
         )
 
-    def update(self, user_id: str, app_name: str, fields: dict[str, Any]) -> UserRecord:
+    def update(self, user_id: str, app_name: str, change: AdminUserUpdateBody) -> UserRecord:
         """Profile fields, ``email`` and ``phone`` (claims moved; the admin vouches for them),
         ``password`` (set by the admin: every session of the user ends) and ``status``.
 
@@ -197,6 +202,7 @@ class UserAdmin:
             EmailTakenError, PhoneTakenError: the identifier belongs to someone else.
             ValidationError: a bad phone, email, password or status (all listed at once).
         """
+        fields = change.changes()
         record = self.accounts.get(user_id)
         errors: dict[str, list[str]] = {}
         phone = None

@@ -13,6 +13,7 @@ from shared.config import Settings
 from shared.container import Services
 from shared.domain import Role, RoleGrant, User, UserRecord
 from shared.errors import ConfigurationError, PermissionDeniedError, ValidationError
+from shared.schemas import AppBody, RoleBody
 from shared.services.accounts import SignedIn
 from shared.services.admin_scope import Caller, Target, UserAccess, decide, permissions_of
 from shared.services.catalog import SYSTEM_PERMISSIONS
@@ -153,7 +154,9 @@ def test_the_caller_holds_only_what_both_token_and_live_grants_say(
 ) -> None:
     # Given a user whose live grants in app0 are the editor role (one permission)
     user_id = sign_up("carol").user_id
-    services.role_admin.create({"app_name": "app0", "role_code": "editor", "permissions": ["system:user:list"]})
+    services.role_admin.create(
+        RoleBody(**{"app_name": "app0", "role_code": "editor", "permissions": ["system:user:list"]})
+    )
     services.roles.assign(user_id, "app0", "editor")
     # When a (stale) token context claims more than that
     context = {"user_id": user_id, "app_name": "app0", "roles": "admin,editor,l0", "permissions": ",".join(ALL)}
@@ -173,7 +176,7 @@ def test_the_caller_holds_only_what_both_token_and_live_grants_say(
 
 def test_a_role_edit_racing_another_is_checked_again(services: Services) -> None:
     # Given a role, and a guard that sees each attempt's "before"
-    services.role_admin.create({"app_name": "app0", "role_code": "desk", "permissions": ["a:b"]})
+    services.role_admin.create(RoleBody(**{"app_name": "app0", "role_code": "desk", "permissions": ["a:b"]}))
     seen: list[list[str]] = []
 
     def guard(before: Role, after: Role) -> None:
@@ -186,24 +189,28 @@ def test_a_role_edit_racing_another_is_checked_again(services: Services) -> None
 
     # When the edit is made, Then it is checked against the concurrent edit and refused
     with pytest.raises(PermissionDeniedError):
-        services.role_admin.update("app0:desk", {"permissions": ["a:b", "c:d"]}, guard=guard)
+        services.role_admin.update("app0:desk", RoleBody(**{"permissions": ["a:b", "c:d"]}), guard=guard)
     assert seen == [["a:b"], ["a:b", "secret:x"]]
     assert services.role_admin.get("app0:desk").permissions == ["a:b", "secret:x"]
 
 
 def test_default_roles_never_hold_admin_permissions(services: Services, sign_up: Callable[..., SignedIn]) -> None:
     create_app("shop")
-    services.role_admin.create({"app_name": "shop", "role_code": "boss", "permissions": ["system:user:list"]})
+    services.role_admin.create(
+        RoleBody(**{"app_name": "shop", "role_code": "boss", "permissions": ["system:user:list"]})
+    )
     with pytest.raises(ValidationError) as refused:
-        services.apps.update("shop", {"default_role": "boss"})
+        services.apps.update("shop", AppBody(**{"default_role": "boss"}))
     assert "default_role" in (refused.value.errors or {})
     # a default role that does not exist yet cannot be created as an admin role either
-    services.apps.update("shop", {"default_role": "member"})
+    services.apps.update("shop", AppBody(**{"default_role": "member"}))
     with pytest.raises(ValidationError):
-        services.role_admin.create({"app_name": "shop", "role_code": "member", "permissions": ["system:role:add"]})
-    services.role_admin.create({"app_name": "shop", "role_code": "member", "permissions": ["orders:view"]})
+        services.role_admin.create(
+            RoleBody(**{"app_name": "shop", "role_code": "member", "permissions": ["system:role:add"]})
+        )
+    services.role_admin.create(RoleBody(**{"app_name": "shop", "role_code": "member", "permissions": ["orders:view"]}))
     with pytest.raises(ValidationError):
-        services.role_admin.update("shop:member", {"permissions": ["orders:view", "system:role:add"]})
+        services.role_admin.update("shop:member", RoleBody(**{"permissions": ["orders:view", "system:role:add"]}))
     # And should the data say otherwise (written by other means), signing up fails closed: no admin made
     member = services.role_admin.get("shop:member")
     forced = replace(member, permissions=["orders:view", "system:user:list"])

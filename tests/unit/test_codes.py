@@ -21,6 +21,7 @@ from shared.errors import (
     UpstreamUnavailableError,
     ValidationError,
 )
+from shared.schemas import AppBody
 from shared.services.accounts import RegisterCommand
 from tests.fakes.clock import FakeClock
 from tests.unit.helpers import FakeSender, user_info_of, user_view
@@ -221,7 +222,7 @@ def test_reset_password_by_email_revokes_every_session(svc: Services, senders) -
 
 
 def test_apps_that_verify_emails_need_a_register_code(svc: Services, senders) -> None:
-    svc.apps.update("app0", {"require_email_verification": True})
+    svc.apps.update("app0", AppBody(**{"require_email_verification": True}))
     command = RegisterCommand(username="carol", password="secret123", email="carol@example.com")
     with pytest.raises(ValidationError):
         svc.accounts.register(command, ClientInfo())

@@ -11,6 +11,7 @@ import pytest
 from shared.container import Services
 from shared.domain import ClientInfo
 from shared.errors import CaptchaInvalidError, InvalidCredentialsError, RateLimitedError
+from shared.schemas import AppBody
 from shared.services.accounts import SignedIn
 from shared.services.captcha import answer_hash
 from tests.fakes.clock import FakeClock
@@ -68,7 +69,7 @@ def test_a_success_clears_earlier_failures(services: Services, sign_up: SignUp) 
 
 def test_captcha_is_required_single_use_and_expires(services: Services, sign_up: SignUp, clock: FakeClock) -> None:
     sign_up("alice")
-    services.apps.update("app0", {"require_captcha": True})
+    services.apps.update("app0", AppBody(**{"require_captcha": True}))
     repo = services.captchas.repository
 
     def known(key: str, answer: str = "AB3K") -> None:

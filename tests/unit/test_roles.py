@@ -10,6 +10,7 @@ from shared.authorizer import Unauthorized, authorize
 from shared.container import Services
 from shared.domain import ClientInfo
 from shared.errors import NotFoundError, UserDisabledError, ValidationError
+from shared.schemas import AppBody, RoleBody
 from shared.services.accounts import SignedIn
 from shared.services.apps import AppExistsError, origin_allowed
 from tests.unit.helpers import PASSWORD, user_info_of
@@ -53,7 +54,7 @@ def test_removing_the_super_admin_role_drops_its_permissions_from_sessions(servi
 
 
 def test_grants_in_one_app_do_not_touch_sessions_of_another(services: Services, sign_up: SignUp) -> None:
-    services.apps.create({"app_name": "crm"})
+    services.apps.create(AppBody(**{"app_name": "crm"}))
     alice = sign_up("alice")
     crm = services.accounts.login("alice", PASSWORD, "crm", ClientInfo())
     services.roles.assign(alice.user_id, "app0", "admin")
@@ -97,17 +98,19 @@ def test_disabling_a_user_revokes_every_session_and_blocks_sign_in(services: Ser
 
 
 def test_apps_create_update_and_list(services: Services) -> None:
-    created = services.apps.create({"app_name": "shop", "allowed_callback_origins": ["https://A.example.com:8443/"]})
+    created = services.apps.create(
+        AppBody(**{"app_name": "shop", "allowed_callback_origins": ["https://A.example.com:8443/"]})
+    )
     assert created.allowed_callback_origins == ["https://a.example.com:8443"]
     with pytest.raises(AppExistsError):
-        services.apps.create({"app_name": "shop"})
+        services.apps.create(AppBody(**{"app_name": "shop"}))
     with pytest.raises(AppExistsError):
-        services.apps.create({"app_name": "app0"})
-    updated = services.apps.update("app0", {"require_captcha": True})
+        services.apps.create(AppBody(**{"app_name": "app0"}))
+    updated = services.apps.update("app0", AppBody(**{"require_captcha": True}))
     assert updated.require_captcha is True and services.apps.get("app0").require_captcha is True
     assert [a.app_name for a in services.apps.list()] == ["app0", "shop"]
     with pytest.raises(NotFoundError):
-        services.apps.update("ghost", {"display_name": "x"})
+        services.apps.update("ghost", AppBody(**{"display_name": "x"}))
 
 
 @pytest.mark.parametrize(
@@ -130,12 +133,12 @@ def test_callback_urls_are_checked_against_origins(url: str, expected: bool) -> 
 
 def test_a_disabled_role_grants_nothing_until_enabled_again(services: Services, sign_up: SignUp) -> None:
     alice = sign_up("alice")
-    services.role_admin.create({"app_name": "app0", "role_code": "auditor", "permissions": ["audit:read"]})
+    services.role_admin.create(RoleBody(**{"app_name": "app0", "role_code": "auditor", "permissions": ["audit:read"]}))
     services.roles.assign(alice.user_id, "app0", "auditor")
     assert context_of(services, alice)["permissions"] == "audit:read"
-    services.role_admin.update("app0:auditor", {"status": "disabled"})
+    services.role_admin.update("app0:auditor", RoleBody(**{"status": "disabled"}))
     assert context_of(services, alice)["permissions"] == ""
-    services.role_admin.update("app0:auditor", {"status": "active"})
+    services.role_admin.update("app0:auditor", RoleBody(**{"status": "active"}))
     assert context_of(services, alice)["permissions"] == "audit:read"
     with pytest.raises(ValidationError):
-        services.role_admin.update("app0:auditor", {"status": "sleeping"})
+        services.role_admin.update("app0:auditor", RoleBody(**{"status": "sleeping"}))

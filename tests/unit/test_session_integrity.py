@@ -23,6 +23,7 @@ from shared.errors import (
     TokenRevokedError,
     ValidationError,
 )
+from shared.schemas import AdminUserUpdateBody, RoleBody
 from shared.services.accounts import RegisterCommand, SignedIn
 from shared.services.sessions import TokenPair
 from tests.fakes.clock import FakeClock
@@ -44,7 +45,9 @@ def permissions(services: Services, pair: TokenPair) -> list[str]:
 def editor(services: Services, user_id: str) -> None:
     """Give ``user_id`` an ``editor`` role of app0 holding one permission."""
     if services.role_admin.repository.get_role("app0", "editor") is None:
-        services.role_admin.create({"app_name": "app0", "role_code": "editor", "permissions": ["orders:edit"]})
+        services.role_admin.create(
+            RoleBody(**{"app_name": "app0", "role_code": "editor", "permissions": ["orders:edit"]})
+        )
     services.roles.assign(user_id, "app0", "editor")
 
 
@@ -150,15 +153,15 @@ def test_a_user_with_150_sessions_loses_a_removed_role_in_every_one(crowded):
 
 def test_a_user_with_150_sessions_loses_an_edited_permission_in_every_one(crowded):
     services, _, pairs = crowded
-    services.role_admin.update("app0:editor", {"permissions": ["orders:view"]})
+    services.role_admin.update("app0:editor", RoleBody(**{"permissions": ["orders:view"]}))
     assert all(permissions(services, p) == ["orders:view"] for p in pairs)
-    services.role_admin.update("app0:editor", {"status": "disabled"})
+    services.role_admin.update("app0:editor", RoleBody(**{"status": "disabled"}))
     assert all(permissions(services, p) == [] for p in pairs)
 
 
 def test_an_admin_setting_a_password_ends_all_150_sessions(crowded):
     services, user_id, pairs = crowded
-    services.user_admin.update(user_id, "app0", {"password": "set-by-admin-1"})
+    services.user_admin.update(user_id, "app0", AdminUserUpdateBody(**{"password": "set-by-admin-1"}))
     for pair in pairs:
         with pytest.raises(TokenRevokedError):
             services.sessions.verify(pair.access_token)
@@ -317,7 +320,9 @@ def test_an_admin_update_refused_for_one_field_changes_nothing(services: Service
     alice = sign_up("alice")
     user_id = alice.user_id
     with pytest.raises(ValidationError) as refused:
-        services.user_admin.update(user_id, "app0", {"password": "valid-pass-1", "nickname": "N", "status": "gone"})
+        services.user_admin.update(
+            user_id, "app0", AdminUserUpdateBody.model_construct(password="valid-pass-1", nickname="N", status="gone")
+        )
     assert set(refused.value.errors or {}) == {"status"}
     assert services.accounts.get(user_id).user.nickname == "alice"
     assert login(services, "alice").user_id == user_id

@@ -15,6 +15,7 @@ from shared.container import Services
 from shared.domain import ClientInfo
 from shared.errors import RateLimitedError, UpstreamUnavailableError
 from shared.providers.wechat import WechatApiError
+from shared.schemas import AppBody
 from shared.services.accounts import RegisterCommand
 from shared.services.wechat import (
     AccountLinkedError,
@@ -40,7 +41,7 @@ def wechat() -> Iterator[FakeWechat]:
 @pytest.fixture
 def svc(make_services: Callable[..., Services], wechat: FakeWechat) -> Services:
     built = make_services(wechat_api_base=wechat.url, wechat_timeout=1.0, wechat_secrets=json.dumps(SECRETS))
-    built.apps.update("app0", {"wechat": IDS, "allowed_callback_origins": ["https://shop.example.com"]})
+    built.apps.update("app0", AppBody(**{"wechat": IDS, "allowed_callback_origins": ["https://shop.example.com"]}))
     return built
 
 
@@ -86,7 +87,7 @@ def test_wechat_errors_and_outages(svc: Services) -> None:
 
 def test_wechat_unreachable_is_503(make_services) -> None:
     svc = make_services(wechat_api_base="http://127.0.0.1:9", wechat_timeout=1.0, wechat_secrets=json.dumps(SECRETS))
-    svc.apps.update("app0", {"wechat": IDS})
+    svc.apps.update("app0", AppBody(**{"wechat": IDS}))
     with pytest.raises(UpstreamUnavailableError):
         svc.wechat.sign_in(None, "miniapp", "alice", CLIENT)
 
@@ -136,7 +137,7 @@ def test_mock_mode_only_in_local_mode(make_services) -> None:
     # When the same configuration runs deployed, in either stage
     for stage in ("dev", "prod"):
         deployed = make_services(stage=stage, local_mode=False)
-        deployed.apps.update("app0", {"allowed_callback_origins": ["https://x.example"]})
+        deployed.apps.update("app0", AppBody(**{"allowed_callback_origins": ["https://x.example"]}))
         # Then no WeChat sign-in, bind or browser redirect is mocked: a clear 503
         for attempt in ("miniapp", "web", "redirect"):
             with pytest.raises(WechatNotConfiguredError) as refused:
