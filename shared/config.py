@@ -151,7 +151,7 @@ class Settings:
     wechat_mp_app_id: str | None = setting("WECHAT_MP_APP_ID", None, "default official-account AppID")
     wechat_miniapp_app_id: str | None = setting("WECHAT_MINIAPP_APP_ID", None, "default mini-program AppID")
     wechat_app_app_id: str | None = setting("WECHAT_APP_APP_ID", None, "default mobile-app AppID")
-    wechat_timeout: float = setting("WECHAT_TIMEOUT", 10.0, "WeChat timeout, seconds")
+    wechat_timeout: float = setting("WECHAT_TIMEOUT", 3.0, "WeChat timeout, seconds (far below the function timeout)")
     # Apps and roles
     default_app: str = setting("DEFAULT_APP", "app0", "app when none is given")
     default_role: str = setting("DEFAULT_ROLE", "l0", "role of new users")

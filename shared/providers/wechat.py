@@ -1,13 +1,20 @@
 """WeChat's server API for sign-in: ``sns/oauth2/access_token``, ``sns/userinfo``, ``sns/jscode2session``.
 
-A 10 s timeout on every call. An ``errcode`` answer (40029 invalid code, 40163 code used, ...) becomes
-:class:`WechatApiError` (400 ``WECHAT_API_ERROR`` with ``errcode``/``errmsg``); timeouts and network or
-HTTP failures become :class:`~shared.errors.UpstreamUnavailableError` (503). The ``session_key`` of a
-mini-program login is dropped here and never leaves this module.
+A short timeout on every call (``WECHAT_TIMEOUT``, 3 s by default: far below the function's timeout, so a
+slow WeChat cannot hold a Lambda for its whole life). An ``errcode`` answer (40029 invalid code, 40163
+code used, ...) becomes :class:`WechatApiError` (400 ``WECHAT_API_ERROR`` with ``errcode``/``errmsg``);
+timeouts and network or HTTP failures become :class:`~shared.errors.UpstreamUnavailableError` (503).
+After ``Breaker.failures`` such failures in a row, the container stops calling WeChat for
+``Breaker.open_seconds`` and answers 503 at once (a circuit breaker): an outage costs callers no waiting
+and costs the account no concurrency. The ``session_key`` of a mini-program login is dropped here and
+never leaves this module.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,20 +41,57 @@ class WechatUser:
     avatar_url: str | None = None
 
 
+class Breaker:
+    """A circuit breaker per container: open after ``failures`` upstream failures in a row, for
+    ``open_seconds``; then one call is let through, and its outcome closes or reopens it."""
+
+    def __init__(self, failures: int = 5, open_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic):
+        self.failures = failures
+        self.open_seconds = open_seconds
+        self.clock = clock
+        self._streak = 0
+        self._open_until = 0.0
+        self._lock = threading.Lock()
+
+    def allow(self) -> bool:
+        with self._lock:
+            if self._streak < self.failures:
+                return True
+            if self.clock() >= self._open_until:
+                self._open_until = self.clock() + self.open_seconds  # one trial call; others wait it out
+                return True
+            return False
+
+    def succeeded(self) -> None:
+        with self._lock:
+            self._streak = 0
+
+    def failed(self) -> None:
+        with self._lock:
+            self._streak += 1
+            if self._streak >= self.failures:
+                self._open_until = self.clock() + self.open_seconds
+
+
 class WechatClient:
-    def __init__(self, base_url: str = DEFAULT_BASE, timeout: float = 10.0) -> None:
+    def __init__(self, base_url: str = DEFAULT_BASE, timeout: float = 3.0, breaker: Breaker | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.breaker = breaker or Breaker()
 
     def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         import requests
 
+        if not self.breaker.allow():
+            raise UpstreamUnavailableError()
         try:
             response = requests.get(f"{self.base_url}/{path}", params=params, timeout=self.timeout)
             response.raise_for_status()
             body: dict[str, Any] = response.json()
         except (requests.RequestException, ValueError) as exc:
+            self.breaker.failed()
             raise UpstreamUnavailableError() from exc
+        self.breaker.succeeded()
         if body.get("errcode"):
             raise WechatApiError(int(body["errcode"]), str(body.get("errmsg", "")))
         return body

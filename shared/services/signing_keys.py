@@ -132,7 +132,13 @@ class KeyRingProvider:
     ``loader`` returns the ring document; an unknown ``kid`` triggers one early reload (through
     ``fresh_loader`` when given, which must bypass any cache of its own) so that a key added by
     rotation is picked up before the cache expires, at most once a minute.
+
+    A reload that fails (SSM throttling a scale-out burst, a network error) keeps serving the ring this
+    container has and tries again after ``RETRY_SECONDS``: only a container that never loaded a ring
+    fails. ``jitter`` (a fraction of ``max_age``) spreads the reloads of many containers started together.
     """
+
+    RETRY_SECONDS = 10.0
 
     def __init__(
         self,
@@ -140,24 +146,37 @@ class KeyRingProvider:
         max_age: int = 300,
         clock: Clock = system_clock,
         fresh_loader: Callable[[], str] | None = None,
+        jitter: float = 0.0,
     ) -> None:
         self._loader = loader
         self._fresh_loader = fresh_loader or loader
         self._max_age = max_age
         self._clock = clock
+        self._jitter = jitter
         self._ring: KeyRing | None = None
         self._loaded_at = 0.0
+        self._expires_at = 0.0
         self._lock = threading.Lock()
 
     def ring(self, force: bool = False) -> KeyRing:
         now = self._clock()
         with self._lock:
-            stale = self._ring is None or now - self._loaded_at > self._max_age
             early = force and now - self._loaded_at > 60
             ring = self._ring
-            if ring is None or stale or early:
-                ring = KeyRing.from_document(self._fresh_loader() if early else self._loader())
-                self._ring, self._loaded_at = ring, now
+            if ring is None or now > self._expires_at or early:
+                try:
+                    ring = KeyRing.from_document(self._fresh_loader() if early else self._loader())
+                except Exception:
+                    if self._ring is None:
+                        raise
+                    from shared.observability import logger
+
+                    logger.warning("signing key ring reload failed; serving the ring already loaded")
+                    self._loaded_at = now if early else self._loaded_at
+                    self._expires_at = now + self.RETRY_SECONDS
+                    return self._ring
+                spread = 1.0 - self._jitter * secrets.randbelow(1001) / 1000
+                self._ring, self._loaded_at, self._expires_at = ring, now, now + self._max_age * spread
             return ring
 
     def key_for(self, kid: str) -> SigningKey | None:
@@ -165,6 +184,9 @@ class KeyRingProvider:
         if key is None:
             key = self.ring(force=True).keys.get(kid)
         return key
+
+
+SSM_JITTER = 0.2  # containers reload within the last 20 % of the cache time, not all at once
 
 
 def provider_from_settings(settings: Any, clock: Clock = system_clock) -> KeyRingProvider:
@@ -186,7 +208,9 @@ def provider_from_settings(settings: Any, clock: Clock = system_clock) -> KeyRin
             value = parameters.get_parameter(name, decrypt=True, max_age=max_age, force_fetch=force_fetch)
             return str(value)
 
-        return KeyRingProvider(from_ssm, max_age, clock, fresh_loader=lambda: from_ssm(force_fetch=True))
+        return KeyRingProvider(
+            from_ssm, max_age, clock, fresh_loader=lambda: from_ssm(force_fetch=True), jitter=SSM_JITTER
+        )
     if settings.signing_keys_file:
         path = settings.signing_keys_file
         return KeyRingProvider(lambda: load_or_create_file(path), max_age, clock)

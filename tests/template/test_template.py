@@ -202,3 +202,26 @@ def test_a_route_without_a_response_model_fails_the_build() -> None:
     bare = {"responses": {"200": {"description": "Successful Response", "content": {"application/json": {}}}}}
     with pytest.raises(RouteMapError, match="no response model"):
         with_envelopes({"paths": {"/api/x": {"get": {**bare, "operationId": "x"}}}})
+
+
+def test_throttles_are_sized_for_real_traffic_and_the_authorizer_can_be_reserved() -> None:
+    """Issue 15: method throttles well above Cognito's default 120/s; concurrency can be kept for the
+    authorizer (a parameter, since a new account's quota may be too small to reserve any)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor(
+        "!",
+        lambda loader, suffix, node: (
+            {suffix: loader.construct_sequence(node)} if isinstance(node, yaml.SequenceNode) else {suffix: node.value}
+        ),
+    )
+    template = yaml.load((ROOT / "template.yaml").read_text(encoding="utf-8"), Loader=Loader)  # noqa: S506
+    parameters = template["Parameters"]
+    assert parameters["ThrottlingRateLimit"]["Default"] >= 1000
+    assert parameters["ThrottlingBurstLimit"]["Default"] >= 2 * parameters["ThrottlingRateLimit"]["Default"]
+    reserved = template["Resources"]["AuthorizerFunction"]["Properties"]["ReservedConcurrentExecutions"]
+    assert reserved["If"][0] == "ReserveAuthorizer"
+    assert "AuthorizerReservedConcurrency" in str(template["Conditions"]["ReserveAuthorizer"])

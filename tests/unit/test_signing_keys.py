@@ -222,3 +222,64 @@ def test_key_that_does_not_fit_its_algorithm_is_a_configuration_error(alg: str, 
 
     with pytest.raises(ConfigurationError):
         KeyRing.from_document(document)
+
+
+class FlakyLoader:
+    """A ring source that can start failing (SSM throttling a burst of new containers)."""
+
+    def __init__(self, document: str) -> None:
+        self.document = document
+        self.failing = False
+        self.calls = 0
+
+    def __call__(self) -> str:
+        self.calls += 1
+        if self.failing:
+            raise RuntimeError("ThrottlingException: Rate exceeded")
+        return self.document
+
+
+def test_a_failed_reload_keeps_serving_the_ring_and_retries_later() -> None:
+    clock = FakeClock(1000.0)
+    loader = FlakyLoader(json.dumps(new_ring_document()))
+    provider = KeyRingProvider(loader, max_age=300, clock=clock)
+    first = provider.ring()
+
+    # When the cache expires while the source fails
+    loader.failing = True
+    clock.advance(301)
+
+    # Then the container keeps the ring it has, and does not ask again on every request
+    assert provider.ring() is first
+    assert provider.ring() is first
+    assert loader.calls == 2
+    # And it tries again after the retry delay, picking up the source once it answers
+    loader.failing = False
+    clock.advance(KeyRingProvider.RETRY_SECONDS + 1)
+    assert provider.ring() is not first
+    assert loader.calls == 3
+
+
+def test_a_container_that_never_loaded_a_ring_fails_loudly() -> None:
+    loader = FlakyLoader("{}")
+    loader.failing = True
+    with pytest.raises(RuntimeError, match="Throttling"):
+        KeyRingProvider(loader, clock=FakeClock(0.0)).ring()
+
+
+def test_jitter_spreads_reloads_inside_the_cache_time() -> None:
+    # Many containers started together reload at different times, none later than max_age
+    reloads = set()
+    for _ in range(20):
+        clock = FakeClock(0.0)
+        loader = FlakyLoader(json.dumps(new_ring_document()))
+        provider = KeyRingProvider(loader, max_age=300, clock=clock, jitter=0.2)
+        provider.ring()
+        seconds = 0
+        while loader.calls == 1:
+            clock.advance(1)
+            seconds += 1
+            provider.ring()
+        reloads.add(seconds)
+    assert min(reloads) >= 240 and max(reloads) <= 301
+    assert len(reloads) > 1

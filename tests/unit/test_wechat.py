@@ -10,11 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 
 from shared.container import Services
 from shared.domain import ClientInfo
 from shared.errors import RateLimitedError, UpstreamUnavailableError
-from shared.providers.wechat import WechatApiError
+from shared.providers.wechat import Breaker, WechatApiError
 from shared.schemas import AppBody
 from shared.services.accounts import RegisterCommand
 from shared.services.wechat import (
@@ -90,6 +91,33 @@ def test_wechat_unreachable_is_503(make_services) -> None:
     svc.apps.update("app0", AppBody(**{"wechat": IDS}))
     with pytest.raises(UpstreamUnavailableError):
         svc.wechat.sign_in(None, "miniapp", "alice", CLIENT)
+
+
+def test_an_unreachable_wechat_opens_the_breaker_then_lets_one_trial_through(
+    make_services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a container whose WeChat is down (nothing listens on the port), and a breaker on a test clock
+    svc = make_services(wechat_api_base="http://127.0.0.1:9", wechat_timeout=1.0, wechat_secrets=json.dumps(SECRETS))
+    svc.apps.update("app0", AppBody(**{"wechat": IDS}))
+    now = [100.0]
+    svc.wechat.client.breaker = Breaker(failures=3, open_seconds=30, clock=lambda: now[0])
+    sent: list[str] = []
+    real_get = requests.get
+    monkeypatch.setattr(requests, "get", lambda url, **kwargs: sent.append(url) or real_get(url, **kwargs))
+
+    # When sign-ins keep failing
+    for _ in range(6):
+        with pytest.raises(UpstreamUnavailableError):
+            svc.wechat.sign_in(None, "miniapp", "alice", CLIENT)
+
+    # Then only the first three reached the network; the others were answered 503 at once
+    assert len(sent) == 3
+    # And once the open time has passed, one trial call goes out (and, failing, opens it again)
+    now[0] += 31
+    for _ in range(2):
+        with pytest.raises(UpstreamUnavailableError):
+            svc.wechat.sign_in(None, "miniapp", "alice", CLIENT)
+    assert len(sent) == 4
 
 
 def test_two_first_logins_of_one_person_at_once_make_one_user(svc: Services, scan_table) -> None:
@@ -238,3 +266,17 @@ def test_secrets_come_from_ssm_in_aws() -> None:
         assert secret("wxunknown") is None
         assert secret_from_settings(Settings(stage="dev"))("wxweb") is None  # local mode never reads SSM
         parameters.clear_caches()
+
+
+def test_a_successful_trial_closes_the_breaker() -> None:
+    now = [0.0]
+    breaker = Breaker(failures=2, open_seconds=30, clock=lambda: now[0])
+    breaker.failed()
+    assert breaker.allow() is True  # one failure: still closed
+    breaker.failed()
+    assert breaker.allow() is False  # open
+    now[0] = 31
+    assert breaker.allow() is True  # the trial
+    assert breaker.allow() is False  # others wait while it runs
+    breaker.succeeded()
+    assert all(breaker.allow() for _ in range(5))  # closed again
