@@ -89,3 +89,24 @@ def sessions_of(services: Services, user_id: str, current: str | None = None) ->
 def user_view(record: UserRecord, app_name: str = "app0") -> dict[str, Any]:
     """``user_info`` of a user item a service returned, as the API answers it."""
     return UserInfo.of_record(record, app_name).model_dump(mode="json")
+
+
+def hook_dynamodb_clients(monkeypatch: Any, services: Services, event: str, handler: Any) -> None:
+    """Register ``handler`` for botocore ``event`` (e.g. ``before-send.dynamodb``) on every client PynamoDB
+    creates from now on: PynamoDB makes new clients (per connection, per transaction), so there is no
+    single client to hook. The models are rebound, so their cached clients are replaced too."""
+    import botocore.session
+    import pynamodb.connection.base
+
+    from shared.db.models import bind
+
+    make_session = pynamodb.connection.base.get_session
+
+    def get_session() -> botocore.session.Session:
+        session = make_session()
+        session.register(event, handler)
+        return session
+
+    monkeypatch.setattr(pynamodb.connection.base, "get_session", get_session)
+    settings = services.settings
+    bind(settings.table_name, settings.region, settings.dynamodb_endpoint)

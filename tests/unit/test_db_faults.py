@@ -15,7 +15,6 @@ from dataclasses import replace
 from typing import Any
 
 import botocore.session
-import pynamodb.connection.base
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
@@ -23,12 +22,12 @@ from pynamodb.exceptions import PynamoDBException, TransactWriteError
 
 from shared.config import Settings
 from shared.container import Services, build_services
-from shared.db.models import BaseItem, ClaimItem, UserItem, bind
+from shared.db.models import BaseItem, ClaimItem, UserItem
 from shared.domain import ClientInfo
 from shared.errors import EmailTakenError, InvalidCredentialsError, PhoneTakenError
 from shared.services.accounts import RegisterCommand, SignedIn
 from tests.fakes.clock import FakeClock
-from tests.unit.helpers import PASSWORD, user_info_of
+from tests.unit.helpers import PASSWORD, hook_dynamodb_clients, user_info_of
 
 SignUp = Callable[..., SignedIn]
 USER_PREFIXES = ("USER#", "UNAME#", "EMAIL#", "PHONE#", "SESSION#", "AUDIT#", "ACCT#")
@@ -75,16 +74,7 @@ def faults(monkeypatch: pytest.MonkeyPatch, services: Services) -> DynamoFaults:
     """Fault injection on every botocore client PynamoDB creates from now on (models are rebound, so their
     cached clients are replaced too)."""
     injected = DynamoFaults()
-    make_session = pynamodb.connection.base.get_session
-
-    def get_session() -> botocore.session.Session:
-        session = make_session()
-        session.register("before-send.dynamodb", injected.before_send)
-        return session
-
-    monkeypatch.setattr(pynamodb.connection.base, "get_session", get_session)
-    settings = services.settings
-    bind(settings.table_name, settings.region, settings.dynamodb_endpoint)
+    hook_dynamodb_clients(monkeypatch, services, "before-send.dynamodb", injected.before_send)
     return injected
 
 

@@ -15,15 +15,12 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import botocore.session
-import pynamodb.connection.base
 import pytest
 
 from shared.container import Services
-from shared.db.models import bind
 from shared.domain import ClientInfo
 from shared.services.accounts import RegisterCommand
-from tests.unit.helpers import PASSWORD
+from tests.unit.helpers import PASSWORD, hook_dynamodb_clients
 
 INDEXES = ("GSI1", "GSI2")
 # What every request of one app reads: its settings and its role definitions.
@@ -83,16 +80,7 @@ def partitions(item: dict[str, Any]) -> set[str]:
 @pytest.fixture
 def touched(monkeypatch: pytest.MonkeyPatch, services: Services) -> Touched:
     recorder = Touched()
-    make_session = pynamodb.connection.base.get_session
-
-    def get_session() -> botocore.session.Session:
-        session = make_session()
-        session.register("before-parameter-build.dynamodb", recorder.before_call)
-        return session
-
-    monkeypatch.setattr(pynamodb.connection.base, "get_session", get_session)
-    settings = services.settings
-    bind(settings.table_name, settings.region, settings.dynamodb_endpoint)
+    hook_dynamodb_clients(monkeypatch, services, "before-parameter-build.dynamodb", recorder.before_call)
     return recorder
 
 
