@@ -9,7 +9,7 @@ SAM := $(SAM_VENV)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test pytest lint format typecheck validate build bench clean venv sam openapi
+.PHONY: run seed test pytest lint format typecheck validate build bench clean venv sam openapi
 
 $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ sam: $(SAM_VENV)/.installed
 ## Serve the whole API on http://127.0.0.1:$${PORT:-3000} with an embedded DynamoDB.
 run: venv
 	$(PY) -m localdev
+
+## Load N users (default 1000) into local mode: a running `make run`, or else the snapshot in .local/.
+## They sign in as seed000000 ... with the password seed-password (localdev/seed.py).
+N ?= 1000
+seed: venv
+	$(PY) -m localdev.seed $(N)
 
 ## Everything CI runs: lint, types, template checks, sam build, unit/handler/e2e tests.
 test: venv sam lint typecheck pytest

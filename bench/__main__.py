@@ -26,6 +26,7 @@ def section(name: str, action: Callable[[], None]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description="DESIGN.md quality bars, measured.")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (a rougher, faster run)")
+    parser.add_argument("--local-only", action="store_true", help="only local mode at size (sections 6-8)")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -35,15 +36,17 @@ def main(argv: list[str] | None = None) -> int:
         f"{platform.machine()}, {os.cpu_count()} CPUs, load average {load} at start"
     )
 
-    from bench import bcrypt_cost, coldstart, latency, roundtrips, sizes
+    from bench import bcrypt_cost, coldstart, latency, local_scale, roundtrips, sizes
     from bench.dynamo import embedded
 
-    with embedded() as dynamo:
-        section("round trips", lambda: roundtrips.run(dynamo))
-        section("cold start", lambda: coldstart.run(3 if args.quick else 7))
-        section("authorizer latency", lambda: latency.run(dynamo, 100 if args.quick else 300))
-    section("package sizes", sizes.run)
-    section("bcrypt cost", lambda: bcrypt_cost.run(3 if args.quick else 5))
+    if not args.local_only:
+        with embedded() as dynamo:
+            section("round trips", lambda: roundtrips.run(dynamo))
+            section("cold start", lambda: coldstart.run(3 if args.quick else 7))
+            section("authorizer latency", lambda: latency.run(dynamo, 100 if args.quick else 300))
+        section("package sizes", sizes.run)
+        section("bcrypt cost", lambda: bcrypt_cost.run(3 if args.quick else 5))
+    local_scale.run(args.quick, section)
 
     print()
     print(f"done in {time.perf_counter() - started:.1f} s" + (f"; failed: {', '.join(failures)}" if failures else ""))

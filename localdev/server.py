@@ -24,7 +24,8 @@ from localdev.gateway import Gateway
 from localdev.template import ROOT, Api, read_api
 from localdev.workers import FunctionPool
 
-SNAPSHOT_SECONDS = 30
+SNAPSHOT_SECONDS = 30  # LOCAL_SNAPSHOT_SECONDS changes it
+SERVER_FILE = "server.json"  # where a running server says where it is (localdev/seed.py reads it)
 
 
 class HttpServer(ThreadingHTTPServer):
@@ -53,6 +54,7 @@ class LocalServer:
         self.extra_templates = [t for t in self.env.get("LOCAL_EXTRA_TEMPLATES", "").split(",") if t.strip()]
         self._stop = threading.Event()
         self._snapshot_thread: threading.Thread | None = None
+        self.snapshot_seconds = float(self.env.get("LOCAL_SNAPSHOT_SECONDS") or SNAPSHOT_SECONDS)
 
     @property
     def snapshot_file(self) -> Path:
@@ -74,7 +76,8 @@ class LocalServer:
         }
         api = read_api(overrides)
         if self.endpoint is None:
-            self.embedded = dynamo.EmbeddedDynamo(separate_process=True)
+            # LOCAL_MOTO_UNPATCHED=1 in self.env reaches it: moto as released, for comparison
+            self.embedded = dynamo.EmbeddedDynamo(separate_process=True, environment=self.env)
             self.endpoint = self.embedded.start()
             dynamo.ensure_table(self.endpoint, self.table_name, api.table_properties)
             dynamo.restore(self.endpoint, self.table_name, self.snapshot_file)
@@ -113,7 +116,19 @@ class LocalServer:
         if self.embedded is not None:
             self._snapshot_thread = threading.Thread(target=self._snapshot_loop, daemon=True)
             self._snapshot_thread.start()
+        self._write_server_file()
         return self.url
+
+    @property
+    def server_file(self) -> Path:
+        return self.data_dir / SERVER_FILE
+
+    def _write_server_file(self) -> None:
+        """Say where this server and its DynamoDB are (``make seed`` loads users into a running server)."""
+        info = {"pid": os.getpid(), "url": self.url, "dynamodb_endpoint": self.endpoint, "table": self.table_name}
+        tmp = self.server_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(info), encoding="utf-8")
+        os.replace(tmp, self.server_file)
 
     def _start_pools(self, api: Api, environment: dict[str, str]) -> None:
         max_workers = int(self.env.get("LOCAL_CONCURRENCY", "4"))
@@ -185,8 +200,11 @@ class LocalServer:
             print(f"super admin {username!r} {'created' if created else 'already exists'}", flush=True)
 
     def _snapshot_loop(self) -> None:
-        while not self._stop.wait(SNAPSHOT_SECONDS):
-            self.save()
+        while not self._stop.wait(self.snapshot_seconds):
+            try:
+                self.save()
+            except Exception as exc:  # reported; the next one may succeed (the last good file stays)
+                print(f"could not save local data: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
 
     def save(self) -> None:
         if self.embedded is not None and self.endpoint:
@@ -195,6 +213,7 @@ class LocalServer:
     def stop(self) -> None:
         """Stop serving, write the data snapshot, stop the workers and the embedded DynamoDB."""
         self._stop.set()
+        self.server_file.unlink(missing_ok=True)
         for httpd in [self.httpd, *self.extra_servers.values()]:
             if httpd is not None:
                 httpd.shutdown()

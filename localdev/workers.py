@@ -17,7 +17,8 @@ import sys
 import threading
 import traceback
 import uuid
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -108,7 +109,12 @@ class _Worker:
 
 
 class FunctionPool:
-    """Idle workers of one function; a busy pool grows up to ``max_workers``."""
+    """Idle workers of one function; a busy pool grows up to ``max_workers``.
+
+    Callers waiting for a worker are served first come, first served: a freed worker goes to the caller
+    that has waited longest (a caller arriving meanwhile does not take it), so that under load every
+    request waits its turn rather than some waiting without end.
+    """
 
     def __init__(self, function: Function, environment: dict[str, str], max_workers: int = 4) -> None:
         self.function = function
@@ -118,43 +124,47 @@ class FunctionPool:
         self._count = 0
         self._all: list[_Worker] = []
         self._cond = threading.Condition()
+        self._waiting: deque[_Turn] = deque()
 
     def warm(self) -> None:
         """Start one worker now, so the first request does not pay the cold start."""
-        worker = self._spawn()
-        with self._cond:
-            self._idle.append(worker)
-            self._cond.notify()
-
-    def _spawn(self) -> _Worker:
         with self._cond:
             self._count += 1
+        self._release(self._start())
+
+    def _start(self) -> _Worker:
+        """A new worker, already counted in ``_count``."""
         try:
             worker = _Worker(self.function, self.environment)
         except Exception:
-            with self._cond:
-                self._count -= 1
+            self._forget(None)
             raise
         with self._cond:
             self._all.append(worker)
         return worker
 
-    def invoke(self, event: dict[str, Any]) -> Any:
-        worker: _Worker | None = None
+    def _acquire(self) -> _Worker:
         with self._cond:
-            while not self._idle and self._count >= self.max_workers:
-                self._cond.wait()
-            if self._idle:
-                worker = self._idle.pop()
-        if worker is None:
-            worker = self._spawn()
+            if self._idle and not self._waiting:
+                return self._idle.pop()
+            if self._count < self.max_workers and not self._waiting:
+                self._count += 1
+                start = True
+            else:
+                turn = _Turn()
+                self._waiting.append(turn)
+                start = False
+        if start:
+            return self._start()
+        turn.ready.wait()
+        return turn.worker if turn.worker is not None else self._start()
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        worker = self._acquire()
         try:
             result = worker.invoke(event)
         except (EOFError, OSError) as exc:
-            with self._cond:  # the "container" died: forget it, like Lambda would
-                self._count -= 1
-                self._all.remove(worker)
-                self._cond.notify()
+            self._forget(worker)  # the "container" died: forget it, like Lambda would
             raise InvocationError("Runtime.ExitError", "function process exited") from exc
         except InvocationError:
             self._release(worker)
@@ -164,11 +174,34 @@ class FunctionPool:
 
     def _release(self, worker: _Worker) -> None:
         with self._cond:
-            self._idle.append(worker)
-            self._cond.notify()
+            if self._waiting:
+                turn = self._waiting.popleft()
+                turn.worker = worker
+                turn.ready.set()
+            else:
+                self._idle.append(worker)
+
+    def _forget(self, worker: _Worker | None) -> None:
+        """A worker that died (or never started): its place goes to the first caller waiting, who starts a
+        new one."""
+        with self._cond:
+            if worker is not None and worker in self._all:
+                self._all.remove(worker)
+            if self._waiting:
+                self._waiting.popleft().ready.set()  # no worker handed over: that caller starts one
+            else:
+                self._count -= 1
 
     def stop(self) -> None:
         with self._cond:
             workers, self._all, self._idle = list(self._all), [], []
         for worker in workers:
             worker.stop()
+
+
+@dataclass
+class _Turn:
+    """A caller waiting for a worker: handed one, or told to start one (``worker`` left None)."""
+
+    ready: threading.Event = field(default_factory=threading.Event)
+    worker: _Worker | None = None

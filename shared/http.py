@@ -247,7 +247,11 @@ def serve(
     JSON; form fields become a JSON object of strings, validated by the same models."""
     from shared.config import get_settings
     from shared.observability import logger
+    from shared.request_scope import begin_request
 
+    # Each transaction of this request carries a ClientRequestToken derived from the request id, so a
+    # commit whose answer was lost and is retried is not mistaken for a conflict (shared/request_scope.py).
+    begin_request((event.get("requestContext") or {}).get("requestId"))
     settings = get_settings()
     try:
         prepared = prepare_body(event, settings.max_body_bytes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,9 @@ def event() -> Callable[..., dict[str, Any]]:
         authorizer: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         data: dict[str, Any] = copy.deepcopy(json.loads((EVENTS / name).read_text(encoding="utf-8")))
+        # Each invocation is a new request, as in API Gateway: the idempotency tokens of its
+        # transactions derive from this id (shared/request_scope.py), so two calls must not share it.
+        data["requestContext"]["requestId"] = str(uuid.uuid4())
         if body is not None:
             data["body"] = json.dumps(body, ensure_ascii=False)
         if raw_body is not None:

@@ -224,3 +224,19 @@ def test_jwks_publishes_public_keys_only(services: Services, event, context) -> 
     document = json.loads(response["body"])
     assert response["statusCode"] == 200
     assert document["keys"] and all("d" not in key and key["kid"] for key in document["keys"])
+
+
+def test_a_request_derives_the_tokens_of_its_transactions_from_its_id(services: Services, event, context) -> None:
+    """Issue 10: the edge starts a request scope, so a transaction retried after its commit is a replay."""
+    import hashlib
+
+    from shared.request_scope import next_transaction_token
+
+    registered = event("account-register.json", body={"username": "scoped", "password": "secret123"})
+    request_id = registered["requestContext"]["requestId"]
+    assert account.lambda_handler(registered, context)["statusCode"] == 201
+
+    # The register's transactions used this request's tokens 1..n; the next one is n + 1
+    following = next_transaction_token()
+    derived = [hashlib.sha256(f"{request_id}:{n}".encode()).hexdigest()[:36] for n in range(2, 12)]
+    assert following in derived

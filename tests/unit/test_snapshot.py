@@ -106,12 +106,12 @@ def test_a_failed_write_keeps_the_previous_snapshot(
     previous = path.read_bytes()
 
     # When the next snapshot fails part way through writing (a full disk, say)
-    def fail_midway(document: Any, handle: Any, **kwargs: Any) -> None:
-        handle.write('{"format": "dynamodb-json/1", "items": [')
+    def fail_midway(handle: Any, items: Any) -> int:
+        handle.write(next(iter(items)) + b",\n")
         raise OSError(28, "No space left on device")
 
     db.put_item(TableName=table_name, Item={"PK": {"S": "USER#2"}, "SK": {"S": "PROFILE"}})
-    monkeypatch.setattr(dynamo.json, "dump", fail_midway)
+    monkeypatch.setattr(dynamo, "_write_items", fail_midway)
     with pytest.raises(OSError):
         dynamo.snapshot(dynamo_endpoint, table_name, path)
     # Then the previous snapshot is untouched and no half-written file is left behind
