@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -52,6 +53,11 @@ class DynamoFaults:
     def fail(self, operation: str, fault: str) -> None:
         self.rules[operation] = fault
 
+    def lose_answer_once(self, operation: str) -> None:
+        """The next ``operation`` reaches DynamoDB and commits, but its answer is lost (a read timeout
+        after the write): botocore retries the same request, with the same ``ClientRequestToken``."""
+        self.rules[operation] = "commit-then-timeout"
+
     def clear(self) -> None:
         self.rules.clear()
 
@@ -61,6 +67,14 @@ class DynamoFaults:
         if fault is None:
             return None
         self.attempts[operation] += 1
+        if fault == "commit-then-timeout":
+            del self.rules[operation]
+            sent = urllib.request.Request(request.url, data=request.body, method=request.method)  # noqa: S310
+            for name, value in request.headers.items():
+                sent.add_header(name, value.decode() if isinstance(value, bytes) else value)
+            with urllib.request.urlopen(sent, timeout=10) as answer:  # noqa: S310 - the local endpoint
+                answer.read()
+            raise ReadTimeoutError(endpoint_url=request.url)
         if fault == "timeout":
             raise ReadTimeoutError(endpoint_url=request.url)
         status, code = (400, "ThrottlingException") if fault == "throttle" else (500, "InternalServerError")
@@ -332,3 +346,35 @@ def test_warm_sign_in_creates_no_new_dynamodb_client(services: Services, monkeyp
 
     # Then no new DynamoDB client was created
     assert created == []
+
+
+# -- a commit whose answer was lost ------------------------------------------------------------------
+
+
+def test_a_registration_whose_commit_answer_was_lost_succeeds_once(
+    services: Services, faults: DynamoFaults, scan_table
+):
+    # Given the registration's transaction commits but its answer never comes back
+    faults.lose_answer_once("TransactWriteItems")
+
+    # When a user registers (botocore retries the same request, with the same ClientRequestToken)
+    signed_up = register(services, "alice", email="alice@example.com")
+
+    # Then the registration succeeds (not 409 USERNAME_TAKEN), and exactly one of everything exists
+    assert faults.attempts["TransactWriteItems"] >= 1
+    items = user_data(scan_table)
+    assert [i["PK"] for i in items if i["SK"] == "PROFILE"] == [f"USER#{signed_up.user_id}"]
+    assert sorted(i["PK"] for i in items if i["SK"] == "CLAIM") == ["EMAIL#alice@example.com", "UNAME#alice"]
+    assert len([i for i in items if str(i["PK"]).startswith("SESSION#")]) == 1
+    assert services.sessions.verify(signed_up.tokens.access_token)[0].user_id == signed_up.user_id
+
+
+def test_a_sign_in_whose_commit_answer_was_lost_opens_one_session(services: Services, faults: DynamoFaults, scan_table):
+    user_id = register(services, "bob").user_id
+    faults.lose_answer_once("TransactWriteItems")
+
+    signed_in = services.accounts.login("bob", PASSWORD, None, ClientInfo())
+
+    sessions = [i for i in user_data(scan_table) if str(i["PK"]).startswith("SESSION#")]
+    assert len(sessions) == 2  # the sign-up's and this one: the retried commit wrote nothing again
+    assert services.sessions.verify(signed_in.tokens.access_token)[0].user_id == user_id
