@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +20,9 @@ from shared.db.menus import Menu
 from shared.domain import Account, AppConfig, Page, RoleGrant, Session, User, UserRecord
 from shared.domain import Role as RoleRecord
 from shared.services.sessions import TokenPair, authorization_of
+
+if TYPE_CHECKING:
+    from shared.services.accounts import SignedIn
 
 
 def page_fields(page: Page[Any]) -> dict[str, Any]:
@@ -205,9 +208,6 @@ class Tokens(View):
     def of(cls, pair: TokenPair) -> Tokens:
         return cls(access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in)
 
-    def fields(self) -> dict[str, Any]:
-        return self.model_dump()
-
 
 class SignIn(Tokens):
     """A sign-in's answer: the tokens and ``user_info`` in the token's app."""
@@ -215,8 +215,10 @@ class SignIn(Tokens):
     user_info: UserInfo
 
     @classmethod
-    def of_sign_in(cls, pair: TokenPair, record: UserRecord, app_name: str) -> SignIn:
-        return cls(**Tokens.of(pair).fields(), user_info=UserInfo.of_record(record, app_name))
+    def of_result(cls, result: SignedIn, **extra: Any) -> Self:
+        """The answer to a sign-in (``extra``: the fields a subclass adds)."""
+        tokens = Tokens.of(result.tokens).model_dump()
+        return cls(**tokens, user_info=UserInfo.of_record(result.record, result.app_name), **extra)
 
 
 class Revoked(View):

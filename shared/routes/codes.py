@@ -58,8 +58,7 @@ def _phone_login(body: PhoneLoginBody, client: ClientInfo, mode: str) -> Respons
     )
     metrics.add_metric(name="SignUps" if result.created else "Logins", unit=MetricUnit.Count, value=1)
     logger.info("phone sign-in", extra={"user_id": result.user_id, "new_user": result.created})
-    view = SignIn.of_sign_in(result.tokens, result.record, result.app_name)
-    return http.ok(router, SignInOrUp(**dict(view), created=result.created), no_store=True)
+    return http.ok(router, SignInOrUp.of_result(result, created=result.created), no_store=True)
 
 
 @router.post("/api/auth/phone/login", **http.answers(SignInOrUp))
@@ -99,7 +98,7 @@ def compat_change_phone(body: PhoneChangeBody, me: http.Me, client: http.Client)
     )
     record = services.accounts.get(me.user_id)
     result = services.accounts.open_session(record, me.app_name, client, "phone_change")
-    return http.ok(router, SignIn.of_sign_in(result.tokens, result.record, result.app_name), no_store=True)
+    return http.ok(router, SignIn.of_result(result), no_store=True)
 
 
 @router.post("/api/auth/password/reset", **http.answers(Revoked))

@@ -57,21 +57,17 @@ def _login(body: LoginBody, client: ClientInfo) -> SignedIn:
     return result
 
 
-def sign_in_view(result: SignedIn) -> SignIn:
-    return SignIn.of_sign_in(result.tokens, result.record, result.app_name)
-
-
 @router.post("/api/auth/register", status_code=201, **http.answers(SignIn, 201))
 @tracer.capture_method
 def register(body: RegisterBody, client: http.Client) -> Response[str]:
     """Sign up with a password; the new user gets the app's default role. Answers like a sign-in."""
-    return http.ok(router, sign_in_view(_register(body, client)), status=201, no_store=True)
+    return http.ok(router, SignIn.of_result(_register(body, client)), status=201, no_store=True)
 
 
 @router.post("/api/account/normal/register", **http.answers(SignIn))
 def compat_register(body: RegisterBody, client: http.Client) -> Response[str]:
     """As register, answering 200 (these clients expect it); ``role_name`` is ignored."""
-    return http.ok(router, sign_in_view(_register(body, client)), no_store=True)
+    return http.ok(router, SignIn.of_result(_register(body, client)), no_store=True)
 
 
 @router.post("/api/auth/login", **http.answers(SignIn))
@@ -80,7 +76,7 @@ def compat_register(body: RegisterBody, client: http.Client) -> Response[str]:
 @tracer.capture_method
 def login(body: LoginBody, client: http.Client) -> Response[str]:
     """Sign in with a username, email or phone and the password: tokens and ``user_info``."""
-    return http.ok(router, sign_in_view(_login(body, client)), no_store=True)
+    return http.ok(router, SignIn.of_result(_login(body, client)), no_store=True)
 
 
 @router.post("/api/auth/token/refresh", **http.answers(Tokens))
@@ -157,8 +153,7 @@ def center_password_login(body: CenterLoginBody, client: http.Client) -> Respons
     """Account-center clients: sign in with ``phoneNumber`` and ``password``; adds ``token``, ``userId``."""
     result = get_services().accounts.login(body.identifier(), body.password, body.app_name, client)
     metrics.add_metric(name="Logins", unit=MetricUnit.Count, value=1)
-    view = sign_in_view(result)
-    data = CenterSignIn(**dict(view), token=result.tokens.access_token, userId=result.user_id)
+    data = CenterSignIn.of_result(result, token=result.tokens.access_token, userId=result.user_id)
     return http.ok(router, data, no_store=True)
 
 

@@ -15,7 +15,7 @@ from shared.errors import ValidationError
 from shared.observability import logger, metrics, tracer
 from shared.schemas import AppName, CompatWechatQrBody, Url, WechatBindBody, WechatCodeBody, WechatQrBody
 from shared.services.accounts import SignedIn
-from shared.views import QrCode, SignIn, SignInOrUp, UserInfo
+from shared.views import QrCode, SignInOrUp, UserInfo
 
 router = http.router()
 
@@ -23,8 +23,7 @@ router = http.router()
 def _signed_in(result: SignedIn) -> Response[str]:
     metrics.add_metric(name="SignUps" if result.created else "Logins", unit=MetricUnit.Count, value=1)
     logger.info("wechat sign-in", extra={"user_id": result.user_id, "new_user": result.created})
-    view = SignIn.of_sign_in(result.tokens, result.record, result.app_name)
-    return http.ok(router, SignInOrUp(**dict(view), created=result.created), no_store=True)
+    return http.ok(router, SignInOrUp.of_result(result, created=result.created), no_store=True)
 
 
 @router.post("/api/auth/wechat/miniapp/login", **http.answers(SignInOrUp))

@@ -73,7 +73,7 @@ def user_info_of(result: SignedIn) -> dict[str, Any]:
 
 def sign_in_data(result: SignedIn) -> dict[str, Any]:
     """A sign-in's ``data``, as the API answers it."""
-    return SignIn.of_sign_in(result.tokens, result.record, result.app_name).model_dump(mode="json")
+    return SignIn.of_result(result).model_dump(mode="json")
 
 
 def info_of(services: Services, user_id: str, app_name: str) -> dict[str, Any]:
