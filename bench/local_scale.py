@@ -20,11 +20,9 @@ figures show the server and its data, not the password hash (`bcrypt cost` measu
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -66,30 +64,10 @@ class Server:
 @contextmanager
 def local_server(data_dir: Path, **env: str) -> Iterator[Server]:
     """`python -m localdev` (what `make run` runs) on ``data_dir`` and a free port; Ctrl-C'd at the end."""
-    from localdev.template import ROOT
+    from localdev import child
 
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DYNAMODB_", "TABLE_NAME", "STAGE"))}
-    environment.update(
-        PORT="0",
-        LOCAL_DATA_DIR=str(data_dir),
-        LOCAL_ACCESS_LOG="0",
-        BCRYPT_ROUNDS="4",
-        POWERTOOLS_LOG_LEVEL="ERROR",
-        PYTHONUNBUFFERED="1",
-        **env,
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "localdev"], cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-    )
+    process, url = child.start(data_dir, 300, POWERTOOLS_LOG_LEVEL="ERROR", **env)
     try:
-        assert process.stdout is not None
-        url = ""
-        while not url:
-            line = process.stdout.readline().decode()
-            if not line:
-                raise RuntimeError(f"the local server on {data_dir} exited at start ({process.wait()})")
-            if "User center is running at " in line:
-                url = line.split("running at ", 1)[1].split()[0]
         info = json.loads((data_dir / "server.json").read_text(encoding="utf-8"))
         yield Server(process, url, str(info["dynamodb_endpoint"]), str(info["table"]))
     finally:

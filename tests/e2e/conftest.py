@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,26 +10,22 @@ from typing import Any
 import pytest
 import requests
 
+from localdev import child
 from localdev.server import LocalServer
 
 ADMIN = ("root", "root-password-1")
 
 
 def local_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DYNAMODB_", "TABLE_NAME", "STAGE"))}
-    env.update(
-        PORT="0",
-        LOCAL_DATA_DIR=str(data_dir),
-        BCRYPT_ROUNDS="4",
-        LOCAL_ACCESS_LOG="0",
-        ADMIN_USERNAME=ADMIN[0],
-        ADMIN_PASSWORD=ADMIN[1],
-        LOCAL_CONCURRENCY="4",
+    """The environment of the session's local server (served in this process)."""
+    defaults = {
+        "ADMIN_USERNAME": ADMIN[0],
+        "ADMIN_PASSWORD": ADMIN[1],
+        "LOCAL_CONCURRENCY": "4",
         # INFO as in AWS, so that every log call on the request path runs in these tests too
-        POWERTOOLS_LOG_LEVEL="INFO",
-    )
-    env.update(extra)
-    return env
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+    return child.environment(data_dir, **{**defaults, **extra})
 
 
 @pytest.fixture(scope="session")

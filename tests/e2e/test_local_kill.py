@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -15,8 +13,8 @@ from typing import Any
 import pytest
 import requests
 
-from localdev import dynamo
-from localdev.template import ROOT, read_api
+from localdev import child, dynamo
+from localdev.template import read_api
 
 pytestmark = pytest.mark.e2e
 
@@ -51,29 +49,7 @@ def alive(pid: int) -> bool:
 @pytest.fixture
 def local_server(tmp_path: Path) -> Any:
     """`python -m localdev` (what `make run` runs) in a process of its own, snapshotting every 0.3 s."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DYNAMODB_", "TABLE_NAME", "STAGE"))}
-    env.update(
-        PORT="0",
-        LOCAL_DATA_DIR=str(tmp_path),
-        LOCAL_SNAPSHOT_SECONDS="0.3",
-        LOCAL_CONCURRENCY="1",
-        LOCAL_ACCESS_LOG="0",
-        BCRYPT_ROUNDS="4",
-        PYTHONUNBUFFERED="1",
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "localdev"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-    )
-    assert process.stdout is not None
-    url = ""
-    deadline = time.monotonic() + 90
-    while not url and time.monotonic() < deadline:
-        line = process.stdout.readline().decode()
-        if not line and process.poll() is not None:
-            break
-        if "User center is running at " in line:
-            url = line.split("running at ", 1)[1].split()[0]
-    assert url, "the local server did not start"
+    process, url = child.start(tmp_path, LOCAL_SNAPSHOT_SECONDS="0.3", LOCAL_CONCURRENCY="1")
     yield process, url, tmp_path
     if process.poll() is None:
         process.kill()
