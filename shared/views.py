@@ -181,14 +181,20 @@ class CenterUserInfo(UserInfo):
         )
 
 
-class ProfilePage(View):
-    """A page of the user directory: ``next_cursor`` continues it (``null`` on the last page)."""
+class PageView(View):
+    """Where a page is in its list: ``next_cursor`` continues it (``null`` on the last page); ``page`` is
+    set when the page was asked by number, ``total`` when the list was counted."""
 
-    items: list[Profile]
     page: int | None
     page_size: int
     total: int | None = None
     next_cursor: str | None
+
+
+class ProfilePage(PageView):
+    """A page of the user directory."""
+
+    items: list[Profile]
 
     @classmethod
     def of(cls, page: Page[User]) -> ProfilePage:
@@ -285,12 +291,11 @@ class RoleView(View):
         return cls(**asdict(role), user_count=members)
 
 
-class RolePage(View):
+class RolePage(PageView):
+    """A page of an app's roles (counted: ``total`` is always set)."""
+
     items: list[RoleView]
-    page: int | None
-    page_size: int
     total: int | None
-    next_cursor: str | None
 
     @classmethod
     def of(cls, page: Page[RoleRecord]) -> RolePage:
