@@ -2,23 +2,22 @@
 resend cooldown of each target: ``COOLDOWN#<channel>#<target>`` (API.md section 7: per phone number or
 email, whatever the code type).
 
-Access patterns: claim the target's cooldown unless a code went to it less than the cooldown ago (one
-conditional put: of concurrent senders exactly one wins, whichever code types they ask for), then store
-the code (put); read a code (GetItem), count a wrong try (conditional update), consume it (conditional
+Access patterns: claim the target's cooldown unless a code went to it less than the cooldown ago, and store
+the code, in one transaction (of concurrent senders exactly one wins, whichever code types they ask for);
+read a code (GetItem), count a wrong try (conditional update), consume it (conditional
 delete: of two concurrent uses exactly one wins).
 """
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError, PynamoDBException
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
 from shared.db import keys
 from shared.db.models import CodeItem, CooldownItem
-from shared.db.table import Table, conditionally, is_condition_failure
+from shared.db.table import Table, conditionally, failed_indexes
 
 
 @dataclass(frozen=True)
@@ -38,14 +37,22 @@ class CodeRepository:
     def __init__(self, table: Table) -> None:
         self.table = table
 
+    def cooldown_started(self, channel: str, target: str) -> float | None:
+        """When the last code went to ``target`` by ``channel``, if its cooldown item is still there."""
+        try:
+            return float(CooldownItem.get(keys.cooldown_pk(channel, target), keys.COOLDOWN).sent_at)
+        except DoesNotExist:
+            return None
+
     def put_after_cooldown(
         self, channel: str, code_type: str, target: str, record: CodeRecord, cooldown: int
     ) -> float | None:
         """Store a new code; when any code (of any type) went to ``target`` by ``channel`` less than
         ``cooldown`` seconds ago, store nothing and return when that one was sent.
 
-        The cooldown item is claimed first, with a condition, so concurrent senders cannot both pass;
-        a code of another type that is still valid stays valid (codes stay bound to their type).
+        One transaction: the cooldown item, claimed with a condition (so concurrent senders cannot both
+        pass), and the code. A failure leaves neither, so the sender can try again at once. A code of
+        another type that is still valid stays valid (codes stay bound to their type).
         """
         sent_at = int(record.sent_at)
         claim = CooldownItem(
@@ -55,12 +62,6 @@ class CodeRepository:
             sent_at=sent_at,
             ttl=sent_at + cooldown,
         )
-        try:
-            claim.save(condition=CooldownItem.pk.does_not_exist() | (CooldownItem.sent_at <= sent_at - cooldown))
-        except PutError as exc:
-            if not is_condition_failure(exc):
-                raise
-            return self._cooldown_started(channel, target, record.sent_at)
         item = CodeItem(
             pk=keys.code_pk(code_type, target),
             sk=keys.CODE,
@@ -72,22 +73,15 @@ class CodeRepository:
             ttl=int(record.expires_at),
         )
         try:
-            item.save()
-        except PynamoDBException:
-            with contextlib.suppress(PynamoDBException):  # the put's own error is the one to report
-                self._release_cooldown(channel, target, record.code_hash)  # no code, so no cooldown either
-            raise
+            with self.table.transaction() as tx:
+                free = CooldownItem.pk.does_not_exist() | (CooldownItem.sent_at <= sent_at - cooldown)
+                tx.save(claim, condition=free)
+                tx.save(item)
+        except TransactWriteError as exc:
+            if not failed_indexes(exc):
+                raise
+            return self.cooldown_started(channel, target) or record.sent_at  # released a moment ago: rare
         return None
-
-    def _cooldown_started(self, channel: str, target: str, default: float) -> float:
-        try:
-            return float(CooldownItem.get(keys.cooldown_pk(channel, target), keys.COOLDOWN).sent_at)
-        except DoesNotExist:  # released a moment ago (a failed send): rare, answered as a fresh cooldown
-            return default
-
-    def _release_cooldown(self, channel: str, target: str, code_hash: str) -> None:
-        item = CooldownItem(pk=keys.cooldown_pk(channel, target), sk=keys.COOLDOWN)
-        conditionally(lambda: item.delete(condition=CooldownItem.code_hash == code_hash))
 
     def get(self, code_type: str, target: str) -> CodeRecord | None:
         try:
@@ -109,10 +103,12 @@ class CodeRepository:
         )
 
     def withdraw(self, channel: str, code_type: str, target: str, code_hash: str) -> None:
-        """Remove a code that could not be delivered, so it neither works nor holds the cooldown."""
+        """Remove a code that could not be delivered, so it neither works nor holds the cooldown (each
+        only if it is still this code's: a newer one stays)."""
         item = CodeItem(pk=keys.code_pk(code_type, target), sk=keys.CODE)
         conditionally(lambda: item.delete(condition=CodeItem.code_hash == code_hash))
-        self._release_cooldown(channel, target, code_hash)
+        cooldown = CooldownItem(pk=keys.cooldown_pk(channel, target), sk=keys.COOLDOWN)
+        conditionally(lambda: cooldown.delete(condition=CooldownItem.code_hash == code_hash))
 
 
 @dataclass(frozen=True)

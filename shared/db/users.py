@@ -35,6 +35,7 @@ from shared.db.models import (
 from shared.db.sessions import session_item
 from shared.db.table import Table, chunks, failed_indexes, is_conflict
 from shared.domain import Account, AppConfig, RoleDefs, RoleGrant, Session, User, UserRecord
+from shared.errors import ServiceUnavailableError
 from shared.identifiers import username_key
 
 USER_FIELDS = (
@@ -126,8 +127,9 @@ def _session_map(item: UserItem) -> dict[str, float]:
     return {str(sid): float(created) for sid, created in raw.items()}
 
 
-class StaleRecordError(Exception):
-    """The user item changed (its ``ver``) since it was read; nothing was written: read again."""
+class StaleRecordError(ServiceUnavailableError):
+    """The user item changed (its ``ver``) since it was read; nothing was written: read again. Callers
+    retry a few times; one that escapes is a 503 (the item kept changing), never a 500."""
 
 
 @contextmanager

@@ -3,7 +3,7 @@
 A short timeout on every call (``WECHAT_TIMEOUT``, 3 s by default: far below the function's timeout, so a
 slow WeChat cannot hold a Lambda for its whole life). An ``errcode`` answer (40029 invalid code, 40163
 code used, ...) becomes :class:`WechatApiError` (400 ``WECHAT_API_ERROR`` with ``errcode``/``errmsg``);
-timeouts and network or HTTP failures become :class:`~shared.errors.UpstreamUnavailableError` (503).
+timeouts, network or HTTP failures and errcode -1 (WeChat's "system busy") become :class:`~shared.errors.UpstreamUnavailableError` (503).
 After ``Breaker.failures`` such failures in a row, the container stops calling WeChat for
 ``Breaker.open_seconds`` and answers 503 at once (a circuit breaker): an outage costs callers no waiting
 and costs the account no concurrency. The ``session_key`` of a mini-program login is dropped here and
@@ -73,6 +73,9 @@ class Breaker:
                 self._open_until = self.clock() + self.open_seconds
 
 
+BUSY = -1  # errcode of "system busy"
+
+
 class WechatClient:
     def __init__(self, base_url: str = DEFAULT_BASE, timeout: float = 3.0, breaker: Breaker | None = None) -> None:
         self.base_url = base_url.rstrip("/")
@@ -91,6 +94,9 @@ class WechatClient:
         except (requests.RequestException, ValueError) as exc:
             self.breaker.failed()
             raise UpstreamUnavailableError() from exc
+        if body.get("errcode") == BUSY:  # WeChat's own "system busy, try again": an outage, not a bad code
+            self.breaker.failed()
+            raise UpstreamUnavailableError()
         self.breaker.succeeded()
         if body.get("errcode"):
             raise WechatApiError(int(body["errcode"]), str(body.get("errmsg", "")))

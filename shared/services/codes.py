@@ -11,11 +11,14 @@ are given back, so the sender can retry at once (503 ``UPSTREAM_UNAVAILABLE``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Any
+
+from pynamodb.exceptions import PynamoDBException
 
 from shared.clock import Clock, system_clock
 from shared.db.codes import CodeRecord, CodeRepository, CodeUse
@@ -118,10 +121,11 @@ class CodeService:
         code = f"{secrets.randbelow(1_000_000):06d}"
         salt = secrets.token_hex(8)
         record = CodeRecord(code_hash(salt, code), salt, 0, now, now + limits.ttl)
-        last_sent = self.codes.put_after_cooldown(channel, code_type, target, record, limits.resend_seconds)
-        if last_sent is not None:
+        last_sent = self.codes.cooldown_started(channel, target)  # the common refusal, before counting
+        if last_sent is not None and last_sent > now - limits.resend_seconds:
             raise RateLimitedError(max(1, int(last_sent + limits.resend_seconds - now)))
         counted: list[tuple[str, str, int]] = []
+        stored = False
         try:
             checks = [("target", f"{channel}:{target}", limits.target_daily, 86400)]
             if client_ip:
@@ -131,15 +135,22 @@ class CodeService:
                 if retry_after is not None:
                     raise RateLimitedError(retry_after)
                 counted.append((name, subject, window))
+            last_sent = self.codes.put_after_cooldown(channel, code_type, target, record, limits.resend_seconds)
+            if last_sent is not None:  # another sender won the cooldown a moment ago
+                raise RateLimitedError(max(1, int(last_sent + limits.resend_seconds - now)))
+            stored = True
             try:
                 self.senders[channel].send_code(target, code, code_type)
             except ProviderError as exc:
                 raise UpstreamUnavailableError() from exc
-        except (RateLimitedError, UpstreamUnavailableError):
-            # Not sent: withdraw the code (which frees the cooldown) and give back what was counted.
-            self.codes.withdraw(channel, code_type, target, record.code_hash)
-            for name, subject, window in counted:
-                self.throttle.release(name, subject, window, now)
+        except (RateLimitedError, UpstreamUnavailableError, PynamoDBException):
+            # Not sent: withdraw the code (which frees the cooldown) and give back what was counted, as far
+            # as the table lets us (the original error is the one to report).
+            with contextlib.suppress(PynamoDBException):
+                if stored:
+                    self.codes.withdraw(channel, code_type, target, record.code_hash)
+                for name, subject, window in counted:
+                    self.throttle.release(name, subject, window, now)
             raise
         key = "phone" if channel == "sms" else "email"
         return {key: target, "code_type": code_type, "expires_in": limits.ttl, "resend_after": limits.resend_seconds}

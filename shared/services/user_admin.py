@@ -163,11 +163,14 @@ class UserAdmin:
         return self.view(created.user_id)
 
     def delete(self, user_id: str) -> None:
-        """Remove the user, its role links and identifier claims; its sessions die with the user item
-        (the authorizer finds no user) and are then deleted."""
+        """Remove the user, its role links and identifier claims (one transaction), after its sessions.
+
+        Sessions go first, so a failure in between leaves a signed-out user that a retry deletes, never
+        sessions of a user that is gone (a sign-in racing the deletion opens one that dies with the user
+        item: the authorizer finds no user, and TTL removes it)."""
         record = self.accounts.get(user_id)
-        self.users.delete_user(record)
         self.sessions.delete_ids(list(record.sessions))
+        self.users.delete_user(record)
 
     def _exact_claims(self, query: dict[str, str]) -> list[str] | None:
         from shared.db import keys

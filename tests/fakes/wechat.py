@@ -2,6 +2,7 @@
 
 Codes it knows: ``<name>`` signs in person ``<name>`` (openid depends on the AppID, unionid does not);
 ``bad`` → errcode 40029 (invalid code); ``used`` → 40163 (code been used); ``slow`` → answers after 2 s;
+``busy`` → errcode -1 (WeChat's "system busy, try again"); ``down`` → HTTP 502 with an HTML page;
 ``nounion-<name>`` → no unionid. Every request is recorded, with the secret it carried.
 """
 
@@ -15,6 +16,8 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.fakes.http import reply
 
 
 class FakeWechat:
@@ -30,14 +33,10 @@ class FakeWechat:
                 outer.requests.append((url.path, params))
                 body = outer.answer(url.path, params)
                 data = json.dumps(body, ensure_ascii=False).encode()
-                try:
-                    self.send_response(200)  # WeChat answers errors with 200 and an errcode
-                    self.send_header("Content-Type", "application/json; encoding=utf-8")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except BrokenPipeError:
-                    pass
+                status, content_type = 200, "application/json; encoding=utf-8"  # errors too: 200 + errcode
+                if (params.get("code") or params.get("js_code")) == "down":
+                    status, content_type, data = 502, "text/html", b"<html><body>502 Bad Gateway</body></html>"
+                reply(self, status, content_type, data)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -67,6 +66,8 @@ class FakeWechat:
             return {"errcode": 40029, "errmsg": "invalid code, rid: 6576a6b5-4cb30a39-1c3c1bd1"}
         if code == "used":
             return {"errcode": 40163, "errmsg": "code been used, rid: 6576a6c1-0f0d0a7e-0e5e7b22"}
+        if code == "busy":
+            return {"errcode": -1, "errmsg": "system error"}
         if code == "slow":
             time.sleep(2)
             code = "slowpoke"

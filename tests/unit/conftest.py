@@ -15,7 +15,8 @@ from localdev.dynamo import client
 from shared.container import Services
 from shared.domain import ClientInfo
 from shared.services.accounts import RegisterCommand, SignedIn
-from tests.unit.helpers import PASSWORD
+from tests.fakes.dynamo_faults import DynamoFaults
+from tests.unit.helpers import PASSWORD, hook_dynamodb_clients
 
 
 @functools.cache
@@ -61,3 +62,12 @@ def sign_up(services: Services) -> Callable[..., SignedIn]:
         )
 
     return register
+
+
+@pytest.fixture
+def faults(monkeypatch: pytest.MonkeyPatch, services: Services) -> DynamoFaults:
+    """Fault injection on every botocore client PynamoDB creates from now on (models are rebound, so their
+    cached clients are replaced too)."""
+    injected = DynamoFaults()
+    hook_dynamodb_clients(monkeypatch, services, "before-send.dynamodb", injected.before_send)
+    return injected

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import urllib.request
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import botocore.session
 import pytest
-from botocore.awsrequest import AWSResponse
-from botocore.exceptions import ReadTimeoutError
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 
 from shared.config import Settings
@@ -28,68 +24,11 @@ from shared.domain import ClientInfo
 from shared.errors import EmailTakenError, InvalidCredentialsError, PhoneTakenError
 from shared.services.accounts import RegisterCommand, SignedIn
 from tests.fakes.clock import FakeClock
-from tests.unit.helpers import PASSWORD, hook_dynamodb_clients, user_info_of
+from tests.fakes.dynamo_faults import DynamoFaults
+from tests.unit.helpers import PASSWORD, user_info_of
 
 SignUp = Callable[..., SignedIn]
 USER_PREFIXES = ("USER#", "UNAME#", "EMAIL#", "PHONE#", "SESSION#", "AUDIT#", "ACCT#")
-
-
-class _Body:
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self._body
-
-
-class DynamoFaults:
-    """Makes chosen DynamoDB operations fail: ``throttle`` (HTTP 400 ThrottlingException), ``server`` (HTTP 500)
-    or ``timeout`` (a read timeout before any byte reaches the server)."""
-
-    def __init__(self) -> None:
-        self.rules: dict[str, str] = {}
-        self.attempts: Counter[str] = Counter()
-
-    def fail(self, operation: str, fault: str) -> None:
-        self.rules[operation] = fault
-
-    def lose_answer_once(self, operation: str) -> None:
-        """The next ``operation`` reaches DynamoDB and commits, but its answer is lost (a read timeout
-        after the write): botocore retries the same request, with the same ``ClientRequestToken``."""
-        self.rules[operation] = "commit-then-timeout"
-
-    def clear(self) -> None:
-        self.rules.clear()
-
-    def before_send(self, request: Any, event_name: str, **_: Any) -> AWSResponse | None:
-        operation = event_name.rsplit(".", 1)[-1]
-        fault = self.rules.get(operation)
-        if fault is None:
-            return None
-        self.attempts[operation] += 1
-        if fault == "commit-then-timeout":
-            del self.rules[operation]
-            sent = urllib.request.Request(request.url, data=request.body, method=request.method)  # noqa: S310
-            for name, value in request.headers.items():
-                sent.add_header(name, value.decode() if isinstance(value, bytes) else value)
-            with urllib.request.urlopen(sent, timeout=10) as answer:  # noqa: S310 - the local endpoint
-                answer.read()
-            raise ReadTimeoutError(endpoint_url=request.url)
-        if fault == "timeout":
-            raise ReadTimeoutError(endpoint_url=request.url)
-        status, code = (400, "ThrottlingException") if fault == "throttle" else (500, "InternalServerError")
-        body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": "injected"}).encode()
-        headers = {"x-amzn-RequestId": "injected-fault", "Content-Type": "application/x-amz-json-1.0"}
-        return AWSResponse(request.url, status, headers, _Body(body))
-
-
-@pytest.fixture
-def faults(monkeypatch: pytest.MonkeyPatch, services: Services) -> DynamoFaults:
-    """Fault injection on every botocore client PynamoDB creates from now on (models are rebound, so their
-    cached clients are replaced too)."""
-    injected = DynamoFaults()
-    hook_dynamodb_clients(monkeypatch, services, "before-send.dynamodb", injected.before_send)
-    return injected
 
 
 def user_data(scan_table: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:

@@ -4,14 +4,9 @@ checks the request signature and answers like Dysms does (success, errors, delay
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import boto3
 import pytest
@@ -24,8 +19,7 @@ from shared.providers.aws import SesSender, SnsSender
 from shared.providers.base import ProviderError
 from shared.providers.console import ConsoleSender
 from shared.providers.factory import build_senders
-
-KEY_ID, SECRET = "LTAI-test-id", "test-secret-value"
+from tests.fakes.dysms import KEY_ID, SECRET, FakeDysms, fake_dysms
 
 
 def test_console_writes_the_outbox_line_of_api_md(tmp_path: Path) -> None:
@@ -86,56 +80,10 @@ def test_ses_sends_from_a_verified_sender_and_fails_otherwise(aws: None) -> None
 # -- Aliyun ------------------------------------------------------------------------------------------
 
 
-class FakeDysms:
-    """Checks each SendSms request's signature with the shared secret and answers like Dysms."""
-
-    def __init__(self) -> None:
-        self.mode = "ok"
-        self.requests: list[dict[str, str]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                params = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
-                outer.requests.append(params)
-                signature = params.pop("Signature", "")
-                if outer.mode == "slow":
-                    time.sleep(1.5)
-                if signature != sign(params, SECRET):
-                    status, body = (
-                        400,
-                        {"Code": "SignatureDoesNotMatch", "Message": "Specified signature is not matched"},
-                    )
-                elif outer.mode == "limit":
-                    status, body = 200, {"Code": "isv.BUSINESS_LIMIT_CONTROL", "Message": "触发分钟级流控Permits:1"}
-                else:
-                    status, body = (
-                        200,
-                        {"Code": "OK", "Message": "OK", "BizId": "9006197469364984400", "RequestId": "F655A8D5"},
-                    )
-                data = json.dumps(body, ensure_ascii=False).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json;charset=utf-8")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except BrokenPipeError:
-                    pass  # the client gave up (the timeout case)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-
-
 @pytest.fixture
 def dysms() -> Iterator[FakeDysms]:
-    server = FakeDysms()
-    yield server
-    server.httpd.shutdown()
+    with fake_dysms() as server:
+        yield server
 
 
 def sender(url: str, secret: str = SECRET, timeout: float = 5) -> AliyunSmsSender:
