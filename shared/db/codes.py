@@ -10,10 +10,12 @@ delete: of two concurrent uses exactly one wins).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from shared.db import keys
 from shared.db.models import CodeItem, CooldownItem
@@ -129,3 +131,16 @@ class CodeUse:
 
 class CodeUsedError(Exception):
     """The code was consumed (or burnt) by a concurrent request; the transaction wrote nothing."""
+
+
+def delete_codes(tx: TransactWrite, uses: Sequence[CodeUse]) -> None:
+    """Consume ``uses`` inside a transaction. Call it before any other delete: PynamoDB sends deletes
+    before puts and updates, in call order, so the codes take positions ``0 .. len(uses) - 1``."""
+    for use in uses:
+        tx.delete(use.item(), condition=use.delete_condition())
+
+
+def raise_if_code_used(error: TransactWriteError, uses: Sequence[CodeUse]) -> None:
+    """Raises: CodeUsedError when the cancelled transaction lost one of ``uses`` (see :func:`delete_codes`)."""
+    if any(i < len(uses) for i in failed_indexes(error)):
+        raise CodeUsedError() from error

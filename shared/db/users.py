@@ -19,7 +19,7 @@ from pynamodb.expressions.update import Action
 from shared.clock import Clock, system_clock
 from shared.db import keys
 from shared.db.apps import to_app, to_defs
-from shared.db.codes import CodeRecord, CodeUse, CodeUsedError, to_record
+from shared.db.codes import CodeRecord, CodeUse, delete_codes, raise_if_code_used, to_record
 from shared.db.models import (
     AccountItem,
     AppItem,
@@ -33,7 +33,7 @@ from shared.db.models import (
     UserRoleItem,
 )
 from shared.db.sessions import session_item
-from shared.db.table import Table, chunks, failed_indexes, is_conflict
+from shared.db.table import Table, failed_indexes, is_conflict
 from shared.domain import Account, AppConfig, RoleDefs, RoleGrant, Session, User, UserRecord
 from shared.errors import ServiceUnavailableError
 from shared.identifiers import username_key
@@ -290,10 +290,10 @@ class UserRepository:
         grants: list[RoleGrant],
         session: Session | None,
         audit: dict[str, Any] | None = None,
-        consume: CodeUse | None = None,
+        consume: Sequence[CodeUse] = (),
     ) -> None:
         """Write a new user, its claims, grants and first session atomically (and consume the
-        verification code that proved an identifier, when given).
+        verification codes that proved its identifiers).
 
         Raises:
             ClaimTakenError: one of ``claims`` exists already (nothing was written).
@@ -307,8 +307,7 @@ class UserRepository:
         for attempt in range(self.retries):
             try:
                 with self.table.transaction() as tx:
-                    if consume is not None:  # a delete: PynamoDB sends it first (position 0)
-                        tx.delete(consume.item(), condition=consume.delete_condition())
+                    delete_codes(tx, consume)
                     # Claims first: their positions map cancellation reasons back to identifiers.
                     for claim in claims:
                         tx.save(
@@ -324,10 +323,9 @@ class UserRepository:
                         tx.save(self._audit_item(user.user_id, audit))
                 return
             except TransactWriteError as exc:
-                offset = 1 if consume is not None else 0
+                raise_if_code_used(exc, consume)
+                offset = len(consume)
                 failed = failed_indexes(exc)
-                if consume is not None and 0 in failed:
-                    raise CodeUsedError() from exc
                 lost = [i - offset for i in failed if offset <= i < offset + len(claims)]
                 if lost:
                     raise ClaimTakenError(claims[lost[0]]) from exc
@@ -377,13 +375,13 @@ class UserRepository:
                 roles.setdefault(grant.app_name, {})[grant.role_code] = grant.epoch
             actions += [UserItem.roles.set(roles), UserItem.ver.set(record.ver + 1)]
         condition = UserItem.pk.exists() & is_version(UserItem.ver, record.ver)
+        uses = [consume] if consume is not None else []
         if not record.has_session_map:
             condition = condition & UserItem.sessions.does_not_exist()
         user_id = record.user.user_id
         try:
             with self.table.transaction() as tx:
-                if consume is not None:  # the first delete, so position 0
-                    tx.delete(consume.item(), condition=consume.delete_condition())
+                delete_codes(tx, uses)
                 for sid in ended:
                     tx.delete(SessionItem(pk=keys.session_pk(sid), sk=keys.SESSION))
                 tx.save(session_item(session))
@@ -393,10 +391,8 @@ class UserRepository:
                     tx.save(self._audit_item(user_id, audit))
                 tx.update(UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE), actions=actions, condition=condition)
         except TransactWriteError as exc:
-            failed = failed_indexes(exc)
-            if consume is not None and 0 in failed:
-                raise CodeUsedError() from exc
-            if failed or is_conflict(exc):
+            raise_if_code_used(exc, uses)
+            if failed_indexes(exc) or is_conflict(exc):
                 raise StaleRecordError() from exc
             raise
         return ended
@@ -442,16 +438,19 @@ class UserRepository:
         status: str | None = None,
         keep: str | None = None,
         extra: list[Action] | None = None,
+        consume: Sequence[CodeUse] = (),
     ) -> list[str]:
-        """End every session of the user (but ``keep``), with a credential change in the same write.
+        """End every session of the user (but ``keep``), with a credential change in the same write (and
+        the code that proved it consumed: a failure leaves the code usable for a retry).
 
         One UpdateItem (or, with ``keep``, a transaction with that session) bumps the user's ``rev``:
         every session opened under the old one, including those being opened right now, stops being
         valid at once for the authorizer, refresh and verify-token; no session can be missed, whatever
-        their number. Returns the ids of the sessions to delete (clean-up: :meth:`delete_sessions`).
+        their number. Returns the ids of the sessions to delete (clean-up: ``SessionService.free``).
 
         Raises:
             StaleRecordError: with ``keep``, the user item changed since it was read.
+            CodeUsedError: a code of ``consume`` was used meanwhile (nothing was written).
         """
         user_id = record.user.user_id
         actions: list[Action] = [UserItem.updated_at.set(int(self.clock()))]
@@ -465,10 +464,17 @@ class UserRepository:
         kept = {keep: int(record.sessions.get(keep, self.clock()))} if keep is not None else {}
         if keep is None:
             # ADD, not SET: whatever happened since the read, the counters move on.
-            item.update(
-                actions=[*actions, UserItem.rev.add(1), UserItem.ver.add(1), UserItem.sessions.set({})],
-                condition=UserItem.pk.exists(),
-            )
+            actions += [UserItem.rev.add(1), UserItem.ver.add(1), UserItem.sessions.set({})]
+            if not consume:
+                item.update(actions=actions, condition=UserItem.pk.exists())
+                return ended
+            try:
+                with self.table.transaction() as tx:
+                    delete_codes(tx, consume)
+                    tx.update(item, actions=actions, condition=UserItem.pk.exists())
+            except TransactWriteError as exc:
+                raise_if_code_used(exc, consume)
+                raise
             return ended
         rev = record.rev + 1
         with stale_when_cancelled(), self.table.transaction() as tx:
@@ -489,19 +495,28 @@ class UserRepository:
             )
         return ended
 
-    def take_over(self, record: UserRecord, proven: str) -> list[str]:
+    def take_over(
+        self,
+        record: UserRecord,
+        proven: str,
+        password_hash: str | None = None,
+        consume: Sequence[CodeUse] = (),
+    ) -> list[str]:
         """Hand the account to whoever just proved its ``proven`` identifier (``phone`` or ``email``),
         which the account held unproven: in one transaction the identifier becomes proven and the
-        account loses its password, its sessions (``rev``), the other identifier when unproven, and
-        its WeChat identities (their claims released), so whoever registered it with someone else's
-        identifier cannot reach it any more. Returns the session ids to free.
+        account loses its password (or gets ``password_hash``, the one the prover chose), its sessions
+        (``rev``), the other identifier when unproven, and its WeChat identities (their claims
+        released), so whoever registered it with someone else's identifier cannot reach it any more;
+        the codes of ``consume`` are used in the same transaction. Returns the ids of the sessions it
+        ended (for the caller to free).
 
         Raises:
             StaleRecordError: the user item changed since it was read.
+            CodeUsedError: a code of ``consume`` was used meanwhile (nothing was written).
         """
         user = record.user
         actions: list[Action] = [
-            UserItem.password_hash.remove(),
+            UserItem.password_hash.remove() if password_hash is None else UserItem.password_hash.set(password_hash),
             UserItem.rev.set(record.rev + 1),
             UserItem.ver.set(record.ver + 1),
             UserItem.sessions.set({}),
@@ -525,15 +540,20 @@ class UserRepository:
             released.append(keys.union_claim(user.union_id))
         kept = [account_json(a) for a in record.accounts if a.provider not in dropped]
         actions.append(UserItem.accounts.set(kept))
-        with stale_when_cancelled(), self.table.transaction() as tx:
-            for claim in released:
-                tx.delete(ClaimItem(pk=claim, sk=keys.CLAIM), condition=ClaimItem.user_id == user.user_id)
-            tx.update(
-                UserItem(pk=keys.user_pk(user.user_id), sk=keys.PROFILE),
-                actions=actions,
-                condition=UserItem.pk.exists() & is_version(UserItem.ver, record.ver),
-            )
-        self.delete_sessions(list(record.sessions))
+        try:
+            with stale_when_cancelled(), self.table.transaction() as tx:
+                delete_codes(tx, consume)
+                for claim in released:
+                    tx.delete(ClaimItem(pk=claim, sk=keys.CLAIM), condition=ClaimItem.user_id == user.user_id)
+                tx.update(
+                    UserItem(pk=keys.user_pk(user.user_id), sk=keys.PROFILE),
+                    actions=actions,
+                    condition=UserItem.pk.exists() & is_version(UserItem.ver, record.ver),
+                )
+        except StaleRecordError as exc:
+            if isinstance(exc.__cause__, TransactWriteError):
+                raise_if_code_used(exc.__cause__, consume)
+            raise
         return list(record.sessions)
 
     def set_status(self, user_id: str, status: str) -> None:
@@ -542,13 +562,6 @@ class UserRepository:
             actions=[UserItem.status.set(status), UserItem.updated_at.set(int(self.clock()))],
             condition=UserItem.pk.exists(),
         )
-
-    def delete_sessions(self, session_ids: list[str]) -> None:
-        """Delete sessions in batches of 25 (already invalid: this frees their items)."""
-        for batch in chunks(session_ids, 25):
-            with SessionItem.batch_write() as writer:
-                for sid in batch:
-                    writer.delete(SessionItem(pk=keys.session_pk(sid), sk=keys.SESSION))
 
     # -- profile and identifiers -----------------------------------------------------------------------
     def link_account(self, user_id: str, account: Account, union_id: str | None, now: float) -> None:
@@ -598,12 +611,14 @@ class UserRepository:
         user_id: str,
         changes: dict[str, Any],
         claim_swaps: list[tuple[str | None, str | None]] | None = None,
+        consume: Sequence[CodeUse] = (),
     ) -> None:
         """Set profile fields; each ``(old_claim, new_claim)`` moves (or drops, when ``new_claim`` is
-        None) an identifier claim in the same transaction.
+        None) an identifier claim in the same transaction, which also uses the codes of ``consume``.
 
         Raises:
             ClaimTakenError: a new claim belongs to someone else.
+            CodeUsedError: a code of ``consume`` was used meanwhile (nothing was written).
         """
         swaps = claim_swaps or []
         new_claims = [new for _, new in swaps if new]
@@ -614,6 +629,7 @@ class UserRepository:
         actions.append(UserItem.updated_at.set(int(self.clock())))
         try:
             with self.table.transaction() as tx:
+                delete_codes(tx, consume)
                 for new_claim in new_claims:
                     tx.save(
                         ClaimItem(pk=new_claim, sk=keys.CLAIM, user_id=user_id),
@@ -628,19 +644,24 @@ class UserRepository:
                     condition=UserItem.pk.exists(),
                 )
         except TransactWriteError as exc:
-            # PynamoDB sends deletes before puts, so the new claims follow the old-claim deletes.
-            first = len([old for old, _ in swaps if old])
+            # PynamoDB sends deletes before puts, so the new claims follow the code and old-claim deletes.
+            raise_if_code_used(exc, consume)
+            first = len(consume) + len([old for old, _ in swaps if old])
             lost = [i - first for i in failed_indexes(exc) if first <= i < first + len(new_claims)]
             if lost:
                 raise ClaimTakenError(new_claims[lost[0]]) from exc
             raise
 
-    def change_phone(self, record: UserRecord, new: str, now: float, verified: bool) -> None:
-        """Move the phone claim and the phone account to ``new`` in one transaction.
+    def change_phone(
+        self, record: UserRecord, new: str, now: float, verified: bool, consume: Sequence[CodeUse] = ()
+    ) -> None:
+        """Move the phone claim and the phone account to ``new`` in one transaction, which also uses the
+        codes of ``consume``.
 
         Raises:
             ClaimTakenError: the new phone belongs to someone else.
             StaleRecordError: the user item changed since it was read.
+            CodeUsedError: a code of ``consume`` was used meanwhile (nothing was written).
         """
         user_id, old = record.user.user_id, record.user.phone
         new_claim = keys.phone_claim(new)
@@ -648,6 +669,7 @@ class UserRepository:
         accounts.append(account_json(Account(provider="phone", open_id=new, created_at=now)))
         try:
             with self.table.transaction() as tx:
+                delete_codes(tx, consume)
                 if old:
                     tx.delete(
                         ClaimItem(pk=keys.phone_claim(old), sk=keys.CLAIM), condition=ClaimItem.user_id == user_id
@@ -667,8 +689,9 @@ class UserRepository:
                     condition=UserItem.pk.exists() & is_version(UserItem.ver, record.ver),
                 )
         except TransactWriteError as exc:
+            raise_if_code_used(exc, consume)
             failed = failed_indexes(exc)
-            first_put = 1 if old else 0  # PynamoDB sends deletes first
+            first_put = len(consume) + (1 if old else 0)  # PynamoDB sends deletes first
             if first_put in failed:
                 raise ClaimTakenError(new_claim) from exc
             if failed or is_conflict(exc):

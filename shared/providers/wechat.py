@@ -3,7 +3,8 @@
 A short timeout on every call (``WECHAT_TIMEOUT``, 3 s by default: far below the function's timeout, so a
 slow WeChat cannot hold a Lambda for its whole life). An ``errcode`` answer (40029 invalid code, 40163
 code used, ...) becomes :class:`WechatApiError` (400 ``WECHAT_API_ERROR`` with ``errcode``/``errmsg``);
-timeouts, network or HTTP failures and errcode -1 (WeChat's "system busy") become :class:`~shared.errors.UpstreamUnavailableError` (503).
+timeouts, network or HTTP failures and errcode -1 (WeChat's "system busy") become
+:class:`~shared.errors.UpstreamUnavailableError` (503).
 After ``Breaker.failures`` such failures in a row, the container stops calling WeChat for
 ``Breaker.open_seconds`` and answers 503 at once (a circuit breaker): an outage costs callers no waiting
 and costs the account no concurrency. The ``session_key`` of a mini-program login is dropped here and

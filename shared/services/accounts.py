@@ -6,7 +6,7 @@ Sign-in answers the same way, after the same bcrypt work, for an unknown identif
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -204,13 +204,13 @@ class AccountService:
             raise PasswordMismatchError()
         self._check_referer(cmd.referer_id)
         app, grant = self.apps.default_grant(app_name)
-        email_proven = phone_proven = False
+        uses: list[CodeUse] = []  # used in the sign-up's transaction: a failure leaves them for a retry
         if app.require_email_verification and email:
-            self._require_code("email", email, cmd.email_code, "email_code")
-            email_proven = True
+            uses.append(self._require_code("email", email, cmd.email_code, "email_code"))
         if app.require_phone_verification and phone:
-            self._require_code("sms", phone, cmd.sms_code, "sms_code")
-            phone_proven = True
+            uses.append(self._require_code("sms", phone, cmd.sms_code, "sms_code"))
+        email_proven = any(use.target == email for use in uses)
+        phone_proven = any(use.target == phone for use in uses)
         grants = [grant, *(extra_grants or [])]
         now = self.clock()
         user, claims = self._new_user(cmd, username, email, phone, now, with_password=True)
@@ -218,9 +218,13 @@ class AccountService:
         account = Account(provider="password", open_id=user.user_id, created_at=now)
         tokens = self.sessions.new(user.user_id, app_name, grants, client)
         try:
-            self.users.create(user, claims, [account], grants, tokens.session, self._audit("register", now, client))
+            self.users.create(
+                user, claims, [account], grants, tokens.session, self._audit("register", now, client), uses
+            )
         except ClaimTakenError as exc:
             raise claim_error(exc.claim) from exc
+        except CodeUsedError as exc:
+            raise CodeInvalidError() from exc
         record = UserRecord(user=user, accounts=[account], grants=grants, roles=roles_of(grants))
         return SignedIn(tokens, record, app_name, created=True)
 
@@ -428,6 +432,7 @@ class AccountService:
         record = self.get(user_id, app_name)
         updates = {k: v for k, v in changes.items() if k in allowed}
         swaps: list[tuple[str | None, str | None]] = []
+        uses: list[CodeUse] = []
         if "email" in updates:
             if updates["email"] in (None, ""):
                 updates["email"] = None
@@ -442,25 +447,29 @@ class AccountService:
                 updates.pop("email")
             else:
                 if new is not None and not vouched:
-                    self._require_bind_code(new, changes.get("email_code"))
+                    uses.append(self._require_bind_code(new, changes.get("email_code")))
                 updates["email_verified"] = new is not None
                 swaps.append((keys.email_claim(old) if old else None, keys.email_claim(new) if new else None))
         if updates:
             try:
-                self.users.update_profile(user_id, updates, swaps)
+                self.users.update_profile(user_id, updates, swaps, consume=uses)
             except ClaimTakenError as exc:
                 raise claim_error(exc.claim) from exc
+            except CodeUsedError as exc:
+                raise CodeInvalidError() from exc
             for name, value in updates.items():
                 setattr(record.user, name, value)
         return record
 
-    def _require_bind_code(self, email: str, code: Any) -> None:
-        """Raises: ValidationError (no code), CodeInvalidError/CodeExpiredError (a wrong one)."""
+    def _require_bind_code(self, email: str, code: Any) -> CodeUse:
+        """Check the ``bind`` code (used by the profile's transaction).
+
+        Raises: ValidationError (no code), CodeInvalidError/CodeExpiredError (a wrong one)."""
         if not code:
             raise ValidationError({"email_code": ["a code sent to the new email (code_type bind) is required"]})
         if self.codes is None:
             raise ValidationError({"email_code": ["verification codes are not available"]})
-        self.codes.verify("email", email, "bind", str(code))
+        return self.codes.checked("email", email, "bind", str(code))
 
     def change_password(self, user_id: str, session_id: str, old: str, new: str, confirm: str | None) -> int:
         """Replace the password and end every other session (including any being opened right now);
@@ -482,7 +491,7 @@ class AccountService:
                 ended = self.users.revoke_sessions(record, password_hash=new_hash, keep=session_id)
             except StaleRecordError:
                 continue
-            self.sessions.delete_ids(ended)
+            self.sessions.free(ended)
             return len(ended)
         raise ServiceUnavailableError()
 
@@ -492,26 +501,31 @@ class AccountService:
         if confirm is not None and confirm != password:
             raise PasswordMismatchError()
 
-    def set_password(self, user_id: str, password: str) -> int:
-        """Set a password (a reset by code, or an admin): every session of the user ends. Returns how
-        many were listed."""
-        return self.revoke_all(user_id, password_hash=self.hasher.hash(password))
+    def set_password(self, user_id: str, password: str, consume: Sequence[CodeUse] = ()) -> int:
+        """Set a password (a reset by code, whose code is used in the same write, or an admin): every
+        session of the user ends. Returns how many were listed.
 
-    def revoke_all(self, user_id: str, password_hash: str | None = None) -> int:
+        Raises:
+            CodeUsedError: a code of ``consume`` was used meanwhile (nothing was written).
+        """
+        return self.revoke_all(user_id, password_hash=self.hasher.hash(password), consume=consume)
+
+    def revoke_all(self, user_id: str, password_hash: str | None = None, consume: Sequence[CodeUse] = ()) -> int:
         """End every session of the user (logout of all, password reset or set by an admin), at once:
         one write bumps the user's sessions epoch. Returns how many sessions were listed."""
         record = self.item(user_id)
-        ended = self.users.revoke_sessions(record, password_hash=password_hash)
-        self.sessions.delete_ids(ended)
+        ended = self.users.revoke_sessions(record, password_hash=password_hash, consume=consume)
+        self.sessions.free(ended)
         return len(ended)
 
-    def _require_code(self, channel: str, target: str, code: str | None, field: str) -> None:
-        """The app verifies this identifier at sign-up: a ``register`` code must prove it."""
+    def _require_code(self, channel: str, target: str, code: str | None, field: str) -> CodeUse:
+        """The app verifies this identifier at sign-up: a ``register`` code must prove it (checked here,
+        used by the sign-up's transaction)."""
         if not code:
             raise ValidationError({field: ["this app requires a verification code"]})
         if self.codes is None:
             raise ValidationError({field: ["verification codes are not available"]})
-        self.codes.verify(channel, target, "register", code)
+        return self.codes.checked(channel, target, "register", code)
 
     def set_status(self, user_id: str, status: str) -> int:
         """Enable or disable a user; disabling ends every session at once. Returns sessions ended.
@@ -527,7 +541,7 @@ class AccountService:
             self.users.set_status(user_id, status)
             return 0
         ended = self.users.revoke_sessions(record, status=status)
-        self.sessions.delete_ids(ended)
+        self.sessions.free(ended)
         return len(ended)
 
     def _audit(self, action: str, now: float, client: ClientInfo) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from shared.errors import (
     CodeInvalidError,
     NotFoundError,
     PhoneTakenError,
+    ServiceUnavailableError,
     UserDisabledError,
     ValidationError,
 )
@@ -97,7 +98,7 @@ class CodeFlows:
         reachable by two people (API.md section 7)."""
         record = self.accounts.get(user_id, app)
         if not record.user.phone_verified:
-            self.users.take_over(record, "phone")
+            self.sessions.free(self.users.take_over(record, "phone"))
             record = self.accounts.get(user_id, app)
 
         def active(current: UserRecord) -> None:
@@ -125,7 +126,7 @@ class CodeFlows:
         tokens = self.sessions.new(user.user_id, app, [grant], client)
         audit = {"action": "phone_register", "at": now, "id": self.ids(), "ip": client.ip}
         try:
-            self.users.create(user, [keys.phone_claim(phone)], [account], [grant], tokens.session, audit, use)
+            self.users.create(user, [keys.phone_claim(phone)], [account], [grant], tokens.session, audit, [use])
         except ClaimTakenError as exc:
             raise PhoneTakenError() from exc
         except CodeUsedError as exc:
@@ -147,48 +148,58 @@ class CodeFlows:
             CodeInvalidError: no accepted code proves the new phone.
             PhoneTakenError: another user has that phone.
         """
-        target = None
+        use = None
         for code_type in code_types:
             try:
-                target = self.codes.verify("sms", new_phone, code_type, sms_code)
+                use = self.codes.checked("sms", new_phone, code_type, sms_code)
                 break
             except CodeInvalidError:
                 if code_type == code_types[-1]:
                     raise
-        assert target is not None  # noqa: S101 - the loop either set it or raised
+        assert use is not None  # noqa: S101 - the loop either set it or raised
         for _ in range(3):
             record = self.accounts.item(user_id)
-            if target == record.user.phone and record.user.phone_verified:
+            if use.target == record.user.phone and record.user.phone_verified:
+                self.codes.consume(use)
                 break
-            try:
-                self.users.change_phone(record, target, self.clock(), verified=True)
+            try:  # the code is used in the same transaction: a failure leaves it for a retry
+                self.users.change_phone(record, use.target, self.clock(), verified=True, consume=[use])
                 break
             except ClaimTakenError as exc:
                 raise PhoneTakenError() from exc
+            except CodeUsedError as exc:
+                raise CodeInvalidError() from exc
             except StaleRecordError:
                 continue
+        else:
+            raise ServiceUnavailableError()  # the user item kept changing: nothing was written
         return self.accounts.get(user_id, app_name)
 
     def reset_password(self, channel: str, target: str, code: str, new_password: str, confirm: str | None) -> int:
-        """Set a new password proven by a ``reset_password`` code; revokes every session.
+        """Set a new password proven by a ``reset_password`` code; revokes every session. The code is
+        used in the password's own write, so a failure leaves it for a retry.
 
         Raises:
             CodeInvalidError: wrong code, or no user with that email/phone (the same answer, so the
                 route does not reveal who is registered).
         """
         self.accounts.check_new_password(new_password, confirm, "new_password")
-        normalized = self.codes.verify(channel, target, "reset_password", code)
-        claim = keys.phone_claim(normalized) if channel == "sms" else keys.email_claim(normalized)
+        use = self.codes.checked(channel, target, "reset_password", code)
+        claim = keys.phone_claim(use.target) if channel == "sms" else keys.email_claim(use.target)
         user_id = self.users.find_user_id([claim])
         if user_id is None:
+            self.codes.consume(use)
             raise CodeInvalidError()
         record = self.accounts.item(user_id)
         proven = "phone" if channel == "sms" else "email"
         held_unproven = not (record.user.phone_verified if proven == "phone" else record.user.email_verified)
-        ended = 0
-        if held_unproven:  # the bearer of the code takes the account: nothing unproven stays on it
-            ended = len(self.users.take_over(record, proven))
-        return ended + self.accounts.set_password(user_id, new_password)
+        try:
+            if held_unproven:  # the bearer of the code takes the account: nothing unproven stays on it
+                password_hash = self.accounts.hasher.hash(new_password)
+                return self.sessions.free(self.users.take_over(record, proven, password_hash, [use]))
+            return self.accounts.set_password(user_id, new_password, consume=[use])
+        except CodeUsedError as exc:
+            raise CodeInvalidError() from exc
 
     def invitees(self, user_id: str) -> list[User]:
         """The users who signed up with ``user_id`` as their referer."""

@@ -162,11 +162,30 @@ class CodeService:
             CodeInvalidError: no code, a wrong one (counted), a burnt one, or one used concurrently.
             CodeExpiredError: past its time.
         """
+        use = self.checked(channel, raw_target, code_type, code)
+        self.consume(use)
+        return use.target
+
+    def checked(self, channel: str, raw_target: str, code_type: str, code: str) -> CodeUse:
+        """Read and check a code without consuming it: the caller deletes it in the transaction of the
+        change it proves (``CodeUse``), so a failure of that change leaves the code usable for a retry.
+
+        Raises:
+            ValidationError: not a phone number / email.
+            CodeInvalidError: no code, a wrong one (counted), a burnt one.
+            CodeExpiredError: past its time.
+        """
         target = target_of(channel, raw_target)
-        use = self.check(target, code_type, code, self.codes.get(code_type, target))
-        if not self.codes.consume(code_type, target, use.code_hash, use.max_tries):
+        return self.check(target, code_type, code, self.codes.get(code_type, target))
+
+    def consume(self, use: CodeUse) -> None:
+        """Use a checked code on its own.
+
+        Raises:
+            CodeInvalidError: another request used it (or burnt it) meanwhile.
+        """
+        if not self.codes.consume(use.code_type, use.target, use.code_hash, use.max_tries):
             raise CodeInvalidError()
-        return target
 
     def check(self, target: str, code_type: str, code: str, record: CodeRecord | None) -> CodeUse:
         """Check a code already read (``record``) without consuming it: the caller deletes it in its

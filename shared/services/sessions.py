@@ -205,3 +205,17 @@ class SessionService:
     def delete_ids(self, session_ids: list[str]) -> int:
         """Delete sessions by id (already known to be the user's), in batches."""
         return self.sessions.delete_many(session_ids)
+
+    def free(self, session_ids: list[str]) -> int:
+        """Delete sessions a ``rev`` bump has already ended: clean-up only. The change that ended them
+        has committed and they are invalid everywhere, so a failure here is logged, not raised (the
+        caller's answer stays right); TTL removes what it leaves. Returns how many were listed."""
+        from pynamodb.exceptions import PynamoDBException
+
+        try:
+            self.sessions.delete_many(session_ids)
+        except PynamoDBException:
+            from shared.observability import logger
+
+            logger.warning("ended sessions not deleted; TTL will remove them", extra={"sessions": len(session_ids)})
+        return len(session_ids)

@@ -139,6 +139,32 @@ def expect_phone_user(s: Services, ctx: Context, result: Any, scan: list[dict[st
     assert s.sessions.verify(result.tokens.access_token)[0].user_id == user["user_id"]
 
 
+def expect_password(password: str) -> Callable[[Services, Context, Any, list[dict[str, Any]]], None]:
+    def expect(s: Services, ctx: Context, result: Any, scan: list[dict[str, Any]]) -> None:
+        assert s.accounts.login(f"u{ctx['n']}", password, None, CLIENT).user_id == ctx["user_id"]
+        assert len([i for i in sessions_of(scan, ctx["user_id"]) if i.get("rev") == scan_user(scan, ctx)["rev"]]) == 0
+
+    return expect
+
+
+def expect_phone(verified: bool) -> Callable[[Services, Context, Any, list[dict[str, Any]]], None]:
+    def expect(s: Services, ctx: Context, result: Any, scan: list[dict[str, Any]]) -> None:
+        user = scan_user(scan, ctx)
+        assert (user["phone"], user.get("phone_verified")) == ("+86" + phone_of(ctx), verified)
+
+    return expect
+
+
+def expect_email_proven(s: Services, ctx: Context, result: Any, scan: list[dict[str, Any]]) -> None:
+    user = scan_user(scan, ctx)
+    assert (user["email"], user.get("email_verified")) == (f"new{ctx['n']}@example.com", True)
+
+
+def scan_user(scan: list[dict[str, Any]], ctx: Context) -> dict[str, Any]:
+    [user] = [i for i in scan if i["PK"] == f"USER#{ctx['user_id']}" and i["SK"] == "PROFILE"]
+    return user
+
+
 def expect_wechat_user(s: Services, ctx: Context, result: Any, scan: list[dict[str, Any]]) -> None:
     [user] = users_named(scan, "union_id", f"union-p{ctx['n']}")
     assert result.user_id == user["user_id"]
@@ -209,6 +235,34 @@ def flows(senders: dict[str, FakeSender]) -> dict[str, Flow]:
         s.clock.advance(61)  # type: ignore[attr-defined]  # the resend cooldown
         send_login_code(s, ctx, senders)
 
+    def user_with_reset_code(s: Services, ctx: Context) -> None:
+        s.accounts.register(RegisterCommand(username=f"u{ctx['n']}", password=PASSWORD, phone=phone_of(ctx)), CLIENT)
+        ctx["user_id"] = s.accounts.login(f"u{ctx['n']}", PASSWORD, None, CLIENT).user_id
+        s.codes.send("sms", phone_of(ctx), "reset_password", "198.51.100.2")
+        ctx["code"] = senders["sms"].last()
+
+    def user_with_change_code(s: Services, ctx: Context) -> None:
+        register(s, ctx)
+        s.codes.send("sms", phone_of(ctx), "change_phone", "198.51.100.3")
+        ctx["code"] = senders["sms"].last()
+
+    def user_with_bind_code(s: Services, ctx: Context) -> None:
+        register(s, ctx)
+        s.codes.send("email", f"new{ctx['n']}@example.com", "bind", "198.51.100.4")
+        ctx["code"] = senders["email"].last()
+
+    def register_code(s: Services, ctx: Context) -> None:
+        if s.apps.apps.get_app("proven") is None:
+            s.apps.create(AppBody(app_name="proven", require_phone_verification=True))
+        s.codes.send("sms", phone_of(ctx), "register", "198.51.100.5")
+        ctx["code"] = senders["sms"].last()
+
+    def register_with_code(s: Services, ctx: Context) -> Any:
+        sign_up = RegisterCommand(
+            username=f"u{ctx['n']}", password=PASSWORD, phone=phone_of(ctx), sms_code=ctx["code"], app_name="proven"
+        )
+        return s.accounts.register(sign_up, CLIENT)
+
     def wechat_first(s: Services, ctx: Context) -> None:
         ctx["wechat_apps"] = ["wxmini", "wxweb"]
         s.wechat.sign_in(None, "miniapp", f"p{ctx['n']}", CLIENT)
@@ -238,6 +292,28 @@ def flows(senders: dict[str, FakeSender]) -> dict[str, Flow]:
             known_phone,
             lambda s, ctx: s.code_flows.phone_login(phone_of(ctx), ctx["code"], None, CLIENT),
             expect_phone_user,
+        ),
+        "sign-up-with-code": Flow(
+            register_code,
+            register_with_code,
+            lambda s, ctx, result, scan: expect_phone(True)(s, {**ctx, "user_id": result.user_id}, result, scan),
+        ),
+        "email-change-by-code": Flow(
+            user_with_bind_code,
+            lambda s, ctx: s.accounts.update_profile(
+                ctx["user_id"], "app0", {"email": f"new{ctx['n']}@example.com", "email_code": ctx["code"]}
+            ),
+            expect_email_proven,
+        ),
+        "password-reset-by-code": Flow(
+            user_with_reset_code,
+            lambda s, ctx: s.code_flows.reset_password("sms", phone_of(ctx), ctx["code"], "reset-secret-1", None),
+            expect_password("reset-secret-1"),
+        ),
+        "phone-change-by-code": Flow(
+            user_with_change_code,
+            lambda s, ctx: s.code_flows.change_phone(ctx["user_id"], "app0", phone_of(ctx), ctx["code"]),
+            expect_phone(verified=True),
         ),
         "wechat-first-sign-in": Flow(
             nothing, lambda s, ctx: s.wechat.sign_in(None, "miniapp", f"p{ctx['n']}", CLIENT), expect_wechat_user
