@@ -165,6 +165,8 @@ class LocalServer:
                 "AWS_REGION": self.env.get("AWS_REGION", "us-east-1"),
                 "SIGNING_KEYS_FILE": self.env.get("SIGNING_KEYS_FILE", str(self.data_dir / "signing-keys.json")),
                 "SIGNING_KEYS_PARAMETER": "",
+                # One process per function locally: a change made through one is seen by the others at once.
+                "APP_SETTINGS_CACHE_SECONDS": self.env.get("APP_SETTINGS_CACHE_SECONDS", "0"),
                 "ROUTE_MAPS_PARAMETER_PREFIX": "",
                 "WECHAT_SECRETS_SSM": "false",
                 "LOCAL_OUTBOX": self.env.get("LOCAL_OUTBOX", str(self.data_dir / "outbox.jsonl")),

@@ -108,6 +108,9 @@ class Settings:
     signing_keys_file: str | None = setting("SIGNING_KEYS_FILE", None, "key ring file (local mode: generated)")
     signing_keys_json: str | None = setting("SIGNING_KEYS_JSON", None, "key ring as JSON (tests)", secret=True)
     signing_keys_cache_seconds: int = setting("SIGNING_KEYS_CACHE_SECONDS", 300, "key ring cache, seconds")
+    app_settings_cache_seconds: float = setting(
+        "APP_SETTINGS_CACHE_SECONDS", 5.0, "how long a container keeps an app's settings", parse=float
+    )
     # Passwords
     bcrypt_rounds: int = setting("BCRYPT_ROUNDS", 10, "bcrypt cost", parse=_int_in(4, 16))
     password_min_length: int = setting("PASSWORD_MIN_LENGTH", 6, "minimum password length", parse=_int_in(1, 72))

@@ -101,7 +101,7 @@ class Services:
     def app_records(self) -> AppRepository:
         from shared.db.apps import AppRepository
 
-        return AppRepository(self.table)
+        return AppRepository(self.table, self.clock, self.settings.app_settings_cache_seconds)
 
     @cached_property
     def throttle(self) -> ThrottleRepository:

@@ -5,7 +5,8 @@ as separate items, and put every user in one directory partition. This rewrite i
 the whole table (a Scan): it is an operator's tool (``scripts/migrate.py``) and runs when the local server
 starts on data kept in ``.local/``; no request path uses it.
 
-* every app gets its role definitions item, every role an epoch;
+* every app gets its role definitions item, every role an epoch, and the definitions their copies
+  (``ROLES#<app>#<n>``: until then, requests read the primary item after missing their copy);
 * every user item gets ``roles`` (from its links), ``accounts`` (from its account items), an empty
   ``sessions`` map, and its directory shard; links move to the sharded member index.
 """
@@ -20,12 +21,19 @@ from pynamodb.exceptions import DoesNotExist
 
 from shared.clock import IdFactory, new_id
 from shared.db import keys
-from shared.db.apps import AppRepository, RoleDefsChangedError
-from shared.db.models import AccountItem, BaseItem, RoleItem, SchemaItem, UserItem, UserRoleItem
+from shared.db.apps import AppRepository, RoleDefsChangedError, copies_of
+from shared.db.models import AccountItem, BaseItem, RoleDefsItem, RoleItem, SchemaItem, UserItem, UserRoleItem
+from shared.db.table import conditionally
 from shared.db.users import account_json, grant_item, to_account
 from shared.domain import RoleGrant
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+
+def _save_unless_newer(copy: RoleDefsItem) -> None:
+    """Write a copy of role definitions, never over a newer one (a role edited meanwhile)."""
+    older = RoleDefsItem.pk.does_not_exist() | (RoleDefsItem.version < copy.version)
+    conditionally(lambda: copy.save(condition=older))
 
 
 def migrate(apps: AppRepository, ids: IdFactory = new_id, now: float = 0.0) -> dict[str, int]:
@@ -49,6 +57,10 @@ def migrate(apps: AppRepository, ids: IdFactory = new_id, now: float = 0.0) -> d
                 apps.write_role(fixed, defs, now, expected=role)
             defs = apps.get_defs([app_name])[app_name]
             changed_roles += 1
+    for primary in BaseItem.scan(RoleDefsItem.sk == keys.ROLES):
+        if isinstance(primary, RoleDefsItem) and primary.pk == keys.app_pk(primary.app_name):
+            for copy in copies_of(primary):
+                _save_unless_newer(copy)
     definitions = apps.get_defs(sorted({r.app_name for r in roles}))
     links: dict[str, list[UserRoleItem]] = defaultdict(list)
     accounts: dict[str, list[AccountItem]] = defaultdict(list)

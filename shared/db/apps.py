@@ -1,18 +1,22 @@
 """Apps and their roles: ``APP#<app>`` holds ``META`` (settings), ``ROLES`` (what every role grants) and
-``ROLE#<code>`` items (the admin's record of each role, with its menus).
+``ROLE#<code>`` items (the admin's record of each role, with its menus); ``ROLES#<app>#<n>`` are copies
+of ``ROLES`` that requests read (``keys.role_defs_copy``), so no single partition serves every request.
 
-Access patterns: read an app's settings with its role definitions (one BatchGetItem), write a role with
-its definition (one transaction, conditioned on the definitions' version), find one holder of a role or
-page through them (GSI1, sharded), list the apps (GSI1, ``GSI1PK=APPS``), create and update an app.
+Access patterns: read an app's settings (cached per container for ``SETTINGS_SECONDS``) and a copy of its
+role definitions, write a role with its definition and every copy (one transaction, conditioned on the
+definitions' version), find one holder of a role or page through them (GSI1, sharded), list the apps
+(GSI1, ``GSI1PK=APPS``), create and update an app.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.expressions.update import Action
 
+from shared.clock import Clock, system_clock
 from shared.db import keys
 from shared.db.models import AppItem, BaseItem, RoleDefsItem, RoleItem, UserRoleItem
 from shared.db.table import Table, conditionally, failed_indexes, is_conflict
@@ -65,29 +69,59 @@ class RoleDefsChangedError(Exception):
     """The app's role definitions (or the role) changed meanwhile; nothing was written."""
 
 
+SETTINGS_SECONDS = 5.0  # how long a container serves an app's settings without reading them again
+
+
+def complete_defs(
+    app_names: Iterable[str], found: dict[str, RoleDefsItem], consistent: bool = False
+) -> dict[str, RoleDefs]:
+    """The role definitions of ``app_names`` from the copies a request read (``found``); an app whose copy
+    is missing (data written before copies existed, until ``shared.migrations`` runs) is read from its
+    primary item, and one without roles has empty definitions."""
+    wanted = [a for a in dict.fromkeys(app_names) if a not in found]
+    if wanted:
+        primaries = BaseItem.batch_get([(keys.app_pk(a), keys.ROLES) for a in wanted], consistent_read=consistent)
+        found = {**found, **{i.app_name: i for i in primaries if isinstance(i, RoleDefsItem)}}
+    return {a: to_defs(a, found.get(a)) for a in app_names}
+
+
 class AppRepository:
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, clock: Clock = system_clock, settings_seconds: float = SETTINGS_SECONDS) -> None:
         self.table = table
+        self.clock = clock
+        self.settings_seconds = settings_seconds
+        self._settings: dict[str, tuple[float, AppConfig | None]] = {}
 
-    def get_app(self, app_name: str) -> AppConfig | None:
+    def get_app(self, app_name: str, fresh: bool = False) -> AppConfig | None:
+        """An app's settings. Every sign-up and sign-in needs them, so a container keeps what it read for
+        ``settings_seconds`` (a change reaches every container within that time; the container that
+        made it at once); ``fresh`` reads the item (admin reads and writes)."""
+        now = self.clock()
+        cached = self._settings.get(app_name)
+        if not fresh and cached is not None and cached[0] > now:
+            return cached[1]
         try:
-            return to_app(AppItem.get(keys.app_pk(app_name), keys.META))
+            app: AppConfig | None = to_app(AppItem.get(keys.app_pk(app_name), keys.META))
         except DoesNotExist:
-            return None
+            app = None
+        self._settings[app_name] = (now + self.settings_seconds, app)
+        return app
 
-    def get_app_and_defs(self, app_name: str) -> tuple[AppConfig | None, RoleDefs]:
-        """The app's settings and its role definitions, in one BatchGetItem."""
-        app: AppConfig | None = None
-        defs: RoleDefsItem | None = None
-        for item in BaseItem.batch_get([(keys.app_pk(app_name), keys.META), (keys.app_pk(app_name), keys.ROLES)]):
-            if isinstance(item, AppItem):
-                app = to_app(item)
-            elif isinstance(item, RoleDefsItem):
-                defs = item
-        return app, to_defs(app_name, defs)
+    def get_app_and_defs(self, app_name: str, reader: str | None = None) -> tuple[AppConfig | None, RoleDefs]:
+        """The app's settings (cached) and a copy of its role definitions."""
+        return self.get_app(app_name), self.read_defs([app_name], reader)[app_name]
+
+    def read_defs(self, app_names: list[str], reader: str | None, consistent: bool = False) -> dict[str, RoleDefs]:
+        """Role definitions as requests read them: the copies of ``reader`` (one BatchGetItem)."""
+        wanted = [keys.role_defs_copy(a, reader) for a in dict.fromkeys(app_names)]
+        found = {
+            i.app_name: i for i in BaseItem.batch_get(wanted, consistent_read=consistent) if isinstance(i, RoleDefsItem)
+        }
+        return complete_defs(app_names, found, consistent)
 
     def get_defs(self, app_names: list[str]) -> dict[str, RoleDefs]:
-        """Role definitions of several apps (one BatchGetItem); an app without roles has empty ones."""
+        """Role definitions of several apps from their primary items (one BatchGetItem), as writers need
+        them (the version their write is conditioned on); an app without roles has empty ones."""
         found: dict[str, RoleDefsItem] = {}
         wanted = [(keys.app_pk(a), keys.ROLES) for a in dict.fromkeys(app_names)]
         for item in BaseItem.batch_get(wanted) if wanted else []:
@@ -168,6 +202,8 @@ class AppRepository:
             with self.table.transaction() as tx:
                 role_write(tx)
                 tx.save(current, condition=condition)
+                for copy in copies_of(current):
+                    tx.save(copy)
         except TransactWriteError as exc:
             if failed_indexes(exc) or is_conflict(exc):
                 raise RoleDefsChangedError() from exc
@@ -217,10 +253,12 @@ class AppRepository:
             created_at=int(now),
             **app_fields(app),
         )
+        self._settings.pop(app.app_name, None)
         return conditionally(lambda: item.save(condition=AppItem.pk.does_not_exist()))
 
     def update_app(self, app: AppConfig) -> bool:
         """Replace an app's settings; False when there is no such app."""
+        self._settings.pop(app.app_name, None)
         item = AppItem(pk=keys.app_pk(app.app_name), sk=keys.META)
         actions = [
             getattr(AppItem, name).set(value) if value is not None else getattr(AppItem, name).remove()
@@ -230,6 +268,20 @@ class AppRepository:
 
 
 APPS = "APPS"
+
+
+def copies_of(primary: RoleDefsItem) -> list[RoleDefsItem]:
+    """The copies of an app's role definitions item (``keys.role_defs_copy``), as they are written."""
+    return [
+        RoleDefsItem(
+            pk=keys.role_defs_copy_pk(primary.app_name, n),
+            sk=keys.ROLES,
+            app_name=primary.app_name,
+            defs=primary.defs,
+            version=primary.version,
+        )
+        for n in range(keys.ROLE_DEF_COPIES)
+    ]
 
 
 def app_fields(app: AppConfig) -> dict[str, Any]:

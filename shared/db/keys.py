@@ -7,6 +7,7 @@ Every item has ``PK`` and ``SK``; secondary access patterns use the overloaded i
 from __future__ import annotations
 
 import hashlib
+import secrets
 
 PROFILE = "PROFILE"
 CLAIM = "CLAIM"
@@ -54,13 +55,27 @@ def user_role_sk(app_name: str, role_code: str) -> str:
     return f"ROLE#{app_name}#{role_code}"
 
 
-ROLES = "ROLES"  # SK of an app's role definitions item (``PK=APP#<app>``)
+ROLES = "ROLES"  # SK of an app's role definitions item (``PK=APP#<app>``) and of its copies
 SHARDS = 16  # index partitions per hot index key (role members, the user directory)
+ROLE_DEF_COPIES = 8  # copies of each app's role definitions, written together, read one per user
 
 
 def shard_of(user_id: str) -> int:
     """A stable shard of a user, spreading index writes over ``SHARDS`` partitions."""
     return int(hashlib.sha256(user_id.encode("utf-8")).hexdigest()[:4], 16) % SHARDS
+
+
+def role_defs_copy(app_name: str, reader: str | None = None) -> tuple[str, str]:
+    """The copy of an app's role definitions that ``reader`` (a user id, or an identifier) reads: every
+    request reads them, so their reads are spread over ``ROLE_DEF_COPIES`` partitions; a request with no
+    reader yet (a sign-up) takes any copy. Every copy is written in the role change's transaction, so
+    each is as fresh as the primary (``APP#<app>/ROLES``), which only writers read."""
+    copy = shard_of(reader) % ROLE_DEF_COPIES if reader else secrets.randbelow(ROLE_DEF_COPIES)
+    return role_defs_copy_pk(app_name, copy), ROLES
+
+
+def role_defs_copy_pk(app_name: str, copy: int) -> str:
+    return f"ROLES#{app_name}#{copy}"
 
 
 def role_members_gsi1pk(app_name: str, role_code: str, epoch: str, shard: int) -> str:

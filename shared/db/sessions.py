@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from shared.db import keys
-from shared.db.apps import to_defs
+from shared.db.apps import complete_defs
 from shared.db.models import BaseItem, RoleDefsItem, SessionItem, UserItem
 from shared.db.table import Table, chunks, conditionally, is_condition_failure
 from shared.domain import RoleDefs, Session
@@ -99,11 +99,11 @@ class SessionRepository:
         wanted = [
             (keys.session_pk(session_id), keys.SESSION),
             (keys.user_pk(user_id), keys.PROFILE),
-            (keys.app_pk(app_name), keys.ROLES),
+            keys.role_defs_copy(app_name, user_id),
         ]
         session: Session | None = None
         holder: Holder | None = None
-        defs = RoleDefs(app_name)
+        found: dict[str, RoleDefsItem] = {}
         for item in BaseItem.batch_get(wanted, consistent_read=True):
             if isinstance(item, SessionItem):
                 session = to_session(item)
@@ -111,8 +111,10 @@ class SessionRepository:
                 held = (item.roles or {}).get(app_name) or {}
                 holder = Holder(item.status, int(item.rev or 0), {str(c): str(e) for c, e in held.items()})
             elif isinstance(item, RoleDefsItem):
-                defs = to_defs(app_name, item)
-        return SessionState(session, holder, defs)
+                found[app_name] = item
+        if session is None or holder is None:  # refused anyway: no need for the definitions
+            return SessionState(session, holder, RoleDefs(app_name))
+        return SessionState(session, holder, complete_defs([app_name], found, consistent=True)[app_name])
 
     def get_many(self, session_ids: list[str]) -> list[Session]:
         """Sessions by id (BatchGetItem, 100 keys a request); missing ones are left out."""

@@ -18,11 +18,10 @@ from pynamodb.expressions.update import Action
 
 from shared.clock import Clock, system_clock
 from shared.db import keys
-from shared.db.apps import to_app, to_defs
+from shared.db.apps import complete_defs
 from shared.db.codes import CodeRecord, CodeUse, delete_codes, raise_if_code_used, to_record
 from shared.db.models import (
     AccountItem,
-    AppItem,
     AuditItem,
     BaseItem,
     ClaimItem,
@@ -34,7 +33,7 @@ from shared.db.models import (
 )
 from shared.db.sessions import session_item
 from shared.db.table import Table, failed_indexes, is_conflict
-from shared.domain import Account, AppConfig, RoleDefs, RoleGrant, Session, User, UserRecord
+from shared.domain import Account, RoleDefs, RoleGrant, Session, User, UserRecord
 from shared.errors import ServiceUnavailableError
 from shared.identifiers import username_key
 
@@ -163,10 +162,9 @@ def to_account(item: AccountItem) -> Account:
 
 @dataclass(frozen=True)
 class LoginLookup:
-    """What a sign-in reads first, in one BatchGetItem."""
+    """What a sign-in reads first, in one BatchGetItem (the app's settings come from its cache)."""
 
     user_id: str | None
-    app: AppConfig | None
     defs: RoleDefs
 
 
@@ -174,7 +172,6 @@ class LoginLookup:
 class PhoneLookup:
     user_id: str | None
     code: CodeRecord | None
-    app: AppConfig | None
     defs: RoleDefs
 
 
@@ -196,25 +193,23 @@ class UserRepository:
         return next((found[k] for k in claim_keys if k in found), None)
 
     def phone_lookup(self, phone: str, code_type: str, app_name: str) -> PhoneLookup:
-        """A phone sign-in's first read, in one BatchGetItem: the phone's owner, the code sent to it, the
-        app's settings and its role definitions."""
+        """A phone sign-in's first read, in one BatchGetItem: the phone's owner, the code sent to it and
+        (the phone's copy of) the app's role definitions."""
         wanted = [
             (keys.phone_claim(phone), keys.CLAIM),
             (keys.code_pk(code_type, phone), keys.CODE),
-            (keys.app_pk(app_name), keys.META),
-            (keys.app_pk(app_name), keys.ROLES),
+            keys.role_defs_copy(app_name, phone),
         ]
-        found = PhoneLookup(None, None, None, RoleDefs(app_name))
+        found = PhoneLookup(None, None, RoleDefs(app_name))
+        defs: dict[str, RoleDefsItem] = {}
         for item in BaseItem.batch_get(wanted):
             if isinstance(item, ClaimItem):
                 found = replace(found, user_id=item.user_id)
             elif isinstance(item, CodeItem):
                 found = replace(found, code=to_record(item))
-            elif isinstance(item, AppItem):
-                found = replace(found, app=to_app(item))
             elif isinstance(item, RoleDefsItem):
-                found = replace(found, defs=to_defs(app_name, item))
-        return found
+                defs[app_name] = item
+        return replace(found, defs=complete_defs([app_name], defs)[app_name])
 
     def identity_owners(self, account_claim: str, union_claim: str | None) -> tuple[str | None, str | None]:
         """Who owns a login identity, and who owns its UnionID (one BatchGetItem)."""
@@ -223,21 +218,19 @@ class UserRepository:
         return owners.get(account_claim), owners.get(union_claim) if union_claim else None
 
     def login_lookup(self, claim_keys: list[str], app_name: str) -> LoginLookup:
-        """The identifier's owner, the app's settings and its role definitions (one round trip)."""
-        wanted = [(k, keys.CLAIM) for k in claim_keys]
-        wanted += [(keys.app_pk(app_name), keys.META), (keys.app_pk(app_name), keys.ROLES)]
+        """The identifier's owner and (the identifier's copy of) the app's role definitions (one round
+        trip)."""
+        reader = claim_keys[0] if claim_keys else None
+        wanted = [(k, keys.CLAIM) for k in claim_keys] + [keys.role_defs_copy(app_name, reader)]
         claims: dict[str, str] = {}
-        app: AppConfig | None = None
-        defs = RoleDefs(app_name)
+        defs: dict[str, RoleDefsItem] = {}
         for item in BaseItem.batch_get(wanted):
             if isinstance(item, ClaimItem):
                 claims[item.pk] = item.user_id
-            elif isinstance(item, AppItem):
-                app = to_app(item)
             elif isinstance(item, RoleDefsItem):
-                defs = to_defs(app_name, item)
+                defs[app_name] = item
         user_id = next((claims[k] for k in claim_keys if k in claims), None)
-        return LoginLookup(user_id, app, defs)
+        return LoginLookup(user_id, complete_defs([app_name], defs)[app_name])
 
     def load(self, user_id: str, apps: Sequence[str] | None = None) -> UserRecord | None:
         """The user item with its grants resolved.
@@ -247,7 +240,7 @@ class UserRepository:
         resolved (a GetItem, then a BatchGetItem of their definitions).
         """
         if apps is not None:
-            wanted = [(keys.user_pk(user_id), keys.PROFILE)] + [(keys.app_pk(a), keys.ROLES) for a in apps]
+            wanted = [(keys.user_pk(user_id), keys.PROFILE)] + [keys.role_defs_copy(a, user_id) for a in apps]
             user: UserItem | None = None
             found: dict[str, RoleDefsItem] = {}
             for item in BaseItem.batch_get(wanted):
@@ -257,20 +250,20 @@ class UserRepository:
                     found[item.app_name] = item
             if user is None:
                 return None
-            return record_of(user, {a: to_defs(a, found.get(a)) for a in apps})
+            return record_of(user, complete_defs(apps, found))
         try:
             user = UserItem.get(keys.user_pk(user_id), keys.PROFILE, consistent_read=True)
         except DoesNotExist:
             return None
         held = sorted(user.roles or {})
-        return record_of(user, self._defs(held))
+        return record_of(user, self._defs(held, user_id))
 
-    def _defs(self, apps: list[str]) -> dict[str, RoleDefs]:
+    def _defs(self, apps: list[str], reader: str) -> dict[str, RoleDefs]:
         found: dict[str, RoleDefsItem] = {}
-        for item in BaseItem.batch_get([(keys.app_pk(a), keys.ROLES) for a in apps]) if apps else []:
+        for item in BaseItem.batch_get([keys.role_defs_copy(a, reader) for a in apps]) if apps else []:
             if isinstance(item, RoleDefsItem):
                 found[item.app_name] = item
-        return {a: to_defs(a, found.get(a)) for a in apps}
+        return complete_defs(apps, found)
 
     def resolve(self, item: UserItem, defs: RoleDefs) -> UserRecord:
         """A user item read by the sign-in's attempt reservation, with the sign-in app's grants."""

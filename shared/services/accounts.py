@@ -278,7 +278,8 @@ class AccountService:
         app = self.apps.resolve(app_name)
         claims, name_key = identifier_claims(identifier)
         lookup = self.users.login_lookup(claims, app)
-        if lookup.app is not None and lookup.app.require_captcha:
+        settings = self.apps.settings_of(app)
+        if settings is not None and settings.require_captcha:
             if self.captchas is None:
                 raise CaptchaInvalidError()
             self.captchas.check(captcha_key, captcha_code)

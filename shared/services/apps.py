@@ -71,18 +71,22 @@ class AppDirectory:
     def _builtin(self, app_name: str) -> AppConfig:
         return AppConfig(app_name=app_name, display_name=app_name, default_role=self.settings.default_role)
 
-    def get(self, app_name: str) -> AppConfig:
-        """The app's settings.
+    def get(self, app_name: str, fresh: bool = False) -> AppConfig:
+        """The app's settings (from the container's cache unless ``fresh``: ``AppRepository.get_app``).
 
         Raises:
             NotFoundError: no such app (``app0`` always exists).
         """
-        app = self.apps.get_app(app_name)
+        app = self.apps.get_app(app_name, fresh=fresh)
         if app is None:
             if app_name != self.settings.default_app:
                 raise NotFoundError()
             app = self._builtin(app_name)
         return app
+
+    def settings_of(self, app_name: str) -> AppConfig | None:
+        """The app's settings from the container's cache; None for an app without an item."""
+        return self.apps.get_app(app_name)
 
     def default_grant(self, app_name: str) -> tuple[AppConfig, RoleGrant]:
         """The app's settings and the grant every new user of it receives (role created if missing).
@@ -90,7 +94,7 @@ class AppDirectory:
         Raises:
             ValidationError: the app does not exist.
         """
-        app, defs = self.apps.get_app_and_defs(app_name)  # one BatchGetItem
+        app, defs = self.apps.get_app_and_defs(app_name)  # settings cached; any copy of the definitions
         return self.default_grant_from(app_name, app, defs)
 
     def default_grant_from(self, app_name: str, app: AppConfig | None, defs: RoleDefs) -> tuple[AppConfig, RoleGrant]:
@@ -182,7 +186,7 @@ class AppDirectory:
         Raises:
             NotFoundError: no such app.
         """
-        app = self._apply(self.get(self.resolve(app_name)), change.changes())
+        app = self._apply(self.get(self.resolve(app_name), fresh=True), change.changes())
         if not self.apps.update_app(app):
             if app_name != self.settings.default_app:
                 raise NotFoundError()

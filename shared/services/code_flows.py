@@ -84,7 +84,7 @@ class CodeFlows:
                 return self._login(lookup.user_id, app, client, use)
             if mode == "login":
                 raise CodeInvalidError()  # the old clients expect a code-style error for unknown phones
-            _, grant = self.apps.default_grant_from(app, lookup.app, lookup.defs)
+            _, grant = self.apps.default_grant_from(app, self.apps.settings_of(app), lookup.defs)
             try:
                 return self._create(target, app, grant, client, referer_id, use)
             except PhoneTakenError:

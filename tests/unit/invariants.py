@@ -10,7 +10,8 @@ whose meaning does not depend on a later write), so a fault between two writes c
   same epochs;
 * a session names a user that exists; a session still valid (its ``rev`` is the user's) is in the user's
   ``sessions`` map;
-* an app's role definitions (``APP#<app>/ROLES``) and its role items agree (code, epoch, permissions).
+* an app's role definitions (``APP#<app>/ROLES``) and its role items agree (code, epoch, permissions),
+  and every copy of the definitions (``ROLES#<app>#<n>``) is the primary item's.
 """
 
 from __future__ import annotations
@@ -97,6 +98,11 @@ def _role_definitions(items: list[dict[str, Any]]) -> list[str]:
         if str(i["PK"]).startswith("APP#") and i["SK"] == "ROLES"
         for code, d in (_json(i.get("defs")) or {}).items()
     }
+    primaries = {i["PK"][4:]: i for i in items if str(i["PK"]).startswith("APP#") and i["SK"] == "ROLES"}
+    for copy in (i for i in items if str(i["PK"]).startswith("ROLES#")):
+        primary = primaries.get(copy["app_name"])
+        if primary is None or (copy["version"], _json(copy["defs"])) != (primary["version"], _json(primary["defs"])):
+            problems.append(f"{copy['PK']} differs from the primary role definitions")
     if set(roles) != set(defs):
         problems.append(f"role items {sorted(roles)} and definitions {sorted(defs)} differ")
     for key in set(roles) & set(defs):

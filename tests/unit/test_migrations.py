@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from shared.container import Services
-from shared.db.keys import username_claim
-from shared.db.models import AccountItem, ClaimItem, RoleItem, UserItem, UserRoleItem
+from shared.db.keys import ROLE_DEF_COPIES, username_claim
+from shared.db.models import AccountItem, ClaimItem, RoleDefsItem, RoleItem, SchemaItem, UserItem, UserRoleItem
 from shared.domain import ClientInfo
 from shared.migrations import migrate
+from shared.schemas import RoleBody
 from shared.services.catalog import SYSTEM_PERMISSIONS
 from shared.services.passwords import BcryptHasher
 from tests.unit.helpers import PASSWORD, user_info_of
@@ -78,3 +79,30 @@ def test_an_upgraded_table_signs_in_with_the_same_rights(services: Services) -> 
     listed = services.user_admin.list_users("app0", {}, 10)
     assert {u.username for u in listed.items} == {"root", "bob"}
     assert sorted(services.role_admin.holders("app0:l0")) == ["0000bob0", "0000root"]
+
+
+def test_role_definitions_without_copies_are_read_from_the_primary_until_the_migration_copies_them(
+    services: Services, sign_up, scan_table
+) -> None:
+    # Given a user holding a role with a permission, and data as schema 2 left it: no copies yet
+    alice = sign_up("alice")
+    services.role_admin.create(RoleBody(app_name="app0", role_code="editor", permissions=["doc:edit"]))
+    services.roles.assign(alice.user_id, "app0", "editor")
+    copies = [(i["PK"], i["SK"]) for i in scan_table() if str(i["PK"]).startswith("ROLES#")]
+    assert len(copies) == ROLE_DEF_COPIES  # app0's, written with each role change
+    for pk, sk in copies:
+        RoleDefsItem(pk=pk, sk=sk).delete()
+    SchemaItem(pk="SCHEMA", sk="SCHEMA", version=2).save()
+
+    # When the user's rights are checked before the migration, then they come from the primary item
+    assert "doc:edit" in services.sessions.verify(alice.tokens.access_token)[1].permissions
+
+    # And a copy written meanwhile by a newer role change is kept by the migration, the others written
+    primary = RoleDefsItem.get("APP#app0", "ROLES")
+    newer = RoleDefsItem(pk=copies[0][0], sk="ROLES", app_name="app0", defs={}, version=primary.version + 1)
+    newer.save()
+    migrate(services.apps.apps)
+    after = {i["PK"]: i for i in scan_table() if str(i["PK"]).startswith("ROLES#")}
+    assert len(after) == ROLE_DEF_COPIES
+    assert after[copies[0][0]]["version"] == primary.version + 1
+    assert {i["version"] for pk, i in after.items() if pk != copies[0][0]} == {primary.version}
