@@ -227,7 +227,7 @@ def read_api(overrides: dict[str, str] | None = None, path: Path = TEMPLATE) -> 
     cors_spec = api.get("Cors")
     cors = {k: str(evaluator.value(v)).strip("'") for k, v in cors_spec.items()} if cors_spec else None
     responses = {k: evaluator.value(v) for k, v in (api.get("GatewayResponses") or {}).items()}
-    table = resources[table_names[0]]["Properties"] if table_names else {}
+    table = evaluator.value(resources[table_names[0]]["Properties"]) if table_names else {}
     registered = None
     for resource in resources.values():
         props = resource.get("Properties", {})

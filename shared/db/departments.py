@@ -43,7 +43,7 @@ class DepartmentRepository:
         """True when a user belongs to the department (a filtered read of the GSI2 user directory's
         shards, stopping at the first: an admin action, not a request path of sign-in)."""
         for shard in range(keys.SHARDS):
-            query = UserItem.gsi2.query(
+            query = UserItem.directory.query(
                 keys.directory_gsi2pk(shard), filter_condition=UserItem.department_id == dept_id, limit=1
             )
             for _ in query:

@@ -19,7 +19,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 from pynamodb.connection import TableConnection
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 
@@ -34,12 +34,37 @@ class Gsi1(GlobalSecondaryIndex["BaseItem"]):  # type: ignore[no-untyped-call]
     gsi1sk = UnicodeAttribute(range_key=True, attr_name="GSI1SK")
 
 
-class Gsi2(GlobalSecondaryIndex["BaseItem"]):  # type: ignore[no-untyped-call]
-    """The user directory: user profiles under ``GSI2PK=USERS#<shard>`` (16 shards), newest first."""
+# What the Directory index projects besides its keys (and template.yaml's NonKeyAttributes): a test compares.
+DIRECTORY_ATTRIBUTES = [
+    "type",
+    "user_id",
+    "username",
+    "nickname",
+    "real_name",
+    "email",
+    "phone",
+    "avatar",
+    "gender",
+    "birthday",
+    "status",
+    "union_id",
+    "referer_id",
+    "department_id",
+    "created_at",
+    "last_login_at",
+    "email_verified",
+    "phone_verified",
+]
+
+
+class Directory(GlobalSecondaryIndex["BaseItem"]):  # type: ignore[no-untyped-call]
+    """The user directory: user profiles under ``GSI2PK=USERS#<shard>`` (16 shards), newest first. Only
+    the attributes a directory page shows are projected (template.yaml), so the index is written when
+    they change, never by sign-ins, sessions or counters, and holds no password hash."""
 
     class Meta:
-        index_name = "GSI2"
-        projection = AllProjection()
+        index_name = "Directory"
+        projection = IncludeProjection(DIRECTORY_ATTRIBUTES)
 
     gsi2pk = UnicodeAttribute(hash_key=True, attr_name="GSI2PK")
     gsi2sk = UnicodeAttribute(range_key=True, attr_name="GSI2SK")
@@ -65,7 +90,7 @@ class BaseItem(Model):
     ttl = NumberAttribute(null=True)
 
     gsi1 = Gsi1()
-    gsi2 = Gsi2()
+    directory = Directory()
 
     @classmethod
     def _get_connection(cls) -> TableConnection:
@@ -339,4 +364,4 @@ def bind(table_name: str, region: str, host: str | None = None) -> None:
     for model in ALL_MODELS:
         model._connection = None
         model.gsi1._connection = None  # type: ignore[attr-defined]
-        model.gsi2._connection = None  # type: ignore[attr-defined]
+        model.directory._connection = None  # type: ignore[attr-defined]

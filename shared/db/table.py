@@ -6,6 +6,8 @@ PynamoDB models on creation, so nothing connects at import time.
 
 from __future__ import annotations
 
+import secrets
+import time
 from collections.abc import Callable, Iterator
 
 from pynamodb.connection import Connection
@@ -76,3 +78,9 @@ def is_conflict(error: TransactWriteError) -> bool:
 def chunks(items: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def conflict_backoff(attempt: int, base: float = 0.02, cap: float = 0.2) -> None:
+    """Wait before retrying a write another one conflicted with: "full jitter" (a random time up to an
+    exponentially growing bound), so writers that collided do not collide again in lockstep."""
+    time.sleep(secrets.SystemRandom().uniform(0, min(cap, base * 2**attempt)))

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
@@ -55,6 +55,14 @@ USER_FIELDS = (
     "last_login_at",
 )
 FLAGS = ("email_verified", "phone_verified")
+
+
+LAST_LOGIN_EVERY = 3600  # seconds: ``last_login_at`` is written at most this often (it is in the directory)
+
+
+def login_time_due(last_login_at: float | None, now: float) -> bool:
+    """Whether a sign-in at ``now`` records itself in ``last_login_at``."""
+    return last_login_at is None or now - last_login_at >= LAST_LOGIN_EVERY
 
 
 class ClaimTakenError(Exception):
@@ -336,10 +344,13 @@ class UserRepository:
         consume: CodeUse | None = None,
         new_grants: list[RoleGrant] | None = None,
     ) -> list[str]:
-        """Write a new session for the user as read in ``record``, in one transaction: the session, the
-        user item (``last_login_at``, its session list with the oldest sessions past ``max_sessions``
-        ended, ``new_grants`` added, the attempt counter cleared when ``clear_failures``), and the
-        verification code consumed, when given. Returns the session ids it ended.
+        """Write a new session for the user as read in ``record``, in one transaction: the session (a
+        conditional put), the user item (its session list with the oldest sessions past ``max_sessions``
+        ended, ``new_grants`` added, the attempt counter cleared when ``clear_failures``, and
+        ``last_login_at`` when it is older than ``LAST_LOGIN_EVERY``, so most sign-ins leave the
+        directory index alone), and the verification code consumed, when given. The audit event is
+        written after the commit, off the transaction (:meth:`record_event`). Returns the session ids
+        it ended.
 
         The user item is written only if its ``ver`` is still ``record.ver``: a change of rights or
         credentials made meanwhile (which all bump it) makes the caller read again, so no session is
@@ -353,7 +364,9 @@ class UserRepository:
         ended = [sid for _, sid in listed[: max(0, len(listed) + 1 - max_sessions)]]
         created = int(session.created_at)
         # Nested writes: concurrent sign-ins of one user add their own entries without a conflict.
-        actions: list[Action] = [UserItem.last_login_at.set(created)]
+        actions: list[Action] = []
+        if login_time_due(record.user.last_login_at, created):
+            actions.append(UserItem.last_login_at.set(created))
         if record.has_session_map:
             actions.append(UserItem.sessions[session.session_id].set(created))
             actions += [UserItem.sessions[sid].remove() for sid in ended]
@@ -377,17 +390,17 @@ class UserRepository:
                 delete_codes(tx, uses)
                 for sid in ended:
                     tx.delete(SessionItem(pk=keys.session_pk(sid), sk=keys.SESSION))
-                tx.save(session_item(session))
+                tx.save(session_item(session), condition=SessionItem.pk.does_not_exist())
                 for grant in grants:
                     tx.save(grant_item(user_id, grant, session.created_at))
-                if audit is not None:
-                    tx.save(self._audit_item(user_id, audit))
                 tx.update(UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE), actions=actions, condition=condition)
         except TransactWriteError as exc:
             raise_if_code_used(exc, uses)
             if failed_indexes(exc) or is_conflict(exc):
                 raise StaleRecordError() from exc
             raise
+        if audit is not None:
+            self.record_event(user_id, audit)
         return ended
 
     # -- changes of rights -----------------------------------------------------------------------------
@@ -746,7 +759,7 @@ class UserRepository:
         merged: list[UserItem] = []
         more = False
         for shard in range(keys.SHARDS):
-            results = UserItem.gsi2.query(
+            results = UserItem.directory.query(
                 keys.directory_gsi2pk(shard),
                 UserItem.gsi2sk < before if before else None,
                 scan_index_forward=False,
@@ -773,6 +786,16 @@ class UserRepository:
             item.gsi1pk = keys.invitees_gsi1pk(user.referer_id)
             item.gsi1sk = keys.invitee_gsi1sk(user.created_at, user.user_id)
         return item
+
+    def record_event(self, user_id: str, audit: dict[str, Any]) -> None:
+        """Write an audit event on its own, after the change it records has committed: a failure is
+        logged, never answered (the change stands), and the change's transaction stays small."""
+        try:
+            self._audit_item(user_id, audit).save()
+        except PynamoDBException:
+            from shared.observability import logger
+
+            logger.warning("audit event not written", extra={"action": audit.get("action")})
 
     def _audit_item(self, user_id: str, audit: dict[str, Any]) -> AuditItem:
         at = float(audit["at"])

@@ -14,8 +14,9 @@ from shared.clock import Clock, IdFactory, new_id, system_clock
 from shared.db import keys
 from shared.db.codes import CodeUse, CodeUsedError
 from shared.db.lockout import Locked, LockoutRepository
+from shared.db.table import conflict_backoff
 from shared.db.throttle import ThrottleRepository
-from shared.db.users import ClaimTakenError, StaleRecordError, UserRepository, roles_of
+from shared.db.users import ClaimTakenError, StaleRecordError, UserRepository, login_time_due, roles_of
 from shared.domain import Account, ClientInfo, RoleGrant, Session, User, UserRecord
 from shared.errors import (
     AppError,
@@ -335,11 +336,12 @@ class AccountService:
             whatever ``check`` raises; CodeInvalidError: ``consume`` names a code used meanwhile;
             ServiceUnavailableError: the user kept changing underneath.
         """
-        for _ in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
             check(record)
             try:
                 return self._open_session(record, app_name, client, action, clear_failures, consume, extra_grants or [])
             except StaleRecordError:
+                conflict_backoff(attempt)
                 fresh = self.users.load(record.user.user_id, apps=[app_name])
                 if fresh is None:
                     raise InvalidCredentialsError() from None
@@ -383,7 +385,8 @@ class AccountService:
         record.grants = [g for g in record.grants if g.app_name != app_name] + grants
         for grant in new_grants:
             record.roles.setdefault(grant.app_name, {})[grant.role_code] = grant.epoch
-        record.user.last_login_at = now
+        if login_time_due(record.user.last_login_at, now):
+            record.user.last_login_at = now
         return SignedIn(tokens, record, app_name)
 
     # -- profile -------------------------------------------------------------------------------

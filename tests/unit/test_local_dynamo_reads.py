@@ -101,7 +101,7 @@ def requests(table: str) -> list[tuple[str, dict[str, Any]]]:
             "query",
             {
                 "TableName": table,
-                "IndexName": "GSI2",
+                "IndexName": "Directory",
                 "KeyConditionExpression": "GSI2PK = :s AND GSI2SK < :before",
                 "ExpressionAttributeValues": {":s": {"S": "USERS#00"}, ":before": {"S": "000500"}},
                 "ScanIndexForward": False,

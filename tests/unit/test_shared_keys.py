@@ -17,11 +17,16 @@ from typing import Any
 import pytest
 
 from shared.container import Services
+from shared.db.models import DIRECTORY_ATTRIBUTES
 from shared.domain import ClientInfo
 from shared.services.accounts import RegisterCommand
 from tests.unit.helpers import PASSWORD, hook_dynamodb_clients
 
-INDEXES = ("GSI1", "GSI2")
+# Each index: its hash key attribute, and what it projects (None: every attribute).
+INDEXES: dict[str, tuple[str, tuple[str, ...] | None]] = {
+    "GSI1": ("GSI1PK", None),
+    "Directory": ("GSI2PK", ("GSI2PK", "GSI2SK", *DIRECTORY_ATTRIBUTES)),
+}
 
 
 class Touched:
@@ -58,7 +63,7 @@ def _query_partition(params: dict[str, Any]) -> str:
     index = params.get("IndexName") or "table"
     names = params.get("ExpressionAttributeNames") or {}
     condition = str(params.get("KeyConditionExpression", ""))
-    hash_name = {"table": "PK", "GSI1": "GSI1PK", "GSI2": "GSI2PK"}[index]
+    hash_name = "PK" if index == "table" else INDEXES[index][0]
     for placeholder, name in names.items():
         if name == hash_name and placeholder in condition:
             after = condition.split(placeholder, 1)[1]
@@ -67,10 +72,21 @@ def _query_partition(params: dict[str, Any]) -> str:
     return f"{index}:?{condition}"
 
 
-def partitions(item: dict[str, Any]) -> set[str]:
-    """The table partition of an item and the index partitions it is in."""
-    keys = {f"table:{item['PK']}"}
-    keys.update(f"{index}:{item[f'{index}PK']}" for index in INDEXES if item.get(f"{index}PK"))
+def index_copy(item: dict[str, Any] | None, hash_name: str, projected: tuple[str, ...] | None) -> Any:
+    """What an index holds of an item (None: the item is not in it)."""
+    if not item or not item.get(hash_name):
+        return None
+    return item if projected is None else {k: item.get(k) for k in projected}
+
+
+def partitions(old: dict[str, Any] | None, new: dict[str, Any] | None) -> set[str]:
+    """The partitions a change of an item writes: its table partition, and each index partition it is
+    (or was) in whose copy changed (an index projecting some attributes is not written when only
+    others change)."""
+    keys = {f"table:{item['PK']}" for item in (old, new) if item}
+    for index, (hash_name, projected) in INDEXES.items():
+        if index_copy(old, hash_name, projected) != index_copy(new, hash_name, projected):
+            keys.update(f"{index}:{item[hash_name]}" for item in (old, new) if item and item.get(hash_name))
     return keys
 
 
@@ -96,8 +112,7 @@ def record(
         for key in before.keys() | after.keys():
             old, new = before.get(key), after.get(key)
             if old != new:
-                written |= partitions(old) if old else set()
-                written |= partitions(new) if new else set()
+                written |= partitions(old, new)
         return result, written | touched.reads
 
     return run
@@ -111,7 +126,7 @@ def warm(services: Services) -> Iterator[None]:
 
 
 # keys spread over keys.SHARDS (index) or keys.ROLE_DEF_COPIES (table) partitions
-SHARDED = re.compile(r"^(GSI1:MEMBERS#.+|GSI2:USERS|table:ROLES#.+)#\d+$")
+SHARDED = re.compile(r"^(GSI1:MEMBERS#.+|Directory:USERS|table:ROLES#.+)#\d+$")
 USERS = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi")
 
 
@@ -158,9 +173,44 @@ def test_users_touch_no_partition_in_common(services: Services, warm: None, reco
 def test_the_shared_key_rule_catches_a_global_key() -> None:
     # A plain key touched by two users, and a sharded family every user wrote to one shard of
     assert shared_keys([{"table:USER#a", "table:HOT"}, {"table:USER#b", "table:HOT"}]) == {"table:HOT"}
-    one_shard = [{"GSI2:USERS#03"}, {"GSI2:USERS#03"}]
-    assert shared_keys(one_shard) == {"GSI2:USERS"}
-    assert shared_keys([{"GSI2:USERS#03"}, {"GSI2:USERS#07"}, {"GSI2:USERS#03"}]) == set()
+    one_shard = [{"Directory:USERS#03"}, {"Directory:USERS#03"}]
+    assert shared_keys(one_shard) == {"Directory:USERS"}
+    assert shared_keys([{"Directory:USERS#03"}, {"Directory:USERS#07"}, {"Directory:USERS#03"}]) == set()
     # The app's items are no exception any more (settings are cached, definitions read from copies)
     assert shared_keys([{"table:APP#app0"}, {"table:APP#app0"}]) == {"table:APP#app0"}
     assert shared_keys([{"table:ROLES#app0#3"}, {"table:ROLES#app0#3"}]) == {"table:ROLES#app0"}
+
+
+def test_the_directory_index_holds_what_a_page_shows_and_no_secret(
+    services: Services, warm: None, record: Any, dynamo_endpoint: str, table_name: str
+) -> None:
+    # Given a user who signed up and signed in
+    from localdev.dynamo import client
+    from localdev.template import read_api
+    from shared.db.keys import directory_gsi2pk, shard_of
+
+    alice = services.accounts.register(RegisterCommand(username="alice", password=PASSWORD), ClientInfo())
+    # When she signs in again (her sessions map, attempt counter and last_login_at change)
+    _, keys = record(lambda: services.accounts.login("alice", PASSWORD, None, ClientInfo()))
+    # Then the sign-in wrote no index partition (last_login_at is written at most hourly)
+    assert not [key for key in keys if not key.startswith("table:")]
+    # And an hour later one sign-in records itself in the directory
+    services.clock.advance(3600)  # type: ignore[attr-defined]
+    _, later = record(lambda: services.accounts.login("alice", PASSWORD, None, ClientInfo()))
+    assert [key for key in later if not key.startswith("table:")] == [
+        f"Directory:{directory_gsi2pk(shard_of(alice.user_id))}"
+    ]
+
+    # Then the directory's copy of her is the projected attributes only: no hash, sessions or counters
+    answer = client(dynamo_endpoint).query(
+        TableName=table_name,
+        IndexName="Directory",
+        KeyConditionExpression="GSI2PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": directory_gsi2pk(shard_of(alice.user_id))}},
+    )
+    [item] = [i for i in answer["Items"] if i["user_id"]["S"] == alice.user_id]
+    assert set(item) <= {"PK", "SK", "GSI2PK", "GSI2SK", *DIRECTORY_ATTRIBUTES}
+    assert not {"password_hash", "sessions", "login_fails", "rev", "ver", "roles"} & set(item)
+    # And the template projects exactly what the model says
+    [index] = [i for i in read_api().table_properties["GlobalSecondaryIndexes"] if i["IndexName"] == "Directory"]
+    assert sorted(index["Projection"]["NonKeyAttributes"]) == sorted(DIRECTORY_ATTRIBUTES)
