@@ -34,10 +34,9 @@ class Gsi1(GlobalSecondaryIndex["BaseItem"]):  # type: ignore[no-untyped-call]
     gsi1sk = UnicodeAttribute(range_key=True, attr_name="GSI1SK")
 
 
-# What the Directory index projects besides its keys (and template.yaml's NonKeyAttributes): a test compares.
-DIRECTORY_ATTRIBUTES = [
-    "type",
-    "user_id",
+# A user's profile attributes (what ``shared.db.users.to_user`` reads), and what the Directory index projects
+# besides its keys: the profile without the password hash (template.yaml's NonKeyAttributes; a test compares).
+PROFILE_ATTRIBUTES = (
     "username",
     "nickname",
     "real_name",
@@ -50,11 +49,12 @@ DIRECTORY_ATTRIBUTES = [
     "union_id",
     "referer_id",
     "department_id",
+    "password_hash",
     "created_at",
     "last_login_at",
-    "email_verified",
-    "phone_verified",
-]
+)
+VERIFIED_FLAGS = ("email_verified", "phone_verified")
+DIRECTORY_ATTRIBUTES = ["type", "user_id", *(a for a in PROFILE_ATTRIBUTES if a != "password_hash"), *VERIFIED_FLAGS]
 
 
 class Directory(GlobalSecondaryIndex["BaseItem"]):  # type: ignore[no-untyped-call]

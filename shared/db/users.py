@@ -21,6 +21,8 @@ from shared.db import keys
 from shared.db.apps import complete_defs
 from shared.db.codes import CodeRecord, CodeUse, delete_codes, raise_if_code_used, to_record
 from shared.db.models import (
+    PROFILE_ATTRIBUTES,
+    VERIFIED_FLAGS,
     AccountItem,
     AuditItem,
     BaseItem,
@@ -37,24 +39,8 @@ from shared.domain import Account, RoleDefs, RoleGrant, Session, User, UserRecor
 from shared.errors import ServiceUnavailableError
 from shared.identifiers import username_key
 
-USER_FIELDS = (
-    "username",
-    "nickname",
-    "real_name",
-    "email",
-    "phone",
-    "avatar",
-    "gender",
-    "birthday",
-    "status",
-    "union_id",
-    "referer_id",
-    "department_id",
-    "password_hash",
-    "created_at",
-    "last_login_at",
-)
-FLAGS = ("email_verified", "phone_verified")
+USER_FIELDS = PROFILE_ATTRIBUTES
+FLAGS = VERIFIED_FLAGS
 
 
 LAST_LOGIN_EVERY = 3600  # seconds: ``last_login_at`` is written at most this often (it is in the directory)
