@@ -33,6 +33,7 @@ from shared.db.models import (
     UserItem,
     UserRoleItem,
 )
+from shared.db.pages import Part, key_value, merge, one_page
 from shared.db.sessions import session_item
 from shared.db.table import Table, failed_indexes, is_conflict
 from shared.domain import Account, RoleDefs, RoleGrant, Session, User, UserRecord
@@ -732,8 +733,10 @@ class UserRepository:
         department_id: str | None = None,
         real_name_prefix: str | None = None,
     ) -> tuple[list[User], str | None]:
-        """A page of the user directory, newest first: the ``SHARDS`` partitions of GSI2 queried below
-        ``before`` (a ``GSI2SK``), merged. Returns the page and the cursor of the next one (None: last)."""
+        """A page of the user directory, newest first: one DynamoDB page (``Limit`` = ``limit``) of each
+        of the ``SHARDS`` partitions below ``before`` (a ``GSI2SK``), filtered and merged
+        (``shared.db.pages``). Returns the page and the cursor of the next one (None: the last). A
+        filter that matches few users may answer an empty page with a cursor: the work is bounded."""
         condition = None
         for part in (
             UserItem.status == status if status else None,
@@ -742,23 +745,20 @@ class UserRepository:
         ):
             if part is not None:
                 condition = part if condition is None else condition & part
-        merged: list[UserItem] = []
-        more = False
+        parts: list[Part[UserItem]] = []
         for shard in range(keys.SHARDS):
             results = UserItem.directory.query(
                 keys.directory_gsi2pk(shard),
                 UserItem.gsi2sk < before if before else None,
                 scan_index_forward=False,
                 filter_condition=condition,
-                limit=limit,
+                page_size=limit,
             )
-            page = [item for item in results if isinstance(item, UserItem)]
-            more = more or (len(page) == limit and results.last_evaluated_key is not None)
-            merged.extend(page)
-        merged.sort(key=lambda item: str(item.gsi2sk), reverse=True)
-        more = more or len(merged) > limit
-        page = merged[:limit]
-        return [to_user(item) for item in page], (str(page[-1].gsi2sk) if more and page else None)
+            items, last = one_page(results, UserItem)
+            matches = [(str(i.gsi2sk), i) for i in items if isinstance(i, UserItem)]
+            parts.append(Part(matches, key_value(last, "GSI2SK")))
+        page, cursor = merge(parts, limit, descending=True)
+        return [to_user(item) for item in page], cursor
 
     def _user_item(self, user: User) -> UserItem:
         values = {name: getattr(user, name) for name in USER_FIELDS}

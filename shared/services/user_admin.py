@@ -25,6 +25,7 @@ ADMIN_FIELDS = (*PROFILE_FIELDS, "department_id")
 # Fields of the person, not of one app: changing them is an organisation action (API.md section 4).
 ORG_FIELDS = ("username", "email", "phone", "password", "status", "department_id")
 MAX_PAGE_SIZE = 100
+MAX_PAGE_NUMBER = 50  # ``page`` walks the pages before it: deeper pages take the cursor
 
 
 def encode_cursor(before: str | None) -> str | None:
@@ -129,9 +130,12 @@ class UserAdmin:
         return Page(people[start:end], page_size, next_cursor, page=page, total=len(people))
 
     def _directory_page(self, query: dict[str, str], page_size: int) -> Page[User]:
-        """A page of the whole organisation's directory (GSI2, sharded), by cursor or by page number."""
+        """A page of the whole organisation's directory (sharded), by cursor or by page number (at most
+        ``MAX_PAGE_NUMBER``: each page before it is read)."""
         before = decode_cursor(query.get("cursor"))
         page = _positive(query.get("page"), "page")
+        if page > MAX_PAGE_NUMBER:
+            raise ValidationError({"page": [f"at most {MAX_PAGE_NUMBER}; follow next_cursor for deeper pages"]})
         filters = (query.get("status"), query.get("department_id"), query.get("real_name"))
         users, last = self.users.directory(page_size, before, *filters)
         for _ in range(page - 1 if before is None else 0):  # ``page`` without a cursor: walk to it

@@ -1,0 +1,132 @@
+"""Every request does bounded work (issue 15): directory pages read at most one DynamoDB page per shard
+whatever the filter, and answer a cursor even when a page has no match."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shared.container import Services
+from shared.db.keys import SHARDS
+from shared.db.pages import Part, merge
+from shared.domain import ClientInfo
+from shared.services.accounts import RegisterCommand
+from tests.unit.helpers import PASSWORD, hook_dynamodb_clients, set_status
+
+# -- the merge, against a plain sort ------------------------------------------------------------------
+
+
+def walk(partitions: list[list[tuple[str, bool]]], limit: int, descending: bool) -> tuple[list[str], int]:
+    """Page through ``partitions`` (each: ``(key, matches)``) as DynamoDB and ``merge`` would; the keys
+    returned in order, and the most items any one request evaluated."""
+    returned: list[str] = []
+    cursor: str | None = None
+    most = 0
+    for _ in range(10_000):
+        parts = []
+        evaluated = 0
+        for partition in partitions:
+            ordered = sorted(partition, reverse=descending)
+            if cursor is not None:
+                ordered = [kv for kv in ordered if (kv[0] < cursor if descending else kv[0] > cursor)]
+            window = ordered[:limit]
+            evaluated += len(window)
+            more = len(ordered) > limit
+            parts.append(Part([(k, k) for k, hit in window if hit], window[-1][0] if more else None))
+        most = max(most, evaluated)
+        page, cursor = merge(parts, limit, descending)
+        assert len(page) <= limit
+        returned.extend(page)
+        if cursor is None:
+            return returned, most
+    raise AssertionError("the cursor never ended")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.tuples(st.text("abcdefgh", min_size=1, max_size=4), st.booleans()), max_size=12),
+        min_size=1,
+        max_size=5,
+    ),
+    st.integers(1, 4),
+    st.booleans(),
+)
+def test_merged_pages_return_every_match_once_in_order_with_bounded_reads(
+    raw: list[list[tuple[str, bool]]], limit: int, descending: bool
+) -> None:
+    # Keys are unique across partitions (a user is in one shard)
+    seen: set[str] = set()
+    partitions = []
+    for partition in raw:
+        unique = []
+        for key, hit in partition:
+            if key not in seen:
+                seen.add(key)
+                unique.append((key, hit))
+        partitions.append(unique)
+    returned, most = walk(partitions, limit, descending)
+    expected = sorted((k for p in partitions for k, hit in p if hit), reverse=descending)
+    assert returned == expected
+    assert most <= limit * len(partitions)
+
+
+# -- the directory -----------------------------------------------------------------------------------
+
+
+class Queries:
+    def __init__(self) -> None:
+        self.limits: list[Any] = []
+
+    def before_call(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name == "Query":
+            self.limits.append(params.get("Limit"))
+
+
+@pytest.fixture
+def queries(monkeypatch: pytest.MonkeyPatch, services: Services) -> Queries:
+    recorder = Queries()
+    hook_dynamodb_clients(monkeypatch, services, "before-parameter-build.dynamodb", recorder.before_call)
+    return recorder
+
+
+def test_a_rare_filter_pages_with_cursors_and_bounded_queries(services: Services, queries: Queries, clock) -> None:
+    # Given 40 users, the oldest of them disabled
+    users = []
+    for n in range(40):
+        users.append(services.accounts.register(RegisterCommand(username=f"u{n:02d}", password=PASSWORD), ClientInfo()))
+        clock.advance(1)
+    set_status(users[0].user_id, "disabled")
+
+    # When an admin lists disabled users two at a time, following the cursor
+    found: list[str] = []
+    cursor: str | None = None
+    requests = 0
+    empty_pages_with_cursor = 0
+    while True:
+        queries.limits.clear()
+        page = services.user_admin.list_users(
+            "app0", {"status": "disabled", **({"cursor": cursor} if cursor else {})}, 2
+        )
+        requests += 1
+        # Then each request is one DynamoDB page per shard, with the page size as its Limit
+        assert queries.limits == [2] * SHARDS
+        found += [u.username for u in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+        empty_pages_with_cursor += not page.items
+    # And the walk found exactly the disabled user, after empty pages that still carried a cursor
+    assert found == ["u00"]
+    assert empty_pages_with_cursor >= 1 and requests <= 41
+
+
+def test_deep_page_numbers_are_refused_in_favour_of_the_cursor(services: Services) -> None:
+    from shared.errors import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        services.user_admin.list_users("app0", {"page": "51"}, 10)
+    assert "page" in (refused.value.errors or {})
