@@ -19,6 +19,7 @@ from pynamodb.expressions.update import Action
 from shared.clock import Clock, system_clock
 from shared.db import keys
 from shared.db.models import AppItem, BaseItem, RoleDefsItem, RoleItem, UserRoleItem
+from shared.db.pages import Part, key_value, merge, one_page
 from shared.db.table import Table, conditionally, failed_indexes, is_conflict
 from shared.domain import AppConfig, Role, RoleDef, RoleDefs
 
@@ -232,12 +233,24 @@ class AppRepository:
         """True when someone holds the role: reads one holder, not all."""
         return bool(self.role_members(app_name, role_code, epoch, limit=1))
 
-    def app_members(self, app_name: str) -> list[str]:
-        """User ids holding any role of an app (GSI1 Queries per role and shard)."""
-        members: dict[str, None] = {}
-        for role in self.list_roles(app_name):
-            members.update(dict.fromkeys(self.role_members(app_name, role.role_code, role.epoch)))
-        return list(members)
+    def members_page(
+        self, app_name: str, roles: list[Role], limit: int, after: str | None
+    ) -> tuple[list[str], str | None]:
+        """A page of the user ids holding any of ``roles`` (of ``app_name``), by user id: one DynamoDB page
+        (``Limit`` = ``limit``) per role and shard of the member index after ``after`` (a ``GSI1SK``),
+        merged (``shared.db.pages``). Returns the ids and the cursor of the next page (None: the last)."""
+        parts: list[Part[str]] = []
+        for role in roles:
+            for shard in range(keys.SHARDS):
+                results = UserRoleItem.gsi1.query(
+                    keys.role_members_gsi1pk(app_name, role.role_code, role.epoch, shard),
+                    UserRoleItem.gsi1sk > after if after else None,
+                    page_size=limit,
+                )
+                items, last = one_page(results, UserRoleItem)
+                links = [(str(i.gsi1sk), str(i.user_id)) for i in items if isinstance(i, UserRoleItem)]
+                parts.append(Part(links, key_value(last, "GSI1SK")))
+        return merge(parts, limit, descending=False)
 
     def list_apps(self) -> list[AppConfig]:
         return [to_app(item) for item in AppItem.gsi1.query(APPS) if isinstance(item, AppItem)]

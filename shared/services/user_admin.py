@@ -45,21 +45,6 @@ def decode_cursor(value: str | None) -> str | None:
         raise ValidationError({"cursor": ["not a cursor from this API"]}) from exc
 
 
-def encode_offset(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode("ascii")
-
-
-def decode_offset(value: str) -> int:
-    """Raises: ValidationError: not a cursor this API gave out."""
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(value.encode("ascii")))["offset"]
-        if not isinstance(offset, int) or offset < 0:
-            raise ValueError("bad offset")
-        return offset
-    except (ValueError, UnicodeError, KeyError, TypeError) as exc:
-        raise ValidationError({"cursor": ["not a cursor from this API"]}) from exc
-
-
 def _positive(value: str | None, name: str) -> int:
     try:
         number = int(value or 1)
@@ -68,6 +53,18 @@ def _positive(value: str | None, name: str) -> int:
     if number < 1:
         raise ValidationError({name: ["1 or more"]})
     return number
+
+
+def page_number(query: dict[str, str]) -> int:
+    """``page`` (1 when absent), at most ``MAX_PAGE_NUMBER``.
+
+    Raises:
+        ValidationError: not a whole number, below 1, or too deep (deeper pages follow the cursor).
+    """
+    page = _positive(query.get("page"), "page")
+    if page > MAX_PAGE_NUMBER:
+        raise ValidationError({"page": [f"at most {MAX_PAGE_NUMBER}; follow next_cursor for deeper pages"]})
+    return page
 
 
 class UserAdmin:
@@ -107,35 +104,40 @@ class UserAdmin:
         exact = self._exact_claims(query)
         if exact is None and not query.get("role_code") and members_of is None:
             return self._directory_page(query, page_size)
-        if exact is not None:
+        if exact is not None:  # one identifier: at most one user
             user_id = self.users.find_user_id(exact) if exact else None
             ids = [user_id] if user_id else []
             if members_of is not None:
                 ids = [i for i in ids if (r := self.users.load(i, apps=[members_of])) and r.grants_in(members_of)]
-        elif query.get("role_code"):
-            role = self.apps.get_role(app_name, query["role_code"])
-            ids = self.apps.role_members(app_name, role.role_code, role.epoch) if role else []
+            people = [u for u in self.users.profiles(ids) if self._matches(u, query)]
+            return Page(people, page_size, None, total=len(people))
+        return self._members_page(app_name, query, page_size, members_of)
+
+    def _members_page(self, app_name: str, query: dict[str, str], page_size: int, members_of: str | None) -> Page[User]:
+        """Holders of ``role_code`` in ``app_name``, or of any role of ``members_of``, by user id: bounded
+        pages of the member index (``AppRepository.members_page``), the other filters applied to each."""
+        if query.get("role_code"):
+            owner, role = app_name, self.apps.get_role(app_name, query["role_code"])
+            roles = [role] if role else []
         else:
-            ids = self.apps.app_members(str(members_of))
+            owner = str(members_of)
+            roles = self.apps.list_roles(owner)
+        after = decode_cursor(query.get("cursor"))
+        page = page_number(query) if after is None else None
+        ids, last = self.apps.members_page(owner, roles, page_size, after)
+        for _ in range((page or 1) - 1):  # ``page`` without a cursor: walk to it
+            if last is None:
+                ids = []
+                break
+            ids, last = self.apps.members_page(owner, roles, page_size, last)
         people = [u for u in self.users.profiles(ids) if self._matches(u, query)]
-        people.sort(key=lambda u: (u.created_at, u.user_id), reverse=True)
-        page: int | None = None
-        if query.get("cursor"):
-            start = decode_offset(query["cursor"])
-        else:
-            page = _positive(query.get("page"), "page")
-            start = (page - 1) * page_size
-        end = start + page_size
-        next_cursor = encode_offset(end) if end < len(people) else None
-        return Page(people[start:end], page_size, next_cursor, page=page, total=len(people))
+        return Page(people, page_size, encode_cursor(last), page=page)
 
     def _directory_page(self, query: dict[str, str], page_size: int) -> Page[User]:
         """A page of the whole organisation's directory (sharded), by cursor or by page number (at most
         ``MAX_PAGE_NUMBER``: each page before it is read)."""
         before = decode_cursor(query.get("cursor"))
-        page = _positive(query.get("page"), "page")
-        if page > MAX_PAGE_NUMBER:
-            raise ValidationError({"page": [f"at most {MAX_PAGE_NUMBER}; follow next_cursor for deeper pages"]})
+        page = page_number(query)
         filters = (query.get("status"), query.get("department_id"), query.get("real_name"))
         users, last = self.users.directory(page_size, before, *filters)
         for _ in range(page - 1 if before is None else 0):  # ``page`` without a cursor: walk to it

@@ -130,3 +130,31 @@ def test_deep_page_numbers_are_refused_in_favour_of_the_cursor(services: Service
     with pytest.raises(ValidationError) as refused:
         services.user_admin.list_users("app0", {"page": "51"}, 10)
     assert "page" in (refused.value.errors or {})
+
+
+def test_listing_a_roles_holders_pages_the_member_index(services: Services, queries: Queries) -> None:
+    # Given 30 holders of a role and 5 users without it
+    holders = set()
+    for n in range(35):
+        user = services.accounts.register(RegisterCommand(username=f"h{n:02d}", password=PASSWORD), ClientInfo())
+        if n < 30:
+            services.roles.assign(user.user_id, "app0", "editor")
+            holders.add(f"h{n:02d}")
+
+    # When an admin lists the role's holders four at a time, following the cursor
+    listed: list[str] = []
+    cursor: str | None = None
+    while True:
+        queries.limits.clear()
+        page = services.user_admin.list_users(
+            "app0", {"role_code": "editor", **({"cursor": cursor} if cursor else {})}, 4
+        )
+        # Then each request reads one page per shard of the member index, with the page size as its Limit
+        assert queries.limits == [4] * SHARDS
+        assert len(page.items) <= 4
+        listed += [u.username for u in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    # And every holder is listed once, nobody else
+    assert sorted(listed) == sorted(holders) and len(listed) == len(set(listed))
