@@ -7,6 +7,7 @@ starts on data kept in ``.local/``; no request path uses it.
 
 * every app gets its role definitions item, every role an epoch, and the definitions their copies
   (``ROLES#<app>#<n>``: until then, requests read the primary item after missing their copy);
+* every user with a department, or disabled, gets its ``FILTER#`` entry (the admin filters' sparse index);
 * every user item gets ``roles`` (from its links), ``accounts`` (from its account items), an empty
   ``sessions`` map, and its directory shard; links move to the sharded member index.
 """
@@ -22,9 +23,18 @@ from pynamodb.exceptions import DoesNotExist
 from shared.clock import IdFactory, new_id
 from shared.db import keys
 from shared.db.apps import AppRepository, RoleDefsChangedError, copies_of
-from shared.db.models import AccountItem, BaseItem, RoleDefsItem, RoleItem, SchemaItem, UserItem, UserRoleItem
+from shared.db.models import (
+    AccountItem,
+    BaseItem,
+    FilterEntryItem,
+    RoleDefsItem,
+    RoleItem,
+    SchemaItem,
+    UserItem,
+    UserRoleItem,
+)
 from shared.db.table import conditionally
-from shared.db.users import account_json, grant_item, to_account
+from shared.db.users import account_json, filter_entries, grant_item, to_account, to_user
 from shared.domain import RoleGrant
 
 SCHEMA_VERSION = 3
@@ -89,5 +99,9 @@ def migrate(apps: AppRepository, ids: IdFactory = new_id, now: float = 0.0) -> d
         user.gsi2pk = keys.directory_gsi2pk(keys.shard_of(user.user_id))
         user.save()
         changed_users += 1
+    for user in (i for i in items if isinstance(i, UserItem)):
+        for pk in filter_entries(to_user(user)):
+            sk = keys.directory_gsi2sk(user.created_at, user.user_id)
+            FilterEntryItem(pk=pk, sk=sk, user_id=user.user_id).save()
     SchemaItem(pk=keys.SCHEMA, sk=keys.SCHEMA, version=SCHEMA_VERSION).save()
     return {"roles": changed_roles, "users": changed_users}

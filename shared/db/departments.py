@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from shared.db import keys
-from shared.db.models import DepartmentItem, UserItem
+from shared.db.models import DepartmentItem, FilterEntryItem
 from shared.db.table import Table, conditionally
 
 
@@ -40,12 +40,5 @@ class DepartmentRepository:
         DepartmentItem(pk=keys.ORG, sk=keys.dept_sk(dept_id)).delete()
 
     def has_users(self, dept_id: str) -> bool:
-        """True when a user belongs to the department (a filtered read of the GSI2 user directory's
-        shards, stopping at the first: an admin action, not a request path of sign-in)."""
-        for shard in range(keys.SHARDS):
-            query = UserItem.directory.query(
-                keys.directory_gsi2pk(shard), filter_condition=UserItem.department_id == dept_id, limit=1
-            )
-            for _ in query:
-                return True
-        return False
+        """True when a user belongs to the department: one entry of its ``FILTER#department`` partition."""
+        return any(True for _ in FilterEntryItem.query(keys.filter_pk("department", dept_id), limit=1))

@@ -154,6 +154,11 @@ def directory_gsi2pk(shard: int) -> str:
     return f"{USERS}#{shard:02d}"
 
 
+def filter_pk(name: str, value: str) -> str:
+    """The partition listing the users one admin filter matches (``department`` or ``status``)."""
+    return f"FILTER#{name}#{value}"
+
+
 def dept_sk(dept_id: str) -> str:
     return f"DEPT#{dept_id}"
 

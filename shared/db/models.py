@@ -321,6 +321,16 @@ class DepartmentItem(BaseItem, discriminator="department"):
     status = UnicodeAttribute(default="active")
 
 
+class FilterEntryItem(BaseItem, discriminator="filter_entry"):
+    """A user listed under one admin filter: ``PK=FILTER#department#<dept_id>`` or
+    ``FILTER#status#disabled``, ``SK`` = the user's directory key (``<created_at ms>#<user_id>``, newest
+    first). A sparse index kept by hand: written in the same transaction as the user item's
+    ``department_id`` or ``status``, so filtering the directory or asking whether a department has users
+    reads only the users it lists."""
+
+    user_id = UnicodeAttribute()
+
+
 class SchemaItem(BaseItem, discriminator="schema"):
     """Which data migration last ran. ``PK=SCHEMA``, ``SK=SCHEMA``."""
 
@@ -353,6 +363,7 @@ ALL_MODELS: tuple[type[BaseItem], ...] = (
     StateItem,
     MenuItem,
     DepartmentItem,
+    FilterEntryItem,
 )
 
 

@@ -28,6 +28,7 @@ from shared.db.models import (
     BaseItem,
     ClaimItem,
     CodeItem,
+    FilterEntryItem,
     RoleDefsItem,
     SessionItem,
     UserItem,
@@ -42,6 +43,41 @@ from shared.identifiers import username_key
 
 USER_FIELDS = PROFILE_ATTRIBUTES
 FLAGS = VERIFIED_FLAGS
+
+
+FILTERED = (("department", "department_id"), ("status", "status"))  # admin filters kept as FILTER# entries
+
+
+def filter_entries(user: User) -> set[str]:
+    """The ``FILTER#`` partitions listing ``user`` (``FilterEntryItem``): their department's, and the
+    disabled users' (the filters that match few users; ``active`` is most of the directory)."""
+    entries = set()
+    if user.department_id:
+        entries.add(keys.filter_pk("department", user.department_id))
+    if user.status == "disabled":
+        entries.add(keys.filter_pk("status", "disabled"))
+    return entries
+
+
+def filtered_as_read(user: User) -> Condition:
+    """The user item still has the department and status ``user`` was read with (its entries are right)."""
+    condition = UserItem.pk.exists()
+    for _, attribute in FILTERED:
+        value = getattr(user, attribute)
+        attr = getattr(UserItem, attribute)
+        condition = condition & (attr == value if value else attr.does_not_exist())
+    return condition
+
+
+def move_entries(tx: Any, before: User, after: User) -> None:
+    """Delete and put the ``FILTER#`` entries that change from ``before`` to ``after``, inside ``tx``
+    (deletes first in call order; see ``shared.db.codes.delete_codes`` on positions)."""
+    sk = keys.directory_gsi2sk(before.created_at, before.user_id)
+    old, new = filter_entries(before), filter_entries(after)
+    for pk in sorted(old - new):
+        tx.delete(FilterEntryItem(pk=pk, sk=sk))
+    for pk in sorted(new - old):
+        tx.save(FilterEntryItem(pk=pk, sk=sk, user_id=before.user_id))
 
 
 LAST_LOGIN_EVERY = 3600  # seconds: ``last_login_at`` is written at most this often (it is in the directory)
@@ -458,15 +494,21 @@ class UserRepository:
         if keep is None:
             # ADD, not SET: whatever happened since the read, the counters move on.
             actions += [UserItem.rev.add(1), UserItem.ver.add(1), UserItem.sessions.set({})]
-            if not consume:
+            moving = status is not None and status != record.user.status
+            if not consume and not moving:
                 item.update(actions=actions, condition=UserItem.pk.exists())
                 return ended
             try:
                 with self.table.transaction() as tx:
                     delete_codes(tx, consume)
-                    tx.update(item, actions=actions, condition=UserItem.pk.exists())
+                    if moving and status is not None:
+                        move_entries(tx, record.user, replace(record.user, status=status))
+                    condition = filtered_as_read(record.user) if moving else UserItem.pk.exists()
+                    tx.update(item, actions=actions, condition=condition)
             except TransactWriteError as exc:
                 raise_if_code_used(exc, consume)
+                if moving and (failed_indexes(exc) or is_conflict(exc)):
+                    raise StaleRecordError() from exc
                 raise
             return ended
         rev = record.rev + 1
@@ -549,12 +591,19 @@ class UserRepository:
             raise
         return list(record.sessions)
 
-    def set_status(self, user_id: str, status: str) -> None:
-        """Set the status without ending sessions (enabling; disabling goes through revoke_sessions)."""
-        UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE).update(
-            actions=[UserItem.status.set(status), UserItem.updated_at.set(int(self.clock()))],
-            condition=UserItem.pk.exists(),
-        )
+    def set_status(self, record: UserRecord, status: str) -> None:
+        """Set the status without ending sessions (enabling; disabling goes through revoke_sessions),
+        with the user's ``FILTER#status`` entry.
+
+        Raises:
+            StaleRecordError: the status or department changed since ``record`` was read.
+        """
+        user = record.user
+        actions: list[Action] = [UserItem.status.set(status), UserItem.updated_at.set(int(self.clock()))]
+        with stale_when_cancelled(), self.table.transaction() as tx:
+            move_entries(tx, user, replace(user, status=status))
+            item = UserItem(pk=keys.user_pk(user.user_id), sk=keys.PROFILE)
+            tx.update(item, actions=actions, condition=filtered_as_read(user))
 
     # -- profile and identifiers -----------------------------------------------------------------------
     def link_account(self, user_id: str, account: Account, union_id: str | None, now: float) -> None:
@@ -605,15 +654,20 @@ class UserRepository:
         changes: dict[str, Any],
         claim_swaps: list[tuple[str | None, str | None]] | None = None,
         consume: Sequence[CodeUse] = (),
+        before: User | None = None,
     ) -> None:
         """Set profile fields; each ``(old_claim, new_claim)`` moves (or drops, when ``new_claim`` is
-        None) an identifier claim in the same transaction, which also uses the codes of ``consume``.
+        None) an identifier claim in the same transaction, which also uses the codes of ``consume`` and,
+        when the department changes, moves the user's ``FILTER#`` entry (``before``: the user as read;
+        the write then needs the department still as read).
 
         Raises:
             ClaimTakenError: a new claim belongs to someone else.
             CodeUsedError: a code of ``consume`` was used meanwhile (nothing was written).
+            StaleRecordError: the department changed since ``before`` was read.
         """
         swaps = claim_swaps or []
+        moving = before is not None and "department_id" in changes and changes["department_id"] != before.department_id
         new_claims = [new for _, new in swaps if new]
         actions = []
         for name, value in changes.items():
@@ -631,18 +685,26 @@ class UserRepository:
                 for old_claim, _ in swaps:
                     if old_claim:
                         tx.delete(ClaimItem(pk=old_claim, sk=keys.CLAIM), condition=ClaimItem.user_id == user_id)
+                moved = 0
+                if moving and before is not None:
+                    after = replace(before, department_id=changes["department_id"])
+                    move_entries(tx, before, after)
+                    moved = len(filter_entries(before) - filter_entries(after))
                 tx.update(
                     UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE),
                     actions=actions,
-                    condition=UserItem.pk.exists(),
+                    condition=filtered_as_read(before) if moving and before is not None else UserItem.pk.exists(),
                 )
         except TransactWriteError as exc:
-            # PynamoDB sends deletes before puts, so the new claims follow the code and old-claim deletes.
+            # PynamoDB sends deletes before puts, so the new claims follow every delete.
             raise_if_code_used(exc, consume)
-            first = len(consume) + len([old for old, _ in swaps if old])
-            lost = [i - first for i in failed_indexes(exc) if first <= i < first + len(new_claims)]
+            first = len(consume) + len([old for old, _ in swaps if old]) + moved
+            failed = failed_indexes(exc)
+            lost = [i - first for i in failed if first <= i < first + len(new_claims)]
             if lost:
                 raise ClaimTakenError(new_claims[lost[0]]) from exc
+            if moving and (failed or is_conflict(exc)):
+                raise StaleRecordError() from exc
             raise
 
     def change_phone(
@@ -710,6 +772,8 @@ class UserRepository:
             if a.provider == "wechat"
         ]
         partition = [(i.pk, i.sk) for i in BaseItem.query(keys.user_pk(user.user_id))]
+        entry_sk = keys.directory_gsi2sk(user.created_at, user.user_id)
+        partition += [(pk, entry_sk) for pk in sorted(filter_entries(user))]
         with self.table.transaction() as tx:
             for pk, sk in partition:
                 tx.delete(BaseItem(pk=pk, sk=sk))
@@ -736,7 +800,13 @@ class UserRepository:
         """A page of the user directory, newest first: one DynamoDB page (``Limit`` = ``limit``) of each
         of the ``SHARDS`` partitions below ``before`` (a ``GSI2SK``), filtered and merged
         (``shared.db.pages``). Returns the page and the cursor of the next one (None: the last). A
-        filter that matches few users may answer an empty page with a cursor: the work is bounded."""
+        filter that matches few users may answer an empty page with a cursor: the work is bounded. A
+        department, or ``status=disabled``, is read from its ``FILTER#`` partition instead (a sparse
+        index: only the users it lists), the other filters applied to that page."""
+        if department_id or status == "disabled":
+            name, value = ("department", department_id) if department_id else ("status", "disabled")
+            entries = keys.filter_pk(name, str(value))
+            return self._filtered_page(entries, limit, before, status, department_id, real_name_prefix)
         condition = None
         for part in (
             UserItem.status == status if status else None,
@@ -759,6 +829,32 @@ class UserRepository:
             parts.append(Part(matches, key_value(last, "GSI2SK")))
         page, cursor = merge(parts, limit, descending=True)
         return [to_user(item) for item in page], cursor
+
+    def _filtered_page(
+        self,
+        entries: str,
+        limit: int,
+        before: str | None,
+        status: str | None,
+        department_id: str | None,
+        real_name_prefix: str | None,
+    ) -> tuple[list[User], str | None]:
+        """One DynamoDB page of a ``FILTER#`` partition below ``before``, with the listed profiles."""
+        results = FilterEntryItem.query(
+            entries, FilterEntryItem.sk < before if before else None, scan_index_forward=False, page_size=limit
+        )
+        listed, last = one_page(results, FilterEntryItem)
+        order = {str(e.user_id): str(e.sk) for e in listed if isinstance(e, FilterEntryItem)}
+        profiles = {u.user_id: u for u in self.profiles(list(order))}
+        matches = [
+            (sk, profiles[uid])
+            for uid, sk in order.items()
+            if uid in profiles
+            and (not status or profiles[uid].status == status)
+            and (not department_id or profiles[uid].department_id == department_id)
+            and (not real_name_prefix or (profiles[uid].real_name or "").startswith(real_name_prefix))
+        ]
+        return merge([Part(matches, key_value(last, "SK"))], limit, descending=True)
 
     def _user_item(self, user: User) -> UserItem:
         values = {name: getattr(user, name) for name in USER_FIELDS}

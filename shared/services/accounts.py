@@ -456,7 +456,7 @@ class AccountService:
                 swaps.append((keys.email_claim(old) if old else None, keys.email_claim(new) if new else None))
         if updates:
             try:
-                self.users.update_profile(user_id, updates, swaps, consume=uses)
+                self.users.update_profile(user_id, updates, swaps, consume=uses, before=record.user)
             except ClaimTakenError as exc:
                 raise claim_error(exc.claim) from exc
             except CodeUsedError as exc:
@@ -542,7 +542,7 @@ class AccountService:
             raise ValidationError({"status": ["active or disabled"]})
         record = self.item(user_id)
         if status == "active":
-            self.users.set_status(user_id, status)
+            self.users.set_status(record, status)
             return 0
         ended = self.users.revoke_sessions(record, status=status)
         self.sessions.free(ended)

@@ -10,6 +10,7 @@ whose meaning does not depend on a later write), so a fault between two writes c
   same epochs;
 * a session names a user that exists; a session still valid (its ``rev`` is the user's) is in the user's
   ``sessions`` map;
+* a user's ``FILTER#`` entries (department, disabled) are exactly ``shared.db.users.filter_entries`` of them;
 * an app's role definitions (``APP#<app>/ROLES``) and its role items agree (code, epoch, permissions),
   and every copy of the definitions (``ROLES#<app>#<n>``) is the primary item's.
 """
@@ -81,6 +82,17 @@ def broken(items: list[dict[str, Any]]) -> list[str]:
             user.get("sessions") or {}
         ):
             problems.append(f"{session['PK']} is valid but not in {session['user_id']}'s sessions")
+    entries = {(i["PK"], i["user_id"]) for i in items if str(i["PK"]).startswith("FILTER#")}
+    expected = {
+        (pk, user_id)
+        for user_id, user in users.items()
+        for pk in (
+            ([f"FILTER#department#{user['department_id']}"] if user.get("department_id") else [])
+            + (["FILTER#status#disabled"] if user.get("status") == "disabled" else [])
+        )
+    }
+    if entries != expected:
+        problems.append(f"filter entries {sorted(entries ^ expected)} differ from the users")
     problems.extend(_role_definitions(items))
     return problems
 

@@ -14,7 +14,7 @@ from shared.db.keys import SHARDS
 from shared.db.pages import Part, merge
 from shared.domain import ClientInfo
 from shared.services.accounts import RegisterCommand
-from tests.unit.helpers import PASSWORD, hook_dynamodb_clients, set_status
+from tests.unit.helpers import PASSWORD, hook_dynamodb_clients
 
 # -- the merge, against a plain sort ------------------------------------------------------------------
 
@@ -94,23 +94,22 @@ def queries(monkeypatch: pytest.MonkeyPatch, services: Services) -> Queries:
 
 
 def test_a_rare_filter_pages_with_cursors_and_bounded_queries(services: Services, queries: Queries, clock) -> None:
-    # Given 40 users, the oldest of them disabled
-    users = []
+    # Given 40 users, the oldest of them the only one named "Zhao"
     for n in range(40):
-        users.append(services.accounts.register(RegisterCommand(username=f"u{n:02d}", password=PASSWORD), ClientInfo()))
+        real_name = "Zhao Lei" if n == 0 else f"Li {n}"
+        command = RegisterCommand(username=f"u{n:02d}", password=PASSWORD, real_name=real_name)
+        services.accounts.register(command, ClientInfo())
         clock.advance(1)
-    set_status(users[0].user_id, "disabled")
 
-    # When an admin lists disabled users two at a time, following the cursor
+    # When an admin lists users whose real name starts with "Zhao", two at a time, following the cursor
     found: list[str] = []
     cursor: str | None = None
     requests = 0
     empty_pages_with_cursor = 0
     while True:
         queries.limits.clear()
-        page = services.user_admin.list_users(
-            "app0", {"status": "disabled", **({"cursor": cursor} if cursor else {})}, 2
-        )
+        query = {"real_name": "Zhao", **({"cursor": cursor} if cursor else {})}
+        page = services.user_admin.list_users("app0", query, 2)
         requests += 1
         # Then each request is one DynamoDB page per shard, with the page size as its Limit
         assert queries.limits == [2] * SHARDS
@@ -119,9 +118,44 @@ def test_a_rare_filter_pages_with_cursors_and_bounded_queries(services: Services
         if cursor is None:
             break
         empty_pages_with_cursor += not page.items
-    # And the walk found exactly the disabled user, after empty pages that still carried a cursor
+    # And the walk found exactly that user, after empty pages that still carried a cursor
     assert found == ["u00"]
     assert empty_pages_with_cursor >= 1 and requests <= 41
+
+
+def test_department_and_disabled_filters_read_only_the_users_they_list(
+    services: Services, queries: Queries, clock
+) -> None:
+    from shared.schemas import AdminUserUpdateBody, DepartmentBody
+
+    # Given 30 users, three in a department and two of those disabled
+    dept = services.departments.create(DepartmentBody(dept_name="Sales"))
+    for n in range(30):
+        user = services.accounts.register(RegisterCommand(username=f"d{n:02d}", password=PASSWORD), ClientInfo())
+        clock.advance(1)
+        if n % 10 == 0:
+            change = {"department_id": dept.dept_id, **({"status": "disabled"} if n else {})}
+            services.user_admin.update(user.user_id, "app0", AdminUserUpdateBody(**change))
+
+    # When an admin filters by the department, and by disabled users of it
+    queries.limits.clear()
+    in_dept = services.user_admin.list_users("app0", {"department_id": dept.dept_id}, 10)
+    # Then one Query of the department's entries answers, newest first, with no cursor left
+    assert queries.limits == [10]
+    assert [u.username for u in in_dept.items] == ["d20", "d10", "d00"] and in_dept.next_cursor is None
+    disabled = services.user_admin.list_users("app0", {"status": "disabled"}, 10)
+    assert [u.username for u in disabled.items] == ["d20", "d10"]
+    both = services.user_admin.list_users("app0", {"status": "active", "department_id": dept.dept_id}, 10)
+    assert [u.username for u in both.items] == ["d00"]
+
+    # And whether the department has users is one item read; moving them out frees it
+    queries.limits.clear()
+    assert services.departments.departments.has_users(dept.dept_id) and queries.limits == [1]
+    for user in in_dept.items:
+        services.user_admin.update(user.user_id, "app0", AdminUserUpdateBody(department_id=None))
+    assert not services.departments.departments.has_users(dept.dept_id)
+    still_disabled = services.user_admin.list_users("app0", {"status": "disabled"}, 10)
+    assert [u.username for u in still_disabled.items] == ["d20", "d10"]
 
 
 def test_deep_page_numbers_are_refused_in_favour_of_the_cursor(services: Services) -> None:
