@@ -222,7 +222,8 @@ class Services:
         from shared.db.menus import MenuRepository
         from shared.services.menus import MenuService
 
-        return MenuService(MenuRepository(self.table), self.apps, self.app_records, self.ids)
+        menus = MenuRepository(self.table, self.clock, self.settings.app_settings_cache_seconds)
+        return MenuService(menus, self.apps, self.app_records, self.ids)
 
     @cached_property
     def departments(self) -> DepartmentService:

@@ -92,6 +92,7 @@ class AppRepository:
         self.clock = clock
         self.settings_seconds = settings_seconds
         self._settings: dict[str, tuple[float, AppConfig | None]] = {}
+        self._roles: dict[str, tuple[float, list[Role]]] = {}
 
     def get_app(self, app_name: str, fresh: bool = False) -> AppConfig | None:
         """An app's settings. Every sign-up and sign-in needs them, so a container keeps what it read for
@@ -191,6 +192,7 @@ class AppRepository:
         self._write(defs, entries, lambda tx: tx.delete(item, condition=RoleItem.pk.exists()))
 
     def _write(self, defs: RoleDefs, entries: dict[str, RoleDef], role_write: Any) -> None:
+        self._roles.pop(defs.app_name, None)
         current = RoleDefsItem(
             pk=keys.app_pk(defs.app_name),
             sk=keys.ROLES,
@@ -210,13 +212,21 @@ class AppRepository:
                 raise RoleDefsChangedError() from exc
             raise
 
-    def list_roles(self, app_name: str) -> list[Role]:
-        """Every role of an app (one Query on ``APP#<app>``, ``SK`` beginning with ``ROLE#``)."""
-        return [
+    def list_roles(self, app_name: str, cached: bool = False) -> list[Role]:
+        """Every role of an app (one Query on ``APP#<app>``, ``SK`` beginning with ``ROLE#``). ``cached``:
+        what this container read less than ``settings_seconds`` ago (for the menu tree: which menus a
+        role opens is layout, not rights); a role written by this container is seen at once."""
+        now = self.clock()
+        hit = self._roles.get(app_name)
+        if cached and hit is not None and hit[0] > now:
+            return hit[1]
+        roles = [
             to_role(item)
             for item in RoleItem.query(keys.app_pk(app_name), RoleItem.sk.startswith("ROLE#"))
             if isinstance(item, RoleItem)
         ]
+        self._roles[app_name] = (now + self.settings_seconds, roles)
+        return roles
 
     def role_members(self, app_name: str, role_code: str, epoch: str, limit: int | None = None) -> list[str]:
         """User ids holding this incarnation of a role (GSI1, one Query per shard, stopping at ``limit``)."""

@@ -65,13 +65,17 @@ class MenuService:
         self.menus.delete(menu.app_name, menu_id)
 
     def for_roles(self, app_name: str, role_codes: list[str]) -> list[Menu]:
-        """The active menus the roles open (all of them for the super admin), with their ancestors."""
+        """The active menus the roles open (all of them for the super admin), with their ancestors.
+
+        The menus and which menus each role opens come from the container's short caches (they are the
+        page's layout; rights are the permissions the authorizer checks), so the app's partition is not
+        read by every request."""
         app = self.apps.resolve(app_name)
-        menus = {m.menu_id: m for m in self.menus.list_menus(app) if m.status == "active"}
+        menus = {m.menu_id: m for m in self.menus.list_menus(app, cached=True) if m.status == "active"}
         if app == SUPER_ADMIN_APP and SUPER_ADMIN_ROLE in role_codes:
             wanted = set(menus)
         else:
-            roles = {r.role_code: r for r in self.roles.list_roles(app) if r.status == "active"}
+            roles = {r.role_code: r for r in self.roles.list_roles(app, cached=True) if r.status == "active"}
             wanted = {mid for code in role_codes if code in roles for mid in roles[code].menu_ids}
         for menu_id in list(wanted):
             parent = menus[menu_id].parent_id if menu_id in menus else None

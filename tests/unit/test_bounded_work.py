@@ -192,3 +192,38 @@ def test_listing_a_roles_holders_pages_the_member_index(services: Services, quer
             break
     # And every holder is listed once, nobody else
     assert sorted(listed) == sorted(holders) and len(listed) == len(set(listed))
+
+
+class Calls:
+    def __init__(self) -> None:
+        self.operations: list[str] = []
+
+    def before_call(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.operations.append(model.name)
+
+
+def test_menu_trees_come_from_the_containers_cache_not_a_read_of_every_role(
+    services: Services, monkeypatch: pytest.MonkeyPatch, clock
+) -> None:
+    from shared.schemas import MenuBody, RoleBody
+
+    # Given an app with a directory, a page under it opened by "editor", and a page nobody opens
+    root = services.menus.create("app0", MenuBody(menu_name="Docs", menu_type=1))
+    page = services.menus.create("app0", MenuBody(menu_name="Edit", menu_type=2, parent_id=root.menu_id))
+    services.menus.create("app0", MenuBody(menu_name="Secret", menu_type=2))
+    services.role_admin.create(RoleBody(app_name="app0", role_code="editor", menu_ids=[page.menu_id]))
+    calls = Calls()
+    hook_dynamodb_clients(monkeypatch, services, "before-parameter-build.dynamodb", calls.before_call)
+
+    # When two users' pages ask for their menu trees within a few seconds
+    first = services.menus.for_roles("app0", ["editor", "l0"])
+    read_once = list(calls.operations)
+    second = services.menus.for_roles("app0", ["editor"])
+
+    # Then each gets the page and its ancestor, and only the first request read the table (two Queries)
+    assert sorted(m.menu_name for m in first) == sorted(m.menu_name for m in second) == ["Docs", "Edit"]
+    assert read_once == ["Query", "Query"] and calls.operations == read_once
+    # And after the cache time a request reads again
+    clock.advance(6)
+    services.menus.for_roles("app0", ["editor"])
+    assert calls.operations == read_once * 2
