@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{platform.machine()}, {os.cpu_count()} CPUs, load average {load} at start"
     )
 
-    from bench import bcrypt_cost, coldstart, latency, local_scale, roundtrips, sizes
+    from bench import bcrypt_cost, coldstart, latency, local_scale, roundtrips, sizes, units
     from bench.dynamo import embedded
 
     if not args.local_only:
@@ -47,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         section("package sizes", sizes.run)
         section("bcrypt cost", lambda: bcrypt_cost.run(3 if args.quick else 5))
     local_scale.run(args.quick, section)
+    if not args.local_only:
+        with embedded() as dynamo:
+            section("capacity units", lambda: units.run(dynamo))
+        section("shared keys", units.shared_keys_result)
 
     print()
     print(f"done in {time.perf_counter() - started:.1f} s" + (f"; failed: {', '.join(failures)}" if failures else ""))

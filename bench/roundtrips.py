@@ -137,7 +137,7 @@ def role_edit_costs(services: Any) -> tuple[Measured, Measured]:
         assert services.role_admin.holders(f"app0:{code}", limit=holders + 1).__len__() == holders
         _, cost = measure(
             lambda code=code: services.role_admin.update(
-                f"app0:RoleBody(**{code})", {"permissions": ["orders:view", "orders:refund"]}
+                f"app0:{code}", RoleBody(permissions=["orders:view", "orders:refund"])
             )
         )
         measured.append(cost)

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
@@ -371,9 +371,8 @@ class UserRepository:
         conditional put), the user item (its session list with the oldest sessions past ``max_sessions``
         ended, ``new_grants`` added, the attempt counter cleared when ``clear_failures``, and
         ``last_login_at`` when it is older than ``LAST_LOGIN_EVERY``, so most sign-ins leave the
-        directory index alone), and the verification code consumed, when given. The audit event is
-        written after the commit, off the transaction (:meth:`record_event`). Returns the session ids
-        it ended.
+        directory index alone), the audit event, and the verification code consumed, when given.
+        Returns the session ids it ended.
 
         The user item is written only if its ``ver`` is still ``record.ver``: a change of rights or
         credentials made meanwhile (which all bump it) makes the caller read again, so no session is
@@ -416,14 +415,14 @@ class UserRepository:
                 tx.save(session_item(session), condition=SessionItem.pk.does_not_exist())
                 for grant in grants:
                     tx.save(grant_item(user_id, grant, session.created_at))
+                if audit is not None:  # in the user's own partition; in the transaction: login stays 3 trips
+                    tx.save(self._audit_item(user_id, audit))
                 tx.update(UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE), actions=actions, condition=condition)
         except TransactWriteError as exc:
             raise_if_code_used(exc, uses)
             if failed_indexes(exc) or is_conflict(exc):
                 raise StaleRecordError() from exc
             raise
-        if audit is not None:
-            self.record_event(user_id, audit)
         return ended
 
     # -- changes of rights -----------------------------------------------------------------------------
@@ -868,16 +867,6 @@ class UserRepository:
             item.gsi1pk = keys.invitees_gsi1pk(user.referer_id)
             item.gsi1sk = keys.invitee_gsi1sk(user.created_at, user.user_id)
         return item
-
-    def record_event(self, user_id: str, audit: dict[str, Any]) -> None:
-        """Write an audit event on its own, after the change it records has committed: a failure is
-        logged, never answered (the change stands), and the change's transaction stays small."""
-        try:
-            self._audit_item(user_id, audit).save()
-        except PynamoDBException:
-            from shared.observability import logger
-
-            logger.warning("audit event not written", extra={"action": audit.get("action")})
 
     def _audit_item(self, user_id: str, audit: dict[str, Any]) -> AuditItem:
         at = float(audit["at"])
