@@ -7,7 +7,8 @@ starts on data kept in ``.local/``; no request path uses it.
 
 * every app gets its role definitions item, every role an epoch, and the definitions their copies
   (``ROLES#<app>#<n>``: until then, requests read the primary item after missing their copy);
-* every user with a department, or disabled, gets its ``FILTER#`` entry (the admin filters' sparse index);
+* every user with an inviter, a department, or disabled, gets its ``FILTER#`` entries (sparse indexes
+  kept by hand), and user items leave GSI1 (invitees were listed there, hashes and all);
 * every user item gets ``roles`` (from its links), ``accounts`` (from its account items), an empty
   ``sessions`` map, and its directory shard; links move to the sharded member index.
 """
@@ -103,5 +104,7 @@ def migrate(apps: AppRepository, ids: IdFactory = new_id, now: float = 0.0) -> d
         for pk in filter_entries(to_user(user)):
             sk = keys.directory_gsi2sk(user.created_at, user.user_id)
             FilterEntryItem(pk=pk, sk=sk, user_id=user.user_id).save()
+        if str(user.gsi1pk or "").startswith("INVITER#"):  # invitees were a GSI1 partition (whole user items)
+            user.update(actions=[UserItem.gsi1pk.remove(), UserItem.gsi1sk.remove()])
     SchemaItem(pk=keys.SCHEMA, sk=keys.SCHEMA, version=SCHEMA_VERSION).save()
     return {"roles": changed_roles, "users": changed_users}

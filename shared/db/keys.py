@@ -121,14 +121,6 @@ def rate_pk(name: str, subject: str, window_start: int) -> str:
     return f"RATE#{name}#{subject}#{window_start}"
 
 
-def invitees_gsi1pk(inviter_id: str) -> str:
-    return f"INVITER#{inviter_id}"
-
-
-def invitee_gsi1sk(created_at: float, user_id: str) -> str:
-    return f"USER#{int(created_at):012d}#{user_id}"
-
-
 STATE = "STATE"
 
 

@@ -49,9 +49,12 @@ FILTERED = (("department", "department_id"), ("status", "status"))  # admin filt
 
 
 def filter_entries(user: User) -> set[str]:
-    """The ``FILTER#`` partitions listing ``user`` (``FilterEntryItem``): their department's, and the
-    disabled users' (the filters that match few users; ``active`` is most of the directory)."""
+    """The ``FILTER#`` partitions listing ``user`` (``FilterEntryItem``): their inviter's, their
+    department's, and the disabled users' (the lists that hold few users; ``active`` is most of the
+    directory)."""
     entries = set()
+    if user.referer_id:
+        entries.add(keys.filter_pk("inviter", user.referer_id))
     if user.department_id:
         entries.add(keys.filter_pk("department", user.department_id))
     if user.status == "disabled":
@@ -339,6 +342,9 @@ class UserRepository:
                             condition=ClaimItem.pk.does_not_exist(),
                         )
                     tx.save(item, condition=UserItem.pk.does_not_exist())
+                    entry_sk = keys.directory_gsi2sk(user.created_at, user.user_id)
+                    for entry in sorted(filter_entries(user)):
+                        tx.save(FilterEntryItem(pk=entry, sk=entry_sk, user_id=user.user_id))
                     for grant in grants:
                         tx.save(grant_item(user.user_id, grant, user.created_at))
                     if session is not None:
@@ -781,12 +787,11 @@ class UserRepository:
                 tx.delete(ClaimItem(pk=claim, sk=keys.CLAIM), condition=ClaimItem.user_id == user.user_id)
 
     def invitees(self, user_id: str, limit: int = 100) -> list[User]:
-        """Users who signed up with ``user_id`` as their inviter (GSI1 ``INVITER#<id>``), oldest first."""
-        return [
-            to_user(item)
-            for item in UserItem.gsi1.query(keys.invitees_gsi1pk(user_id), limit=limit)
-            if isinstance(item, UserItem)
-        ]
+        """Users who signed up with ``user_id`` as their inviter (``FILTER#inviter#<id>``), oldest first."""
+        entries = FilterEntryItem.query(keys.filter_pk("inviter", user_id), limit=limit)
+        order = [str(e.user_id) for e in entries if isinstance(e, FilterEntryItem)]
+        profiles = {u.user_id: u for u in self.profiles(order)}
+        return [profiles[uid] for uid in order if uid in profiles]
 
     def directory(
         self,
@@ -862,10 +867,6 @@ class UserRepository:
         # GSI2: the user directory the admin lists, newest first, spread over SHARDS partitions.
         shard = keys.shard_of(user.user_id)
         item.gsi2pk, item.gsi2sk = keys.directory_gsi2pk(shard), keys.directory_gsi2sk(user.created_at, user.user_id)
-        if user.referer_id:
-            # GSI1: the inviter's invitees, oldest first.
-            item.gsi1pk = keys.invitees_gsi1pk(user.referer_id)
-            item.gsi1sk = keys.invitee_gsi1sk(user.created_at, user.user_id)
         return item
 
     def _audit_item(self, user_id: str, audit: dict[str, Any]) -> AuditItem:

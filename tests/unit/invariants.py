@@ -87,7 +87,8 @@ def broken(items: list[dict[str, Any]]) -> list[str]:
         (pk, user_id)
         for user_id, user in users.items()
         for pk in (
-            ([f"FILTER#department#{user['department_id']}"] if user.get("department_id") else [])
+            ([f"FILTER#inviter#{user['referer_id']}"] if user.get("referer_id") else [])
+            + ([f"FILTER#department#{user['department_id']}"] if user.get("department_id") else [])
             + (["FILTER#status#disabled"] if user.get("status") == "disabled" else [])
         )
     }

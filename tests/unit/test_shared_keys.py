@@ -214,3 +214,16 @@ def test_the_directory_index_holds_what_a_page_shows_and_no_secret(
     # And the template projects exactly what the model says
     [index] = [i for i in read_api().table_properties["GlobalSecondaryIndexes"] if i["IndexName"] == "Directory"]
     assert sorted(index["Projection"]["NonKeyAttributes"]) == sorted(DIRECTORY_ATTRIBUTES)
+
+
+def test_no_index_copies_a_password_hash(services: Services, warm: None, scan_table) -> None:
+    # Given a user, and one she invited
+    alice = services.accounts.register(RegisterCommand(username="alice", password=PASSWORD), ClientInfo())
+    bob = services.accounts.register(
+        RegisterCommand(username="bob", password=PASSWORD, referer_id=alice.user_id), ClientInfo()
+    )
+    # Then no item holding a hash is in GSI1 (projecting everything); the Directory projects no hash
+    assert [i["PK"] for i in scan_table() if "password_hash" in i and "GSI1PK" in i] == []
+    assert "password_hash" not in DIRECTORY_ATTRIBUTES
+    # And her invitees are listed from their own entries
+    assert [u.user_id for u in services.code_flows.invitees(alice.user_id)] == [bob.user_id]
