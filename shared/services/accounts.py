@@ -40,7 +40,6 @@ from shared.services.codes import CodeService
 from shared.services.passwords import PasswordHasher, PasswordPolicy
 from shared.services.sessions import SessionService, TokenPair
 
-NO_SUCH_USER = "-"  # the lockout name of an empty identifier
 ATTEMPTS = 3
 PROFILE_FIELDS = ("nickname", "real_name", "email", "avatar", "gender", "birthday")
 
@@ -291,10 +290,8 @@ class AccountService:
                 item = self.lockout.reserve_account(
                     lookup.user_id, self.limits.max_failures, self.limits.lock_seconds, now
                 )
-            if item is None:
-                self.lockout.reserve_name(
-                    name_key or NO_SUCH_USER, self.limits.max_failures, self.limits.lock_seconds, now
-                )
+            if item is None and name_key:  # an empty name is no one's: counting it would make one hot key
+                self.lockout.reserve_name(name_key, self.limits.max_failures, self.limits.lock_seconds, now)
         except Locked as exc:
             raise RateLimitedError(exc.retry_after) from exc
         if item is None:
