@@ -130,6 +130,15 @@ class RateLimitedError(AppError):
         super().__init__(data={"retry_after": retry_after}, headers={"Retry-After": str(retry_after)})
 
 
+class CaptchaRequiredError(RateLimitedError):
+    """A client IP past its hourly share of codes (often many people behind one carrier NAT or proxy):
+    the same 429, and ``captcha_required`` tells the page to ask for a captcha and send it along."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.data = {**(self.data or {}), "captcha_required": True}
+
+
 class CaptchaInvalidError(AppError):
     code, status = "CAPTCHA_INVALID", 400
     message_zh, message_en = "图形验证码错误或已失效", "Captcha is wrong, used or expired"

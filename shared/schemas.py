@@ -214,12 +214,20 @@ Phone = Annotated[str, BeforeValidator(_stringify), Field(min_length=1, max_leng
 Code = Annotated[str, BeforeValidator(_stringify), Field(min_length=1, max_length=16)]
 
 
-class SmsCodeBody(Body):
+class CaptchaFields(Body):
+    """A captcha the request may carry (``GET /api/auth/captcha/``): asked for when a 429 says
+    ``captcha_required`` (a code request from an IP past its hourly share)."""
+
+    captcha_key: Text | None = None
+    captcha_code: Annotated[str, Field(max_length=16)] | None = None
+
+
+class SmsCodeBody(CaptchaFields):
     phone: Phone
     code_type: Annotated[str, Field(max_length=32)] = "login"
 
 
-class EmailCodeBody(Body):
+class EmailCodeBody(CaptchaFields):
     email: Annotated[str, Field(min_length=3, max_length=254)]
     code_type: Annotated[str, Field(max_length=32)]
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -10,7 +12,14 @@ from shared import http
 from shared.container import get_services
 from shared.domain import ClientInfo
 from shared.observability import logger, metrics, tracer
-from shared.schemas import EmailCodeBody, PasswordResetBody, PhoneChangeBody, PhoneLoginBody, SmsCodeBody
+from shared.schemas import (
+    CaptchaFields,
+    EmailCodeBody,
+    PasswordResetBody,
+    PhoneChangeBody,
+    PhoneLoginBody,
+    SmsCodeBody,
+)
 from shared.views import (
     CompatCodeSent,
     EmailCodeSent,
@@ -26,11 +35,19 @@ from shared.views import (
 router = http.router()
 
 
+def captcha_of(body: CaptchaFields) -> Callable[[], None] | None:
+    """The check of the captcha a code request carries, if it carries one (used only when its IP is past
+    its hourly share: ``CodeService.send``)."""
+    if not body.captcha_key:
+        return None
+    return lambda: get_services().captchas.check(body.captcha_key, body.captcha_code)
+
+
 @router.post("/api/auth/sms/code", **http.answers(SmsCodeSent))
 @tracer.capture_method
 def sms_code(body: SmsCodeBody, client: http.Client) -> Response[str]:
     """Send a six-digit code by SMS (300 s, single use; 60 s cooldown per number)."""
-    sent = get_services().codes.send("sms", body.phone, body.code_type, client.ip)
+    sent = get_services().codes.send("sms", body.phone, body.code_type, client.ip, captcha_of(body))
     metrics.add_metric(name="CodesSent", unit=MetricUnit.Count, value=1)
     return http.ok(router, SmsCodeSent(**sent))
 
@@ -39,7 +56,7 @@ def sms_code(body: SmsCodeBody, client: http.Client) -> Response[str]:
 @tracer.capture_method
 def email_code(body: EmailCodeBody, client: http.Client) -> Response[str]:
     """Send a six-digit code by email (300 s, single use; 60 s cooldown per address)."""
-    sent = get_services().codes.send("email", body.email, body.code_type, client.ip)
+    sent = get_services().codes.send("email", body.email, body.code_type, client.ip, captcha_of(body))
     metrics.add_metric(name="CodesSent", unit=MetricUnit.Count, value=1)
     return http.ok(router, EmailCodeSent(**sent))
 
@@ -47,7 +64,7 @@ def email_code(body: EmailCodeBody, client: http.Client) -> Response[str]:
 @router.post("/api/account/phone/send-verification-code", **http.answers(CompatCodeSent))
 def compat_send_code(body: SmsCodeBody, client: http.Client) -> Response[str]:
     """Old clients: a ``login`` code."""
-    sent = get_services().codes.send("sms", body.phone, "login", client.ip)
+    sent = get_services().codes.send("sms", body.phone, "login", client.ip, captcha_of(body))
     return http.ok(router, CompatCodeSent(**sent, message="验证码已发送"))
 
 

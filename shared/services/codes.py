@@ -3,7 +3,9 @@
 Six digits, valid ``CODE_TTL`` (300 s), single use, stored as a salted hash and never returned. Five
 wrong tries burn a code. A new code to the same target waits ``CODE_RESEND_SECONDS`` (60 s) whatever its
 ``code_type`` (API.md section 7: five types must not mean five messages a minute); a target gets at most
-``CODE_TARGET_DAILY_LIMIT`` a day and a client IP ``CODE_IP_HOURLY_LIMIT`` an hour. SMS goes only to
+``CODE_TARGET_DAILY_LIMIT`` a day and a client IP ``CODE_IP_HOURLY_LIMIT`` an hour; past that, a request
+that solved a captcha still passes, up to ``CAPTCHA_IP_FACTOR`` times as many (people behind one carrier
+NAT or proxy share an IP; an SMS pump cannot solve captchas at that rate). SMS goes only to
 numbers whose country calling code is in ``SMS_ALLOWED_COUNTRY_CODES`` (``*`` allows any). A code is
 bound to its ``code_type`` and target. When the provider fails, the code is withdrawn and the counters
 are given back, so the sender can retry at once (503 ``UPSTREAM_UNAVAILABLE``).
@@ -15,6 +17,7 @@ import contextlib
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +27,8 @@ from shared.clock import Clock, system_clock
 from shared.db.codes import CodeRecord, CodeRepository, CodeUse
 from shared.db.throttle import ThrottleRepository
 from shared.errors import (
+    CaptchaInvalidError,
+    CaptchaRequiredError,
     CodeExpiredError,
     CodeInvalidError,
     RateLimitedError,
@@ -32,6 +37,8 @@ from shared.errors import (
 )
 from shared.identifiers import country_calling_code, normalize_email, normalize_phone
 from shared.providers.base import CodeSender, ProviderError
+
+CAPTCHA_IP_FACTOR = 10  # an IP's hourly codes with a captcha, as a multiple of those without
 
 SMS_CODE_TYPES = ("login", "register", "reset_password", "change_phone", "bind")
 EMAIL_CODE_TYPES = ("register", "reset_password", "bind")
@@ -97,12 +104,22 @@ class CodeService:
         self.limits = limits or CodeLimits()
         self.clock = clock
 
-    def send(self, channel: str, raw_target: str, code_type: str, client_ip: str | None) -> dict[str, Any]:
-        """Create and deliver a code.
+    def send(
+        self,
+        channel: str,
+        raw_target: str,
+        code_type: str,
+        client_ip: str | None,
+        captcha: Callable[[], None] | None = None,
+    ) -> dict[str, Any]:
+        """Create and deliver a code. ``captcha`` checks (and uses) the captcha the request carries, if
+        any; it is asked for only when the client IP is past its hourly share.
 
         Raises:
             ValidationError: bad target, code type, or a phone outside ``SMS_ALLOWED_COUNTRY_CODES``.
-            RateLimitedError: cooldown, daily or hourly limit (``retry_after`` in seconds).
+            RateLimitedError: cooldown, daily or hourly limit (``retry_after`` in seconds);
+                CaptchaRequiredError when a captcha would let the IP go on.
+            CaptchaInvalidError: the IP needed the captcha and it was wrong.
             UpstreamUnavailableError: the provider failed; nothing was kept.
         """
         limits, now = self.limits, self.clock()
@@ -132,6 +149,12 @@ class CodeService:
                 checks.append(("ip", client_ip, limits.ip_hourly, 3600))
             for name, subject, limit, window in checks:
                 retry_after = self.throttle.hit(name, subject, limit, window, now)
+                if retry_after is not None and name == "ip":
+                    name, limit = "ip-captcha", limit * CAPTCHA_IP_FACTOR
+                    if captcha is None:
+                        raise CaptchaRequiredError(retry_after)
+                    captcha()
+                    retry_after = self.throttle.hit(name, subject, limit, window, now)
                 if retry_after is not None:
                     raise RateLimitedError(retry_after)
                 counted.append((name, subject, window))
@@ -143,7 +166,7 @@ class CodeService:
                 self.senders[channel].send_code(target, code, code_type)
             except ProviderError as exc:
                 raise UpstreamUnavailableError() from exc
-        except (RateLimitedError, UpstreamUnavailableError, PynamoDBException):
+        except (RateLimitedError, UpstreamUnavailableError, CaptchaInvalidError, PynamoDBException):
             # Not sent: withdraw the code (which frees the cooldown) and give back what was counted, as far
             # as the table lets us (the original error is the one to report).
             with contextlib.suppress(PynamoDBException):

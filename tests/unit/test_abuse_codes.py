@@ -161,3 +161,44 @@ def test_the_setting_is_parsed_from_the_environment(raw: str | None, expected: t
 )
 def test_country_calling_code(number: str, code: str | None) -> None:
     assert country_calling_code(number) == code
+
+
+# -- many people behind one IP (carrier NAT, a company proxy) -------------------------------------------
+
+
+def test_an_ip_past_its_hourly_share_goes_on_with_a_captcha_up_to_a_hard_cap(
+    make_services: Callable[..., Services], senders, clock: FakeClock, scan_table
+) -> None:
+    from shared.errors import CaptchaInvalidError, CaptchaRequiredError
+    from shared.services.captcha import answer_hash
+
+    svc = make_services(senders=senders, code_ip_hourly_limit=2)
+    clock.now = int(clock.now) // 3600 * 3600 + 60  # no hour boundary is crossed below
+    repo = svc.captchas.repository
+
+    def solved(key: str) -> Callable[[], None]:
+        repo.put(key, answer_hash(key, "AB3K"), clock() + 300)
+        return lambda: svc.captchas.check(key, "ab3k")
+
+    # Given two codes already sent from one IP (its share without a captcha) to two people
+    for n in range(2):
+        svc.codes.send("sms", f"1390000000{n}", "login", "100.64.0.1")
+
+    # When a third person behind the same IP asks without a captcha, then 429 says a captcha would do
+    with pytest.raises(CaptchaRequiredError) as refused:
+        svc.codes.send("sms", "13900000002", "login", "100.64.0.1")
+    assert refused.value.status == 429 and refused.value.data["captcha_required"] is True
+    # And a wrong captcha is 400, costing nothing (no code, no cooldown, nothing counted)
+    before = sorted((i["PK"], i.get("hits")) for i in scan_table())
+    with pytest.raises(CaptchaInvalidError):
+        svc.codes.send("sms", "13900000002", "login", "100.64.0.1", lambda: svc.captchas.check("nope", "x"))
+    assert sorted((i["PK"], i.get("hits")) for i in scan_table()) == before
+    # And a solved captcha sends the code
+    assert svc.codes.send("sms", "13900000002", "login", "100.64.0.1", solved("k0"))["phone"] == "+8613900000002"
+    # And with captchas the IP reaches a hard cap (10x its share: 20 more), then plain 429s
+    for n in range(3, 22):
+        svc.codes.send("sms", f"139000000{n:02d}", "login", "100.64.0.1", solved(f"k{n}"))
+    with pytest.raises(RateLimitedError) as capped:
+        svc.codes.send("sms", "13900000099", "login", "100.64.0.1", solved("k99"))
+    assert not isinstance(capped.value, CaptchaRequiredError)
+    assert len(senders["sms"].sent) == 2 + 20
