@@ -48,7 +48,7 @@ class AliyunSmsSender:
         sign_name: str,
         template_code: str,
         endpoint: str = DEFAULT_ENDPOINT,
-        timeout: float = 10.0,
+        timeout: float = 3.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.credentials = credentials

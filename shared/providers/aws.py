@@ -12,7 +12,11 @@ def _client(service: str, region: str | None) -> Any:
     from botocore.config import Config
 
     return boto3.client(
-        service, region_name=region, config=Config(connect_timeout=3, read_timeout=10, retries={"max_attempts": 2})
+        # Far below the function's 10 s, and no retry: a resent SMS is a second message (GuardedSender
+        # stops calling a provider that keeps failing).
+        service,
+        region_name=region,
+        config=Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 0}),
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from shared.config import Settings
 from shared.errors import ConfigurationError
-from shared.providers.base import CodeSender
+from shared.providers.base import CodeSender, GuardedSender
 
 
 def _aliyun_credentials(settings: Settings) -> tuple[str, str]:
@@ -61,6 +61,8 @@ def build_senders(settings: Settings) -> dict[str, CodeSender]:
             senders[channel] = SesSender(settings.email_from, settings.region)
         else:
             raise ConfigurationError(f"unknown {channel} provider {choice!r}")
+        if choice != "console":
+            senders[channel] = GuardedSender(senders[channel])
     return senders
 
 

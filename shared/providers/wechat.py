@@ -13,13 +13,11 @@ never leaves this module.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from shared.errors import AppError, UpstreamUnavailableError
+from shared.providers.base import Breaker
 
 DEFAULT_BASE = "https://api.weixin.qq.com"
 
@@ -40,38 +38,6 @@ class WechatUser:
     union_id: str | None = None
     nickname: str | None = None
     avatar_url: str | None = None
-
-
-class Breaker:
-    """A circuit breaker per container: open after ``failures`` upstream failures in a row, for
-    ``open_seconds``; then one call is let through, and its outcome closes or reopens it."""
-
-    def __init__(self, failures: int = 5, open_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic):
-        self.failures = failures
-        self.open_seconds = open_seconds
-        self.clock = clock
-        self._streak = 0
-        self._open_until = 0.0
-        self._lock = threading.Lock()
-
-    def allow(self) -> bool:
-        with self._lock:
-            if self._streak < self.failures:
-                return True
-            if self.clock() >= self._open_until:
-                self._open_until = self.clock() + self.open_seconds  # one trial call; others wait it out
-                return True
-            return False
-
-    def succeeded(self) -> None:
-        with self._lock:
-            self._streak = 0
-
-    def failed(self) -> None:
-        with self._lock:
-            self._streak += 1
-            if self._streak >= self.failures:
-                self._open_until = self.clock() + self.open_seconds
 
 
 BUSY = -1  # errcode of "system busy"

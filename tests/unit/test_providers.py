@@ -133,3 +133,33 @@ def test_aliyun_signature_matches_the_documented_example() -> None:
     }
     assert sign(params, "testSecret") == "zJDF+Lrzhj/ThnlvIToysFRq6t4="
     assert aliyun_phone("+8613800138000") == "13800138000" and aliyun_phone("+14155552671") == "0014155552671"
+
+
+def test_a_failing_provider_is_left_alone_for_a_while_then_tried_once(dysms: FakeDysms) -> None:
+    from shared.providers.base import Breaker, GuardedSender
+
+    # Given Aliyun answering 503 and a sender behind a breaker (3 failures, 30 s) on a test clock
+    dysms.mode = "down"
+    now = [100.0]
+    guarded = GuardedSender(sender(dysms.url, timeout=1), Breaker(failures=3, open_seconds=30, clock=lambda: now[0]))
+
+    # When codes keep failing, then only the first three reach Aliyun; the others fail at once
+    for _ in range(6):
+        with pytest.raises(ProviderError):
+            guarded.send_code("+8613800138000", "123456", "login")
+    assert len(dysms.requests) == 3
+    # And after the open time one trial goes out; Aliyun is back, so the breaker closes
+    dysms.mode = "ok"
+    now[0] += 31
+    guarded.send_code("+8613800138000", "123456", "login")
+    guarded.send_code("+8613800138000", "654321", "login")
+    assert len(dysms.requests) == 5
+
+
+def test_deployed_providers_sit_behind_a_breaker_with_short_timeouts() -> None:
+    from shared.providers.aliyun import AliyunSmsSender
+    from shared.providers.base import GuardedSender
+
+    senders = build_senders(Settings(sms_provider="aliyun", email_provider="ses", email_from="noreply@example.com"))
+    assert isinstance(senders["sms"], GuardedSender) and isinstance(senders["email"], GuardedSender)
+    assert isinstance(senders["sms"].sender, AliyunSmsSender) and senders["sms"].sender.timeout <= 3
