@@ -136,6 +136,13 @@ class AppConfig:
     require_email_verification: bool = False
     require_phone_verification: bool = False
     wechat: dict[str, Any] = field(default_factory=dict)
+    # The app as an OpenID Connect client of the sign-in center (``client_id`` is ``app_name``).
+    redirect_uris: list[str] = field(default_factory=list)
+    post_logout_redirect_uris: list[str] = field(default_factory=list)
+    backchannel_logout_uri: str | None = None
+    client_type: str = "public"  # public: PKCE, no secret; confidential: PKCE and a secret
+    client_secret_hash: str | None = None  # SHA-256 of the secret (256 random bits); never answered
+    issued_client_secret: str | None = None  # the secret just issued: answered once, never stored
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from shared.errors import ValidationError
-from shared.urls import has_control_chars, parse_origin
+from shared.urls import has_control_chars, parse_origin, parse_redirect_uri
 
 
 def _stringify(value: Any) -> Any:
@@ -22,6 +22,14 @@ def _stringify(value: Any) -> Any:
     if isinstance(value, (int, float)):
         return str(int(value)) if float(value).is_integer() else str(value)
     return value
+
+
+def _redirect_uri(value: str) -> str:
+    """Refuse what cannot be a redirect URI here (``shared.urls.parse_redirect_uri``), with the other fields."""
+    try:
+        return parse_redirect_uri(value)
+    except ValidationError as exc:
+        raise ValueError("not a redirect URI (https, http on loopback, or com.example.app:/path)") from exc
 
 
 def _boolish(value: Any) -> Any:
@@ -57,6 +65,7 @@ Flag = Annotated[bool, BeforeValidator(_boolish)]
 Url = Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(_no_control_chars)]
 UrlPath = Annotated[str, Field(max_length=256), AfterValidator(_no_control_chars)]
 Origin = Annotated[str, Field(max_length=256), AfterValidator(_origin)]
+RedirectUri = Annotated[str, Field(max_length=512), AfterValidator(_redirect_uri)]
 # Orders (``sort``) and small enumerations: well inside DynamoDB's 38 digits and JSON's safe integers.
 SortKey = Annotated[int, Field(ge=-(10**9), le=10**9)]
 
@@ -208,6 +217,12 @@ class AppBody(Body):
     require_email_verification: Flag | None = None
     require_phone_verification: Flag | None = None
     wechat: WechatAppIds | None = None
+    # The app as a client of the sign-in center (issue 11): redirect URIs are matched exactly.
+    redirect_uris: Annotated[list[RedirectUri], Field(max_length=20)] | None = None
+    post_logout_redirect_uris: Annotated[list[RedirectUri], Field(max_length=20)] | None = None
+    backchannel_logout_uri: RedirectUri | None = None
+    client_type: Literal["public", "confidential"] | None = None
+    rotate_client_secret: Flag | None = None  # a confidential client's new secret, answered once
 
 
 Phone = Annotated[str, BeforeValidator(_stringify), Field(min_length=1, max_length=32)]

@@ -1,4 +1,5 @@
-"""URL inputs from clients and admins: origins (``allowed_callback_origins``) and callback URLs.
+"""URL inputs from clients and admins: origins (``allowed_callback_origins``), callback URLs and the
+redirect URIs of OAuth clients.
 
 Small pure functions, so every place that takes a URL refuses the same things: control characters (a
 ``callbackUrl`` with CR LF would split the ``Location`` header), userinfo (``https://good@evil``),
@@ -102,3 +103,33 @@ def url_origin(url: str) -> str | None:
     control characters, a backslash or userinfo)."""
     parts = _split(url)
     return None if parts is None else _origin_of(parts)
+
+
+_LOOPBACK = ("127.0.0.1", "[::1]", "localhost")
+_NATIVE_SCHEME_RE = re.compile(r"[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+")  # reverse domain: com.example.app (RFC 8252)
+
+
+def parse_redirect_uri(text: str, field: str = "redirect_uris") -> str:
+    """A client's redirect URI as registered: matched exactly later, so it is kept as given once checked.
+
+    Accepted (OAuth 2.0 Security BCP, RFC 8252): ``https://`` URLs, ``http://`` on a loopback host only,
+    and a native app's private-use scheme in reverse-domain form (``com.example.app:/callback``). Refused:
+    fragments, userinfo, control characters, backslashes, wildcards, anything above 512 characters.
+
+    Raises:
+        ValidationError: naming ``field``.
+    """
+    message = f"not a redirect URI (https, http on loopback, or com.example.app:/path): {text[:100]!r}"
+    if len(text) > 512 or "#" in text or "*" in text:
+        raise ValidationError({field: [message]})
+    parts = _split(text)
+    if parts is None:
+        raise ValidationError({field: [message]})
+    if parts.scheme in ("http", "https"):
+        origin = _origin_of(parts)
+        if origin is None or (parts.scheme == "http" and _host(parts) not in _LOOPBACK):
+            raise ValidationError({field: [message]})
+        return text
+    if _NATIVE_SCHEME_RE.fullmatch(parts.scheme) and not parts.netloc and "@" not in text:
+        return text
+    raise ValidationError({field: [message]})

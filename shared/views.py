@@ -303,7 +303,8 @@ class RolePage(PageView):
 
 
 class AppView(View):
-    """An app's settings; WeChat secrets are never answered."""
+    """An app's settings; WeChat secrets are never answered, nor the client secret's hash. A client secret
+    is answered once, in the response of the change that issued it (``client_secret``)."""
 
     app_name: str
     display_name: str | None
@@ -313,11 +314,22 @@ class AppView(View):
     require_email_verification: bool
     require_phone_verification: bool
     wechat: dict[str, Any]
+    client_id: str
+    client_type: str
+    redirect_uris: list[str]
+    post_logout_redirect_uris: list[str]
+    backchannel_logout_uri: str | None
+    has_client_secret: bool
+    client_secret: str | None = None
 
     @classmethod
     def of(cls, app: AppConfig) -> AppView:
         data = asdict(app)
         data["wechat"] = {k: v for k, v in (app.wechat or {}).items() if "secret" not in k.lower()}
+        data["client_id"] = app.app_name
+        data["has_client_secret"] = bool(app.client_secret_hash)
+        data["client_secret"] = data.pop("issued_client_secret")
+        del data["client_secret_hash"]
         return cls(**data)
 
 

@@ -34,6 +34,11 @@ def to_app(item: AppItem) -> AppConfig:
         require_email_verification=bool(item.require_email_verification),
         require_phone_verification=bool(item.require_phone_verification),
         wechat=dict(item.wechat or {}),
+        redirect_uris=list(item.redirect_uris or []),
+        post_logout_redirect_uris=list(item.post_logout_redirect_uris or []),
+        backchannel_logout_uri=item.backchannel_logout_uri,
+        client_type=item.client_type or "public",
+        client_secret_hash=item.client_secret_hash,
     )
 
 
@@ -316,4 +321,9 @@ def app_fields(app: AppConfig) -> dict[str, Any]:
         "require_email_verification": app.require_email_verification,
         "require_phone_verification": app.require_phone_verification,
         "wechat": dict(app.wechat) if app.wechat else None,
+        "redirect_uris": list(app.redirect_uris) or None,
+        "post_logout_redirect_uris": list(app.post_logout_redirect_uris) or None,
+        "backchannel_logout_uri": app.backchannel_logout_uri,
+        "client_type": app.client_type,
+        "client_secret_hash": app.client_secret_hash,
     }

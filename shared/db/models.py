@@ -199,6 +199,11 @@ class AppItem(BaseItem, discriminator="app"):
     require_email_verification = BooleanAttribute(default=False)
     require_phone_verification = BooleanAttribute(default=False)
     wechat = JSONAttribute(null=True)
+    redirect_uris = ListAttribute[str](null=True)
+    post_logout_redirect_uris = ListAttribute[str](null=True)
+    backchannel_logout_uri = UnicodeAttribute(null=True)
+    client_type = UnicodeAttribute(null=True)
+    client_secret_hash = UnicodeAttribute(null=True)
     created_at = NumberAttribute()
 
 

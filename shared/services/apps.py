@@ -6,7 +6,10 @@ switches, WeChat AppIDs) and its own roles; a grant in one app never counts in a
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+import secrets
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +45,17 @@ def check_role_code(code: str, field: str = "role_code") -> str:
 def normalize_origin(origin: str) -> str:
     """``scheme://host[:port]``, lower-cased, or a ValidationError (``shared.urls.parse_origin``)."""
     return parse_origin(origin, "allowed_callback_origins")
+
+
+def client_secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def client_secret_matches(app: AppConfig, presented: str | None) -> bool:
+    """A confidential client's secret, compared in constant time."""
+    if not app.client_secret_hash or not presented:
+        return False
+    return hmac.compare_digest(client_secret_hash(presented), app.client_secret_hash)
 
 
 def origin_allowed(url: str, origins: list[str]) -> bool:
@@ -216,4 +230,28 @@ class AppDirectory:
             if unknown:
                 raise ValidationError({"wechat": [f"unknown keys: {sorted(unknown)} (secrets go to SSM)"]})
             changes["wechat"] = {k: str(v) for k, v in wechat.items() if v}
-        return replace(app, **changes)
+        for uris in ("redirect_uris", "post_logout_redirect_uris"):
+            if uris in fields:
+                changes[uris] = list(dict.fromkeys(str(u) for u in fields[uris] or []))
+        if "backchannel_logout_uri" in fields:
+            changes["backchannel_logout_uri"] = fields["backchannel_logout_uri"] or None
+        if fields.get("client_type"):
+            changes["client_type"] = str(fields["client_type"])
+        return self._client_secret(replace(app, **changes), bool(fields.get("rotate_client_secret")))
+
+    @staticmethod
+    def _client_secret(app: AppConfig, rotate: bool) -> AppConfig:
+        """A confidential client gets a secret when it has none (or on ``rotate``), answered once and stored
+        as its SHA-256 (256 random bits need no slow hash); a public client keeps none.
+
+        Raises:
+            ValidationError: ``rotate`` for a public client.
+        """
+        if app.client_type != "confidential":
+            if rotate:
+                raise ValidationError({"rotate_client_secret": ["a public client has no secret"]})
+            return replace(app, client_secret_hash=None)
+        if app.client_secret_hash and not rotate:
+            return app
+        secret = secrets.token_urlsafe(32)
+        return replace(app, client_secret_hash=client_secret_hash(secret), issued_client_secret=secret)
