@@ -18,6 +18,7 @@ from pynamodb.expressions.update import Action
 
 from shared.clock import Clock, system_clock
 from shared.db import keys
+from shared.db.cache import TtlCache
 from shared.db.models import AppItem, BaseItem, RoleDefsItem, RoleItem, UserRoleItem
 from shared.db.pages import Part, key_value, merge, one_page
 from shared.db.table import Table, conditionally, failed_indexes, is_conflict
@@ -91,40 +92,39 @@ def complete_defs(
     return {a: to_defs(a, found.get(a)) for a in app_names}
 
 
+def read_role_defs(app_names: list[str], reader: str | None, consistent: bool = False) -> dict[str, RoleDefs]:
+    """Role definitions as requests read them: the copies of ``reader`` (one BatchGetItem)."""
+    wanted = [keys.role_defs_copy(a, reader) for a in dict.fromkeys(app_names)]
+    items = BaseItem.batch_get(wanted, consistent_read=consistent) if wanted else []
+    found = {i.app_name: i for i in items if isinstance(i, RoleDefsItem)}
+    return complete_defs(app_names, found, consistent)
+
+
 class AppRepository:
     def __init__(self, table: Table, clock: Clock = system_clock, settings_seconds: float = SETTINGS_SECONDS) -> None:
         self.table = table
-        self.clock = clock
-        self.settings_seconds = settings_seconds
-        self._settings: dict[str, tuple[float, AppConfig | None]] = {}
-        self._roles: dict[str, tuple[float, list[Role]]] = {}
+        self._settings: TtlCache[AppConfig | None] = TtlCache(clock, settings_seconds)
+        self._roles: TtlCache[list[Role]] = TtlCache(clock, settings_seconds)
 
     def get_app(self, app_name: str, fresh: bool = False) -> AppConfig | None:
         """An app's settings. Every sign-up and sign-in needs them, so a container keeps what it read for
         ``settings_seconds`` (a change reaches every container within that time; the container that
         made it at once); ``fresh`` reads the item (admin reads and writes)."""
-        now = self.clock()
-        cached = self._settings.get(app_name)
-        if not fresh and cached is not None and cached[0] > now:
-            return cached[1]
-        try:
-            app: AppConfig | None = to_app(AppItem.get(keys.app_pk(app_name), keys.META))
-        except DoesNotExist:
-            app = None
-        self._settings[app_name] = (now + self.settings_seconds, app)
-        return app
+
+        def load() -> AppConfig | None:
+            try:
+                return to_app(AppItem.get(keys.app_pk(app_name), keys.META))
+            except DoesNotExist:
+                return None
+
+        return self._settings.get(app_name, load, fresh)
 
     def get_app_and_defs(self, app_name: str, reader: str | None = None) -> tuple[AppConfig | None, RoleDefs]:
         """The app's settings (cached) and a copy of its role definitions."""
         return self.get_app(app_name), self.read_defs([app_name], reader)[app_name]
 
     def read_defs(self, app_names: list[str], reader: str | None, consistent: bool = False) -> dict[str, RoleDefs]:
-        """Role definitions as requests read them: the copies of ``reader`` (one BatchGetItem)."""
-        wanted = [keys.role_defs_copy(a, reader) for a in dict.fromkeys(app_names)]
-        found = {
-            i.app_name: i for i in BaseItem.batch_get(wanted, consistent_read=consistent) if isinstance(i, RoleDefsItem)
-        }
-        return complete_defs(app_names, found, consistent)
+        return read_role_defs(app_names, reader, consistent)
 
     def get_defs(self, app_names: list[str]) -> dict[str, RoleDefs]:
         """Role definitions of several apps from their primary items (one BatchGetItem), as writers need
@@ -197,7 +197,7 @@ class AppRepository:
         self._write(defs, entries, lambda tx: tx.delete(item, condition=RoleItem.pk.exists()))
 
     def _write(self, defs: RoleDefs, entries: dict[str, RoleDef], role_write: Any) -> None:
-        self._roles.pop(defs.app_name, None)
+        self._roles.drop(defs.app_name)
         current = RoleDefsItem(
             pk=keys.app_pk(defs.app_name),
             sk=keys.ROLES,
@@ -221,17 +221,15 @@ class AppRepository:
         """Every role of an app (one Query on ``APP#<app>``, ``SK`` beginning with ``ROLE#``). ``cached``:
         what this container read less than ``settings_seconds`` ago (for the menu tree: which menus a
         role opens is layout, not rights); a role written by this container is seen at once."""
-        now = self.clock()
-        hit = self._roles.get(app_name)
-        if cached and hit is not None and hit[0] > now:
-            return hit[1]
-        roles = [
-            to_role(item)
-            for item in RoleItem.query(keys.app_pk(app_name), RoleItem.sk.startswith("ROLE#"))
-            if isinstance(item, RoleItem)
-        ]
-        self._roles[app_name] = (now + self.settings_seconds, roles)
-        return roles
+
+        def load() -> list[Role]:
+            return [
+                to_role(item)
+                for item in RoleItem.query(keys.app_pk(app_name), RoleItem.sk.startswith("ROLE#"))
+                if isinstance(item, RoleItem)
+            ]
+
+        return self._roles.get(app_name, load, fresh=not cached)
 
     def role_members(self, app_name: str, role_code: str, epoch: str, limit: int | None = None) -> list[str]:
         """User ids holding this incarnation of a role (GSI1, one Query per shard, stopping at ``limit``)."""
@@ -281,12 +279,12 @@ class AppRepository:
             created_at=int(now),
             **app_fields(app),
         )
-        self._settings.pop(app.app_name, None)
+        self._settings.drop(app.app_name)
         return conditionally(lambda: item.save(condition=AppItem.pk.does_not_exist()))
 
     def update_app(self, app: AppConfig) -> bool:
         """Replace an app's settings; False when there is no such app."""
-        self._settings.pop(app.app_name, None)
+        self._settings.drop(app.app_name)
         item = AppItem(pk=keys.app_pk(app.app_name), sk=keys.META)
         actions = [
             getattr(AppItem, name).set(value) if value is not None else getattr(AppItem, name).remove()

@@ -147,7 +147,7 @@ def directory_gsi2pk(shard: int) -> str:
 
 
 def filter_pk(name: str, value: str) -> str:
-    """The partition listing the users one admin filter matches (``department`` or ``status``)."""
+    """The partition listing the users of one short list (``inviter``, ``department``, ``status``)."""
     return f"FILTER#{name}#{value}"
 
 

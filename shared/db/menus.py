@@ -7,6 +7,7 @@ from typing import Any
 
 from shared.clock import Clock, system_clock
 from shared.db import keys
+from shared.db.cache import TtlCache
 from shared.db.models import MenuItem
 from shared.db.table import Table, conditionally
 
@@ -45,30 +46,26 @@ def to_menu(item: MenuItem) -> Menu:
 class MenuRepository:
     def __init__(self, table: Table, clock: Clock = system_clock, cache_seconds: float = 5.0) -> None:
         self.table = table
-        self.clock = clock
-        self.cache_seconds = cache_seconds
-        self._cached: dict[str, tuple[float, list[Menu]]] = {}
+        self._cache: TtlCache[list[Menu]] = TtlCache(clock, cache_seconds)
 
     def list_menus(self, app_name: str, cached: bool = False) -> list[Menu]:
         """An app's menus (one Query of ``APP#<app>``). ``cached``: what this container read less than
         ``cache_seconds`` ago (every signed-in page asks for its menu tree: menus are its layout, not
         rights, so seconds of delay are harmless, and the app's partition is not read by every request);
         a change made by this container is seen at once."""
-        now = self.clock()
-        hit = self._cached.get(app_name)
-        if cached and hit is not None and hit[0] > now:
-            return hit[1]
-        menus = [
-            to_menu(item)
-            for item in MenuItem.query(keys.app_pk(app_name), MenuItem.sk.startswith("MENU#"))
-            if isinstance(item, MenuItem)
-        ]
-        self._cached[app_name] = (now + self.cache_seconds, menus)
-        return menus
+
+        def load() -> list[Menu]:
+            return [
+                to_menu(item)
+                for item in MenuItem.query(keys.app_pk(app_name), MenuItem.sk.startswith("MENU#"))
+                if isinstance(item, MenuItem)
+            ]
+
+        return self._cache.get(app_name, load, fresh=not cached)
 
     def put(self, menu: Menu, create: bool) -> bool:
         """Create (False when the id exists) or replace (False when it does not) a menu."""
-        self._cached.pop(menu.app_name, None)
+        self._cache.drop(menu.app_name)
         item = MenuItem(
             pk=keys.app_pk(menu.app_name),
             sk=keys.menu_sk(menu.menu_id),
@@ -88,7 +85,7 @@ class MenuRepository:
         return conditionally(lambda: item.save(condition=condition))
 
     def delete(self, app_name: str, menu_id: str) -> bool:
-        self._cached.pop(app_name, None)
+        self._cache.drop(app_name)
         return conditionally(
             lambda: MenuItem(pk=keys.app_pk(app_name), sk=keys.menu_sk(menu_id)).delete(condition=MenuItem.pk.exists())
         )

@@ -18,7 +18,7 @@ from pynamodb.expressions.update import Action
 
 from shared.clock import Clock, system_clock
 from shared.db import keys
-from shared.db.apps import complete_defs
+from shared.db.apps import complete_defs, read_role_defs
 from shared.db.codes import CodeRecord, CodeUse, delete_codes, raise_if_code_used, to_record
 from shared.db.models import (
     PROFILE_ATTRIBUTES,
@@ -290,14 +290,7 @@ class UserRepository:
         except DoesNotExist:
             return None
         held = sorted(user.roles or {})
-        return record_of(user, self._defs(held, user_id))
-
-    def _defs(self, apps: list[str], reader: str) -> dict[str, RoleDefs]:
-        found: dict[str, RoleDefsItem] = {}
-        for item in BaseItem.batch_get([keys.role_defs_copy(a, reader) for a in apps]) if apps else []:
-            if isinstance(item, RoleDefsItem):
-                found[item.app_name] = item
-        return complete_defs(apps, found)
+        return record_of(user, read_role_defs(held, user_id))
 
     def resolve(self, item: UserItem, defs: RoleDefs) -> UserRecord:
         """A user item read by the sign-in's attempt reservation, with the sign-in app's grants."""

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from shared.clock import Clock, system_clock
 from shared.db.apps import AppRepository
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 ADMIN_FIELDS = (*PROFILE_FIELDS, "department_id")
 # Fields of the person, not of one app: changing them is an organisation action (API.md section 4).
 ORG_FIELDS = ("username", "email", "phone", "password", "status", "department_id")
+T = TypeVar("T")
 MAX_PAGE_SIZE = 100
 MAX_PAGE_NUMBER = 50  # ``page`` walks the pages before it: deeper pages take the cursor
 
@@ -65,6 +67,24 @@ def page_number(query: dict[str, str]) -> int:
     if page > MAX_PAGE_NUMBER:
         raise ValidationError({"page": [f"at most {MAX_PAGE_NUMBER}; follow next_cursor for deeper pages"]})
     return page
+
+
+OnePage = tuple[list[T], str | None]  # the items and the cursor of the next page
+
+
+def paged(query: dict[str, str], fetch: Callable[[str | None], OnePage[T]]) -> tuple[int | None, OnePage[T]]:
+    """The page a list request asks for: after its ``cursor``, or its ``page`` number (walking the pages
+    before it; ``page_number`` caps it). Returns the page number (None with a cursor) and the page."""
+    cursor = decode_cursor(query.get("cursor"))
+    if cursor is not None:
+        return None, fetch(cursor)
+    page = page_number(query)
+    items, last = fetch(None)
+    for _ in range(page - 1):
+        if last is None:
+            return page, ([], None)
+        items, last = fetch(last)
+    return page, (items, last)
 
 
 class UserAdmin:
@@ -122,30 +142,16 @@ class UserAdmin:
         else:
             owner = str(members_of)
             roles = self.apps.list_roles(owner)
-        after = decode_cursor(query.get("cursor"))
-        page = page_number(query) if after is None else None
-        ids, last = self.apps.members_page(owner, roles, page_size, after)
-        for _ in range((page or 1) - 1):  # ``page`` without a cursor: walk to it
-            if last is None:
-                ids = []
-                break
-            ids, last = self.apps.members_page(owner, roles, page_size, last)
+        page, (ids, last) = paged(query, lambda after: self.apps.members_page(owner, roles, page_size, after))
         people = [u for u in self.users.profiles(ids) if self._matches(u, query)]
         return Page(people, page_size, encode_cursor(last), page=page)
 
     def _directory_page(self, query: dict[str, str], page_size: int) -> Page[User]:
         """A page of the whole organisation's directory (sharded), by cursor or by page number (at most
         ``MAX_PAGE_NUMBER``: each page before it is read)."""
-        before = decode_cursor(query.get("cursor"))
-        page = page_number(query)
         filters = (query.get("status"), query.get("department_id"), query.get("real_name"))
-        users, last = self.users.directory(page_size, before, *filters)
-        for _ in range(page - 1 if before is None else 0):  # ``page`` without a cursor: walk to it
-            if last is None:
-                users = []
-                break
-            users, last = self.users.directory(page_size, last, *filters)
-        return Page(users, page_size, encode_cursor(last), page=page if before is None else None)
+        page, (users, last) = paged(query, lambda before: self.users.directory(page_size, before, *filters))
+        return Page(users, page_size, encode_cursor(last), page=page)
 
     def create(self, app_name: str, command: AdminUserCreateBody) -> UserRecord:
         """An admin creates a user (with the app's default role; a password is optional)."""
