@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from shared.services.accounts import AccountService
     from shared.services.admin import AdminActions
     from shared.services.apps import AppDirectory
+    from shared.services.auth_codes import AuthCodeService
     from shared.services.captcha import CaptchaService
     from shared.services.code_flows import CodeFlows
     from shared.services.codes import CodeService
@@ -123,6 +124,13 @@ class Services:
         from shared.services.apps import AppDirectory
 
         return AppDirectory(self.app_records, self.settings, self.clock, self.ids)
+
+    @cached_property
+    def auth_codes(self) -> AuthCodeService:
+        from shared.db.auth_codes import AuthCodeRepository
+        from shared.services.auth_codes import AuthCodeService
+
+        return AuthCodeService(AuthCodeRepository(self.table), self.clock)
 
     @cached_property
     def captchas(self) -> CaptchaService:

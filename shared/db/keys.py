@@ -128,6 +128,13 @@ def union_claim(union_id: str) -> str:
     return f"UNION#{union_id}"
 
 
+OCODE = "OCODE"
+
+
+def auth_code_pk(code_hash: str) -> str:
+    return f"OCODE#{code_hash}"
+
+
 def state_pk(state: str) -> str:
     return f"STATE#{state}"
 

@@ -299,6 +299,18 @@ class StateItem(BaseItem, discriminator="state"):
     expires_at = NumberAttribute()
 
 
+class AuthCodeItem(BaseItem, discriminator="auth_code"):
+    """An OAuth 2.0 authorization code of the sign-in center. ``PK=OCODE#<SHA-256 of the code>``,
+    ``SK=OCODE``: what the code was issued for (``grant``: client, redirect URI, PKCE challenge, user,
+    center session, nonce, scope, auth time, methods), ``expires_at`` (60 s) and, once redeemed,
+    ``used_at`` (kept until TTL, so a replay is recognised and the tokens it produced can be revoked)."""
+
+    grant = JSONAttribute()
+    expires_at = NumberAttribute()
+    used_at = NumberAttribute(null=True)
+    session_id = UnicodeAttribute(null=True)  # the session the redemption opened
+
+
 class MenuItem(BaseItem, discriminator="menu"):
     """A menu of an app. ``PK=APP#<app_name>``, ``SK=MENU#<menu_id>``; trees are built in memory."""
 
@@ -369,6 +381,7 @@ ALL_MODELS: tuple[type[BaseItem], ...] = (
     MenuItem,
     DepartmentItem,
     FilterEntryItem,
+    AuthCodeItem,
 )
 
 
