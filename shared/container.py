@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from shared.services.apps import AppDirectory
     from shared.services.auth_codes import AuthCodeService
     from shared.services.captcha import CaptchaService
+    from shared.services.center_sessions import CenterSessions
     from shared.services.code_flows import CodeFlows
     from shared.services.codes import CodeService
     from shared.services.departments import DepartmentService
@@ -131,6 +132,13 @@ class Services:
         from shared.services.auth_codes import AuthCodeService
 
         return AuthCodeService(AuthCodeRepository(self.table), self.clock)
+
+    @cached_property
+    def center_sessions(self) -> CenterSessions:
+        from shared.db.center_sessions import CenterSessionRepository
+        from shared.services.center_sessions import CenterSessions
+
+        return CenterSessions(CenterSessionRepository(self.table), self.clock)
 
     @cached_property
     def captchas(self) -> CaptchaService:

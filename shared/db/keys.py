@@ -129,6 +129,11 @@ def union_claim(union_id: str) -> str:
 
 
 OCODE = "OCODE"
+CSESSION = "CSESSION"
+
+
+def center_session_pk(cookie_hash: str) -> str:
+    return f"CSESSION#{cookie_hash}"
 
 
 def auth_code_pk(code_hash: str) -> str:

@@ -311,6 +311,22 @@ class AuthCodeItem(BaseItem, discriminator="auth_code"):
     session_id = UnicodeAttribute(null=True)  # the session the redemption opened
 
 
+class CenterSessionItem(BaseItem, discriminator="center_session"):
+    """The sign-in center's own session (single sign-on): ``PK=CSESSION#<SHA-256 of the cookie value>``,
+    ``SK=CSESSION``. ``rev`` is the user's sessions epoch when it began (a password change, disable or
+    "sign out everywhere" ends it like any session); ``clients`` maps each client signed in through it
+    to the app session opened (what single logout ends)."""
+
+    user_id = UnicodeAttribute()
+    sid = UnicodeAttribute()  # the public id in ID tokens and logout tokens (not the cookie value)
+    rev = NumberAttribute(default=0)
+    auth_time = NumberAttribute()
+    amr = ListAttribute[str](default=list)
+    idle_expires_at = NumberAttribute()
+    expires_at = NumberAttribute()
+    clients: Any = MapAttribute(null=True)  # type: ignore[no-untyped-call]
+
+
 class MenuItem(BaseItem, discriminator="menu"):
     """A menu of an app. ``PK=APP#<app_name>``, ``SK=MENU#<menu_id>``; trees are built in memory."""
 
@@ -382,6 +398,7 @@ ALL_MODELS: tuple[type[BaseItem], ...] = (
     DepartmentItem,
     FilterEntryItem,
     AuthCodeItem,
+    CenterSessionItem,
 )
 
 
