@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from shared.services.apps import AppDirectory
     from shared.services.auth_codes import AuthCodeService
     from shared.services.captcha import CaptchaService
+    from shared.services.center import SignInCenter
     from shared.services.center_sessions import CenterSessions
     from shared.services.code_flows import CodeFlows
     from shared.services.codes import CodeService
@@ -139,6 +140,20 @@ class Services:
         from shared.services.center_sessions import CenterSessions
 
         return CenterSessions(CenterSessionRepository(self.table), self.clock)
+
+    @cached_property
+    def center(self) -> SignInCenter:
+        from shared.services.center import SignInCenter
+        from shared.services.oidc import IdTokens
+
+        return SignInCenter(
+            self.apps,
+            self.accounts,
+            self.sessions,
+            self.auth_codes,
+            self.center_sessions,
+            IdTokens(self.tokens.keys, self.clock),
+        )
 
     @cached_property
     def captchas(self) -> CaptchaService:

@@ -42,7 +42,8 @@ class CodeGrant:
     redirect_uri: str
     code_challenge: str
     user_id: str
-    center_session: str
+    center_session: str  # the center session's key (its cookie value's hash): where the app session is noted
+    sid: str  # the center session's public id (the ID token's ``sid``)
     auth_time: int
     scope: list[str] = field(default_factory=list)
     nonce: str | None = None

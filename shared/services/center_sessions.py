@@ -79,9 +79,10 @@ class CenterSessions:
             session = replace(session, idle_expires_at=idle)
         return session
 
-    def signed_in_to(self, session: CenterSession, client_id: str, app_session_id: str) -> None:
-        """Remember the app session a client got through this center session (single logout ends it)."""
-        self.repository.add_client(session.cookie_hash, client_id, app_session_id)
+    def signed_in_to(self, session_key: str, client_id: str, app_session_id: str) -> None:
+        """Remember the app session a client got through a center session (``session_key``: its
+        ``cookie_hash``); single logout ends it."""
+        self.repository.add_client(session_key, client_id, app_session_id)
 
     def end(self, cookie_value: str | None) -> CenterSession | None:
         """End the session of a cookie; what it was, with the clients to sign out (None: no session)."""

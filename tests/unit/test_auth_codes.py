@@ -29,6 +29,7 @@ def grant(challenge: str, **changes: object) -> CodeGrant:
         "code_challenge": challenge,
         "user_id": "u1",
         "center_session": "cs1",
+        "sid": "sid1",
         "auth_time": 1_790_000_000,
         "scope": ["openid", "profile"],
         "nonce": "n-0S6_WzA2Mj",

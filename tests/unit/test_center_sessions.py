@@ -64,8 +64,8 @@ def test_single_logout_returns_the_app_sessions_it_opened(services: Services) ->
     value, _ = open_for(services)
     session = services.center_sessions.current(value)
     assert session is not None
-    services.center_sessions.signed_in_to(session, "shop", "app-session-1")
-    services.center_sessions.signed_in_to(session, "blog", "app-session-2")
+    services.center_sessions.signed_in_to(session.cookie_hash, "shop", "app-session-1")
+    services.center_sessions.signed_in_to(session.cookie_hash, "blog", "app-session-2")
     ended = services.center_sessions.end(value)
     assert ended is not None and ended.clients == {"shop": "app-session-1", "blog": "app-session-2"}
     assert services.center_sessions.current(value) is None and services.center_sessions.end(value) is None
