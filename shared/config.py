@@ -94,6 +94,12 @@ class Settings:
     session_max_lifetime: int = setting(
         "SESSION_MAX_LIFETIME", 30 * 24 * 3600, "absolute session lifetime; refreshing cannot go past it"
     )
+    center_session_idle: int = setting(
+        "CENTER_SESSION_IDLE", 24 * 3600, "sign-in center session: ends after this long unused", parse=_int_in(60)
+    )
+    center_session_max: int = setting(
+        "CENTER_SESSION_MAX", 7 * 24 * 3600, "sign-in center session: absolute lifetime", parse=_int_in(60)
+    )
     refresh_reuse_memory: int = setting(
         "REFRESH_REUSE_MEMORY", 20, "used refresh tokens per session recognised as reuse", parse=_int_in(1)
     )

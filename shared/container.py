@@ -139,7 +139,12 @@ class Services:
         from shared.db.center_sessions import CenterSessionRepository
         from shared.services.center_sessions import CenterSessions
 
-        return CenterSessions(CenterSessionRepository(self.table), self.clock)
+        return CenterSessions(
+            CenterSessionRepository(self.table),
+            self.clock,
+            self.settings.center_session_idle,
+            self.settings.center_session_max,
+        )
 
     @cached_property
     def center(self) -> SignInCenter:

@@ -69,3 +69,12 @@ def test_single_logout_returns_the_app_sessions_it_opened(services: Services) ->
     ended = services.center_sessions.end(value)
     assert ended is not None and ended.clients == {"shop": "app-session-1", "blog": "app-session-2"}
     assert services.center_sessions.current(value) is None and services.center_sessions.end(value) is None
+
+
+def test_the_lifetimes_are_settings(make_services, clock: FakeClock) -> None:
+    services = make_services(center_session_idle=600, center_session_max=3600)
+    value, _ = open_for(services)
+    clock.advance(599)
+    assert services.center_sessions.current(value) is not None
+    clock.advance(601)  # 1,200 s in, but unused for 601 s
+    assert services.center_sessions.current(value) is None
