@@ -194,7 +194,8 @@ class SignInCenter:
         one the authorizer accepts), an ID token, and the app session remembered by the center session.
 
         Raises:
-            RequestRefused: ``invalid_grant`` (a replayed code also ends the session its first use opened).
+            RequestRefused: ``invalid_grant`` (a replayed code also ends the session its first use opened;
+                a code whose center session ended meanwhile, a sign-out within its minute, gives nothing).
         """
         try:
             grant = self.codes.redeem(code or "", client.app_name, redirect_uri, verifier)
@@ -202,6 +203,8 @@ class SignInCenter:
             if exc.replayed_session:  # RFC 6749 4.1.2: what the code produced is revoked
                 self.sessions.delete_ids([exc.replayed_session])
             raise RequestRefused("invalid_grant", "the code does not redeem") from exc
+        if self.center_sessions.counting(grant.center_session) is None:
+            raise RequestRefused("invalid_grant", "the sign-in behind the code has ended")
         try:
             record = self.accounts.get(grant.user_id, client.app_name)
         except NotFoundError as exc:

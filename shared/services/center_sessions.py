@@ -63,7 +63,11 @@ class CenterSessions:
         enough. Extends the idle lifetime, at most once a minute."""
         if not cookie_value or len(cookie_value) > 128:
             return None
-        session, user = self.repository.with_user(cookie_hash(cookie_value))
+        return self.counting(cookie_hash(cookie_value), max_age)
+
+    def counting(self, session_key: str, max_age: int | None = None) -> CenterSession | None:
+        """:meth:`current` by the session's key (its cookie value's hash), as a code remembers it."""
+        session, user = self.repository.with_user(session_key)
         now = self.clock()
         if session is None or user is None:
             return None

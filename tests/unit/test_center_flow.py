@@ -141,3 +141,18 @@ def test_a_confidential_client_must_prove_its_secret(shop: Services) -> None:
     with pytest.raises(RequestRefused):
         shop.center.authenticate_client("shop", "guess")
     assert shop.center.authenticate_client("shop", secret).app_name == "shop"
+
+
+def test_a_code_whose_center_session_ended_gives_nothing(shop: Services) -> None:
+    # Given a code issued to a signed-in browser, which then signs out at the center within the minute
+    cookie, _ = signed_in_browser(shop)
+    verifier = secrets.token_urlsafe(48)
+    checked = shop.center.check_request(request(verifier))
+    code = shop.center.issue_code(checked, shop.center.signed_in(checked, cookie))  # type: ignore[arg-type]
+    shop.center_sessions.end(cookie)
+
+    # When the client exchanges it, then it is refused: single logout must not miss a late app session
+    client = shop.center.authenticate_client("shop", None)
+    with pytest.raises(RequestRefused) as refused:
+        shop.center.exchange(ISSUER, client, code, CALLBACK, verifier, CLIENT)
+    assert refused.value.error == "invalid_grant"
