@@ -75,6 +75,8 @@ SNIPPETS = (
     Snippet("codes: import + init", function_init("codes", "code_flows"), "CodesFunction"),
     Snippet("wechat: import + init", function_init("wechat", "wechat"), "WechatFunction"),
     Snippet("admin: import + init", function_init("admin", "admin"), "AdminFunction"),
+    Snippet("center: import + init", function_init("center", "center"), "CenterFunction"),
+    Snippet("docs: import", "import functions.docs.app as handler", "DocsFunction"),
 )
 
 

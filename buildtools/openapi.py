@@ -165,6 +165,9 @@ def with_envelopes(doc: dict[str, Any]) -> dict[str, Any]:
                 responses: dict[str, Any] = {"302": {"description": "Redirect (Location header)"}}
             elif kind == "html":
                 responses = {success: {"description": "An HTML page", "content": {"text/html": {"schema": {}}}}}
+            elif kind == "page":  # the sign-in center's pages: a page, a redirect, or a page saying why not
+                pages = {t: {"schema": {}} for t in ("text/html", "text/css", "text/javascript")}
+                responses = {success: {"description": "A page", "content": pages}, "302": {"description": "Redirect"}}
             elif kind == "json":
                 responses = {
                     success: {"description": "Raw JSON (no envelope)", "content": {"application/json": {"schema": {}}}}
@@ -179,6 +182,8 @@ def with_envelopes(doc: dict[str, Any]) -> dict[str, Any]:
             # Raw JSON routes keep their own error shapes (RFC 6749 on the token endpoint) where they
             # have them; gateway and database errors are the envelope everywhere.
             errors = {"application/json": {"schema": {}}} if kind == "json" else error
+            if kind == "page":
+                errors = {"text/html": {"schema": {}}, **error}
             for status, text in ERRORS.items():
                 responses[str(status)] = {"description": text, "content": errors}
             operation["responses"] = responses

@@ -15,7 +15,7 @@ import json
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -32,6 +32,7 @@ class HttpResponse:
     status: int
     headers: dict[str, str]
     body: bytes
+    cookies: list[str] = field(default_factory=list)  # Set-Cookie values, one header line each
 
 
 class Gateway:
@@ -187,13 +188,20 @@ class Gateway:
         if not isinstance(result, dict) or not isinstance(result.get("statusCode"), int):
             return self.gateway_response("DEFAULT_5XX", 502, request_id)
         headers: dict[str, str] = {}
+        cookies: list[str] = []
         for key, values in (result.get("multiValueHeaders") or {}).items():
-            headers[key] = ", ".join(str(v) for v in values)
+            if key.lower() == "set-cookie":  # never folded into one line: each cookie is its own header
+                cookies += [str(v) for v in values]
+            else:
+                headers[key] = ", ".join(str(v) for v in values)
         for key, value in (result.get("headers") or {}).items():
-            headers[key] = str(value)
+            if key.lower() == "set-cookie":
+                cookies.append(str(value))
+            else:
+                headers[key] = str(value)
         body = result.get("body") or ""
         data = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode("utf-8")
-        return HttpResponse(result["statusCode"], headers, data)
+        return HttpResponse(result["statusCode"], headers, data, list(dict.fromkeys(cookies)))
 
     def gateway_response(
         self, kind: str, default_status: int, request_id: str, authorizer: dict[str, str] | None = None

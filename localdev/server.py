@@ -256,6 +256,8 @@ def _handler_class(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
             for key, value in response.headers.items():
                 if key.lower() not in ("content-length", "connection"):
                     self.send_header(key, value)
+            for cookie in response.cookies:
+                self.send_header("Set-Cookie", cookie)
             self.send_header("Content-Length", str(len(response.body)))
             self.end_headers()
             if self.command != "HEAD":

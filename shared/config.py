@@ -100,6 +100,9 @@ class Settings:
     center_session_max: int = setting(
         "CENTER_SESSION_MAX", 7 * 24 * 3600, "sign-in center session: absolute lifetime", parse=_int_in(60)
     )
+    issuer_url: str | None = setting(
+        "ISSUER_URL", None, "the sign-in center's public URL (the OpenID issuer); empty: from the request's host"
+    )
     refresh_reuse_memory: int = setting(
         "REFRESH_REUSE_MEMORY", 20, "used refresh tokens per session recognised as reuse", parse=_int_in(1)
     )

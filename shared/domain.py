@@ -168,6 +168,7 @@ class Session:
     successor_box: str = ""
     prev_hash: str | None = None
     rotated_at: float | None = None
+    scope: list[str] = field(default_factory=list)  # OpenID scopes granted (sign-in center sessions)
 
     def effective_expiry(self) -> float:
         """When the session really ends: its sliding expiry, capped by its absolute lifetime."""

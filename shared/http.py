@@ -84,8 +84,9 @@ RAW = "x-raw"  # OpenAPI extension: the route answers without the envelope (json
 
 def raw_route(kind: str) -> dict[str, Any]:
     """Route decorator arguments for a route that answers without the envelope (RFC formats, the JWKS,
-    the docs, redirects): the OpenAPI document describes it as such (``buildtools/openapi.py``)."""
-    if kind not in ("json", "html", "redirect"):
+    the docs, redirects; ``page``: the sign-in center's pages, which answer errors as pages too): the
+    OpenAPI document describes it as such (``buildtools/openapi.py``)."""
+    if kind not in ("json", "html", "redirect", "page"):
         raise ValueError(f"not a raw route kind: {kind!r}")
     return {"openapi_extensions": {RAW: kind}}
 

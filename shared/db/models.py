@@ -186,6 +186,7 @@ class SessionItem(BaseItem, discriminator="session"):
     max_expires_at = NumberAttribute(null=True)
     ip = UnicodeAttribute(null=True)
     user_agent = UnicodeAttribute(null=True)
+    scope = ListAttribute[str](null=True)  # OpenID scopes a sign-in center client was granted
 
 
 class AppItem(BaseItem, discriminator="app"):

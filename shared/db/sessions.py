@@ -40,6 +40,7 @@ def session_item(session: Session) -> SessionItem:
         max_expires_at=int(session.max_expires_at) if session.max_expires_at else None,
         ip=session.ip,
         user_agent=session.user_agent,
+        scope=list(session.scope) or None,
         ttl=int(session.effective_expiry()),
     )
 
@@ -64,6 +65,7 @@ def to_session(item: SessionItem) -> Session:
         successor_box=item.successor_box or "",
         prev_hash=item.prev_hash,
         rotated_at=float(item.rotated_at) if item.rotated_at is not None else None,
+        scope=list(item.scope or []),
     )
 
 

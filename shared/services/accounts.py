@@ -269,6 +269,42 @@ class AccountService:
         lockout counter (which also reads the user item); the session's transaction.
 
         Raises:
+            as :meth:`authenticate`.
+        """
+        app, record, check = self.authenticate(identifier, password, app_name, captcha_key, captcha_code)
+        return self.sign_in(record, app, client, "login", check, clear_failures=True)
+
+    def verify_password(
+        self,
+        identifier: str,
+        password: str,
+        app_name: str | None,
+        captcha_key: str | None = None,
+        captcha_code: str | None = None,
+    ) -> UserRecord:
+        """The user a password names, with the same limits, lockout and answers as :meth:`login`, for a
+        sign-in that opens no app session yet (the sign-in center's); the attempts are then cleared.
+
+        Raises:
+            as :meth:`authenticate`.
+        """
+        _, record, check = self.authenticate(identifier, password, app_name, captcha_key, captcha_code)
+        check(record)
+        self.lockout.clear(record.user.user_id)
+        return record
+
+    def authenticate(
+        self,
+        identifier: str,
+        password: str,
+        app_name: str | None,
+        captcha_key: str | None = None,
+        captcha_code: str | None = None,
+    ) -> tuple[str, UserRecord, Callable[[UserRecord], None]]:
+        """The app, the user ``identifier`` names (one attempt reserved on its lockout counter) and the
+        check that the password is theirs and they are active (run on every read of the user).
+
+        Raises:
             RateLimitedError: too many attempts for this account (whichever identifier named it) or, for a
                 name that matches no account, for this name lately; even with the right password.
             CaptchaInvalidError: the app requires a captcha and this one is missing or wrong.
@@ -310,7 +346,7 @@ class AccountService:
             if current.user.status != "active":
                 raise UserDisabledError()
 
-        return self.sign_in(record, app, client, "login", check, clear_failures=True)
+        return app, record, check
 
     def sign_in(
         self,
@@ -323,6 +359,7 @@ class AccountService:
         clear_failures: bool = False,
         consume: CodeUse | None = None,
         extra_grants: list[RoleGrant] | None = None,
+        scope: list[str] | None = None,
     ) -> SignedIn:
         """Open a session for the user read in ``record`` once ``check`` accepts it (every sign-in
         method ends here; ``extra_grants`` are given with it, when not held yet). Should the user
@@ -336,7 +373,9 @@ class AccountService:
         for attempt in range(ATTEMPTS):
             check(record)
             try:
-                return self._open_session(record, app_name, client, action, clear_failures, consume, extra_grants or [])
+                return self._open_session(
+                    record, app_name, client, action, clear_failures, consume, extra_grants or [], scope or []
+                )
             except StaleRecordError:
                 conflict_backoff(attempt)
                 fresh = self.users.load(record.user.user_id, apps=[app_name])
@@ -345,9 +384,12 @@ class AccountService:
                 record = fresh
         raise ServiceUnavailableError()
 
-    def open_session(self, record: UserRecord, app_name: str, client: ClientInfo, action: str) -> SignedIn:
-        """Open a session for an authenticated user whose state needs no further check."""
-        return self.sign_in(record, app_name, client, action, lambda _: None)
+    def open_session(
+        self, record: UserRecord, app_name: str, client: ClientInfo, action: str, scope: list[str] | None = None
+    ) -> SignedIn:
+        """Open a session for an authenticated user whose state needs no further check (``scope``: the
+        OpenID scopes a sign-in center client was granted, kept on the session for userinfo)."""
+        return self.sign_in(record, app_name, client, action, lambda _: None, scope=scope)
 
     def _open_session(
         self,
@@ -358,6 +400,7 @@ class AccountService:
         clear_failures: bool,
         consume: CodeUse | None,
         extra: list[RoleGrant],
+        scope: list[str],
     ) -> SignedIn:
         new_grants = [g for g in extra if record.roles.get(g.app_name, {}).get(g.role_code) != g.epoch]
         if not record.grants_in(app_name) and not any(g.app_name == app_name for g in new_grants):
@@ -365,7 +408,7 @@ class AccountService:
             _, grant = self.apps.default_grant(app_name)
             new_grants.append(grant)
         grants = record.grants_in(app_name) + [g for g in new_grants if g.app_name == app_name]
-        tokens = self.sessions.new(record.user.user_id, app_name, grants, client, rev=record.rev)
+        tokens = self.sessions.new(record.user.user_id, app_name, grants, client, rev=record.rev, scope=scope)
         now = tokens.session.created_at
         try:
             self.users.open_session(

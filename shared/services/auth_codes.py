@@ -71,9 +71,10 @@ class AuthCodeService:
         self.clock = clock
         self.ttl = ttl
 
-    def issue(self, grant: CodeGrant) -> str:
-        """A new code for ``grant`` (whose PKCE challenge the caller has checked with :func:`valid_challenge`)."""
-        code = secrets.token_urlsafe(32)
+    def issue(self, grant: CodeGrant, code: str | None = None) -> str:
+        """A code for ``grant`` (whose PKCE challenge the caller has checked with :func:`valid_challenge`):
+        ``code`` when the protocol generated one (at least 256 random bits), else a new one."""
+        code = code or secrets.token_urlsafe(32)
         self.codes.put(_hash(code), asdict(grant), self.clock() + self.ttl)
         return code
 

@@ -1,79 +1,37 @@
-"""The sign-in center's OAuth 2.0 / OpenID Connect logic (issue 11), below the HTTP routes: checking an
-authorization request, issuing its code to a signed-in browser, exchanging a code for tokens, userinfo.
+"""The sign-in center's single sign-on logic (issue 11), below the protocol: which center session
+answers an authorization request, codes issued to it and redeemed once, the app session and ID token a
+code gives, and signing out of the center with every app session it opened.
 
-Errors follow RFC 6749: an authorization request whose client or redirect URI is wrong is an error the
-browser sees (``RequestRefused(redirect=False)``: never a redirect to an unchecked URI); any other
-problem goes back to the client's redirect URI (``redirect=True``). The token endpoint answers
-``invalid_client`` (401), ``invalid_grant`` and ``invalid_request`` (400).
+The protocol itself (request validation, client authentication, error responses) is Authlib's, in
+``shared.center.protocol``; it calls this service for everything that reads or writes the table.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from shared.db.center_sessions import CenterSession
-from shared.domain import AppConfig, ClientInfo
+from shared.domain import AppConfig, ClientInfo, User
 from shared.errors import NotFoundError, ValidationError
 from shared.services.accounts import AccountService, SignedIn
-from shared.services.apps import AppDirectory, client_secret_matches
-from shared.services.auth_codes import AuthCodeService, CodeGrant, InvalidGrantError, valid_challenge
+from shared.services.apps import AppDirectory
+from shared.services.auth_codes import AuthCodeService, CodeGrant, InvalidGrantError
 from shared.services.center_sessions import CenterSessions
-from shared.services.oidc import SCOPES, IdTokens
+from shared.services.oidc import IdTokens
 from shared.services.sessions import SessionService
 
 
-class RequestRefused(Exception):
-    """An OAuth error: ``error`` (RFC 6749 code), ``description``; ``redirect`` tells whether it goes
-    back to the client (its redirect URI is known good) or is shown to the browser."""
-
-    def __init__(self, error: str, description: str, redirect: bool = True, status: int = 400) -> None:
-        super().__init__(f"{error}: {description}")
-        self.error, self.description, self.redirect, self.status = error, description, redirect, status
+class GrantRefused(Exception):
+    """A code or a sign-in behind it that gives nothing (OAuth ``invalid_grant``)."""
 
 
 @dataclass(frozen=True)
-class AuthorizationRequest:
-    """A checked authorization request."""
+class SignedOut:
+    """A center session that ended: whose, its public id, and the app session each client had from it."""
 
-    client: AppConfig
-    redirect_uri: str
-    scope: list[str]
-    state: str | None
-    nonce: str | None
-    code_challenge: str
-    prompt: str | None = None
-    max_age: int | None = None
-    login_hint: str | None = None
-    ui_locales: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class TokenResponse:
-    access_token: str
-    refresh_token: str
-    id_token: str
-    expires_in: int
-    scope: list[str]
-
-    def as_data(self) -> dict[str, Any]:
-        return {
-            "access_token": self.access_token,
-            "token_type": "Bearer",
-            "expires_in": self.expires_in,
-            "refresh_token": self.refresh_token,
-            "id_token": self.id_token,
-            "scope": " ".join(self.scope),
-        }
-
-
-def _one(params: dict[str, Any], name: str, limit: int = 512) -> str | None:
-    value = params.get(name)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or len(value) > limit:
-        raise RequestRefused("invalid_request", f"{name} is malformed")
-    return value
+    user_id: str
+    sid: str
+    clients: dict[str, str]
 
 
 class SignInCenter:
@@ -93,136 +51,84 @@ class SignInCenter:
         self.center_sessions = center_sessions
         self.id_tokens = id_tokens
 
-    def client(self, client_id: str | None) -> AppConfig:
-        """Raises: RequestRefused (not redirected): no such client."""
+    def client(self, client_id: str | None) -> AppConfig | None:
+        """The app ``client_id`` names, when it is a client (it has a redirect URI); None otherwise."""
         try:
             app = self.apps.get(self.apps.resolve(client_id or ""))
-        except (NotFoundError, ValidationError) as exc:  # a malformed name is no client either
-            raise RequestRefused("invalid_client", "unknown client_id", redirect=False) from exc
-        if not app.redirect_uris:
-            raise RequestRefused("unauthorized_client", "the client has no redirect URI", redirect=False)
-        return app
+        except (NotFoundError, ValidationError):  # a malformed name is no client either
+            return None
+        return app if app.redirect_uris else None
 
-    def check_request(self, params: dict[str, Any]) -> AuthorizationRequest:
-        """Check an authorization request (OpenID Connect Core 3.1.2.1), client and redirect URI first.
+    def signed_in(self, cookie_value: str | None, prompt: str | None, max_age: int | None) -> CenterSession | None:
+        """The center session that answers an authorization request without a sign-in page: none when
+        ``prompt=login`` asks for a new sign-in, or the last one is older than ``max_age`` seconds."""
+        if prompt == "login":
+            return None
+        return self.center_sessions.current(cookie_value, max_age)
 
-        Raises:
-            RequestRefused: what is wrong, redirected to the client only once its redirect URI is known.
-        """
-        client = self.client(_one(params, "client_id", 64))
-        redirect_uri = _one(params, "redirect_uri")
-        if redirect_uri is None or redirect_uri not in client.redirect_uris:
-            raise RequestRefused("invalid_request", "redirect_uri is not registered for the client", redirect=False)
-        if _one(params, "response_type") != "code":
-            raise RequestRefused("unsupported_response_type", "only response_type=code")
-        scope = (_one(params, "scope") or "").split()
-        if "openid" not in scope:
-            raise RequestRefused("invalid_scope", "scope must include openid")
-        challenge, method = _one(params, "code_challenge", 128), _one(params, "code_challenge_method", 16)
-        if not valid_challenge(challenge, method):
-            raise RequestRefused("invalid_request", "PKCE with code_challenge_method=S256 is required")
-        prompt = _one(params, "prompt", 64)
-        if prompt not in (None, "none", "login"):
-            raise RequestRefused("invalid_request", "prompt must be none or login")
-        max_age_text = _one(params, "max_age", 10)
-        if max_age_text is not None and not max_age_text.isdigit():
-            raise RequestRefused("invalid_request", "max_age must be a number of seconds")
-        return AuthorizationRequest(
-            client=client,
-            redirect_uri=redirect_uri,
-            scope=[s for s in dict.fromkeys(scope) if s in SCOPES],
-            state=_one(params, "state", 1024),
-            nonce=_one(params, "nonce", 512),
-            code_challenge=str(challenge),
-            prompt=prompt,
-            max_age=int(max_age_text) if max_age_text is not None else None,
-            login_hint=_one(params, "login_hint", 254),
-            ui_locales=(_one(params, "ui_locales", 128) or "").split(),
-        )
+    def open(self, user_id: str, amr: list[str]) -> tuple[str, CenterSession]:
+        """A center session for a user who just signed in at the center: its cookie value and itself."""
+        return self.center_sessions.open(user_id, self.accounts.item(user_id).rev, amr)
 
-    def signed_in(self, request: AuthorizationRequest, cookie_value: str | None) -> CenterSession | None:
-        """The center session that answers ``request`` without a sign-in page, if any.
+    def issue_code(self, code: str, grant: CodeGrant) -> None:
+        """Store ``code`` (generated by the protocol) for ``grant``: 60 s, single use."""
+        self.codes.issue(grant, code)
+
+    def redeem(self, code: str, client_id: str, redirect_uri: str | None, verifier: str | None) -> CodeGrant:
+        """The grant of a code, used up now (atomically: a concurrent second use fails).
 
         Raises:
-            RequestRefused: ``prompt=none`` and no session fits (``login_required``, to the client).
-        """
-        session = None if request.prompt == "login" else self.center_sessions.current(cookie_value, request.max_age)
-        if session is None and request.prompt == "none":
-            raise RequestRefused("login_required", "no sign-in at the center")
-        return session
-
-    def issue_code(self, request: AuthorizationRequest, session: CenterSession) -> str:
-        """The authorization code for a request answered by a center session."""
-        grant = CodeGrant(
-            client_id=request.client.app_name,
-            redirect_uri=request.redirect_uri,
-            code_challenge=request.code_challenge,
-            user_id=session.user_id,
-            center_session=session.cookie_hash,
-            sid=session.sid,
-            auth_time=int(session.auth_time),
-            scope=request.scope,
-            nonce=request.nonce,
-            amr=session.amr,
-        )
-        return self.codes.issue(grant)
-
-    def authenticate_client(self, client_id: str | None, secret: str | None) -> AppConfig:
-        """The client at the token endpoint: a public one names itself; a confidential one proves its secret.
-
-        Raises:
-            RequestRefused: ``invalid_client`` (401).
+            GrantRefused: anything does not match; a replayed code also ends the session its first use
+                opened (RFC 6749 4.1.2); a code whose center session ended meanwhile (a sign-out within
+                its minute) gives nothing, so single logout never misses a late app session.
         """
         try:
-            client = self.client(client_id)
-        except RequestRefused as exc:
-            raise RequestRefused("invalid_client", "unknown client", status=401) from exc
-        if client.client_type == "confidential" and not client_secret_matches(client, secret):
-            raise RequestRefused("invalid_client", "client authentication failed", status=401)
-        return client
-
-    def exchange(
-        self,
-        issuer: str,
-        client: AppConfig,
-        code: str | None,
-        redirect_uri: str | None,
-        verifier: str | None,
-        info: ClientInfo,
-    ) -> TokenResponse:
-        """Tokens for an authorization code: an app session for the client's app (its access token is the
-        one the authorizer accepts), an ID token, and the app session remembered by the center session.
-
-        Raises:
-            RequestRefused: ``invalid_grant`` (a replayed code also ends the session its first use opened;
-                a code whose center session ended meanwhile, a sign-out within its minute, gives nothing).
-        """
-        try:
-            grant = self.codes.redeem(code or "", client.app_name, redirect_uri, verifier)
+            grant = self.codes.redeem(code, client_id, redirect_uri, verifier)
         except InvalidGrantError as exc:
-            if exc.replayed_session:  # RFC 6749 4.1.2: what the code produced is revoked
+            if exc.replayed_session:
                 self.sessions.delete_ids([exc.replayed_session])
-            raise RequestRefused("invalid_grant", "the code does not redeem") from exc
+            raise GrantRefused("the code does not redeem") from exc
         if self.center_sessions.counting(grant.center_session) is None:
-            raise RequestRefused("invalid_grant", "the sign-in behind the code has ended")
+            raise GrantRefused("the sign-in behind the code has ended")
+        return grant
+
+    def open_app_session(self, code: str, grant: CodeGrant, info: ClientInfo) -> SignedIn:
+        """The app session a redeemed code gives (its access token is the one the authorizer accepts),
+        remembered by the code (for replays) and by the center session (for single logout).
+
+        Raises:
+            GrantRefused: the user is gone or disabled.
+        """
         try:
-            record = self.accounts.get(grant.user_id, client.app_name)
+            record = self.accounts.get(grant.user_id, grant.client_id)
         except NotFoundError as exc:
-            raise RequestRefused("invalid_grant", "the user is gone") from exc
+            raise GrantRefused("the user is gone") from exc
         if record.user.status != "active":
-            raise RequestRefused("invalid_grant", "the user is disabled")
-        signed_in: SignedIn = self.accounts.open_session(record, client.app_name, info, "center_login")
-        self.codes.opened(code or "", signed_in.tokens.session.session_id)
-        self.center_sessions.signed_in_to(grant.center_session, client.app_name, signed_in.tokens.session.session_id)
-        id_token = self.id_tokens.issue(
+            raise GrantRefused("the user is disabled")
+        signed_in = self.accounts.open_session(record, grant.client_id, info, "center_login", scope=grant.scope)
+        session_id = signed_in.tokens.session.session_id
+        self.codes.opened(code, session_id)
+        self.center_sessions.signed_in_to(grant.center_session, grant.client_id, session_id)
+        return signed_in
+
+    def id_token(self, issuer: str, grant: CodeGrant, user: User) -> str:
+        return self.id_tokens.issue(
             issuer,
-            signed_in.record.user,
-            client.app_name,
+            user,
+            grant.client_id,
             auth_time=grant.auth_time,
             sid=grant.sid,
             amr=grant.amr,
             scope=grant.scope,
             nonce=grant.nonce,
         )
-        tokens = signed_in.tokens
-        return TokenResponse(tokens.access_token, tokens.refresh_token, id_token, tokens.expires_in, grant.scope)
+
+    def sign_out(self, cookie_value: str | None) -> SignedOut | None:
+        """End the center session of a cookie and every app session opened from it (None: no session)."""
+        ended = self.center_sessions.end(cookie_value)
+        if ended is None:
+            return None
+        clients = dict(ended.clients)
+        if clients:
+            self.sessions.delete_ids(sorted(set(clients.values())))
+        return SignedOut(ended.user_id, ended.sid, clients)

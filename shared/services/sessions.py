@@ -6,6 +6,7 @@ them all (within the authorizer cache time).
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -69,7 +70,15 @@ class SessionService:
         self.clock = clock
         self.ids = ids
 
-    def new(self, user_id: str, app_name: str, grants: list[RoleGrant], client: ClientInfo, rev: int = 0) -> TokenPair:
+    def new(
+        self,
+        user_id: str,
+        app_name: str,
+        grants: list[RoleGrant],
+        client: ClientInfo,
+        rev: int = 0,
+        scope: list[str] | None = None,
+    ) -> TokenPair:
         """A session (not yet stored: the caller writes it in its own transaction) and its tokens.
 
         ``rev`` is the user's sessions epoch as read: the session is valid while the user's stays equal.
@@ -93,6 +102,7 @@ class SessionService:
             ip=client.ip,
             user_agent=(client.user_agent or "")[:512] or None,
             rev=rev,
+            scope=list(scope or []),
         )
         access, expires_in = self.tokens.issue_access(user_id, session_id, app_name, roles)
         return TokenPair(access, refresh, expires_in, session)
@@ -192,6 +202,13 @@ class SessionService:
         """Verify an access token and its session (verify-token route)."""
         claims = self.tokens.verify_access(token)
         return claims, self.check(claims)
+
+    def holds(self, session: Session, refresh_token: str) -> bool:
+        """True when ``refresh_token`` is ``session``'s current one (constant-time comparison)."""
+        parts = split_refresh_token(refresh_token)
+        return (
+            parts is not None and parts[0] == session.session_id and hmac.compare_digest(parts[2], session.refresh_hash)
+        )
 
     def list_sessions(self, session_ids: list[str], rev: int) -> list[Session]:
         """The user's live sessions (``session_ids`` from the user item; ``rev`` its sessions epoch)."""

@@ -57,6 +57,27 @@ def test_authorizer_is_exported_and_protected_routes_use_it() -> None:
     assert routes[("POST", "/api/auth/logout")] == "JwtAuthorizer"
 
 
+def test_only_the_center_function_carries_the_center_layer() -> None:
+    resources = load()["Resources"]
+    functions = {n: r for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    with_layer = {n for n, r in functions.items() if {"Ref": "CenterLayer"} in r["Properties"].get("Layers", [])}
+    assert with_layer == {"CenterFunction"}
+
+
+def test_no_other_function_loads_the_center_libraries() -> None:
+    """Authlib and Jinja2 stay out of every other function's cold start (they are not in its layers)."""
+    for name in ("account", "authorizer", "admin", "codes", "wechat", "docs"):
+        code = (
+            f"import sys, functions.{name}.app; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'authlib', 'jinja2', 'joserfc'}))"
+        )
+        done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+        assert done.stdout.strip() == "[]", (name, done.stdout)
+    code = "import sys, functions.center.app; print('authlib' in sys.modules and 'jinja2' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "True"
+
+
 def test_every_template_route_is_served_by_its_handler() -> None:
     """The template is the route table: each of its paths resolves in its function's resolver."""
     from buildtools.openapi import resolvers as function_resolvers
@@ -124,6 +145,13 @@ def test_sam_build_makes_arm64_python314_artifacts_without_boto3(tmp_path: Path)
 
     built_map = json.loads((build_dir / "AuthorizerFunction" / "routes.json").read_text())
     assert built_map == route_map()
+    # The sign-in center's libraries are in its own layer only (pure Python), with its templates in the
+    # shared package
+    center = {p.name for p in (build_dir / "CenterLayer" / "python").iterdir()}
+    assert {"authlib", "jinja2", "joserfc", "markupsafe"} <= center and "shared" not in center
+    assert not {n for n in names if n in ("authlib", "jinja2", "joserfc")}, names
+    assert (layer / "shared" / "center" / "templates" / "login.html").exists()
+    assert (layer / "shared" / "center" / "static" / "center.css").exists()
 
 
 CONSUMER = ROOT / "examples" / "consumer-api" / "template.yaml"

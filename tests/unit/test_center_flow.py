@@ -1,21 +1,23 @@
-"""The sign-in center's authorization code flow below HTTP (issue 11): request checks (never a redirect
-to an unchecked URI), prompt and max_age, code exchange with PKCE and client authentication, replay
-revocation, and tokens the authorizer accepts."""
+"""The sign-in center's authorization code flow through its Authlib provider, below HTTP (issue 11):
+request checks (never a redirect to an unchecked URI), prompt and max_age, code exchange with PKCE and
+client authentication, replay revocation, and tokens the authorizer accepts."""
 
 from __future__ import annotations
 
+import base64
 import secrets
 from typing import Any
 
 import jwt
 import pytest
 
+from shared.center.protocol import Answer, EventRequest, Provider
 from shared.container import Services
 from shared.domain import ClientInfo
 from shared.schemas import AppBody
 from shared.services.accounts import RegisterCommand
 from shared.services.auth_codes import s256
-from shared.services.center import RequestRefused
+from shared.services.center import GrantRefused
 from tests.unit.helpers import PASSWORD
 
 ISSUER = "https://id.example.com"
@@ -53,6 +55,50 @@ def signed_in_browser(services: Services) -> tuple[str, str]:
     return value, alice.user_id
 
 
+def provider(services: Services, cookie: str | None = None) -> Provider:
+    return Provider(services.center, services.sessions, ISSUER, services.tokens.keys.ring().jwks(), cookie)
+
+
+def event(method: str, query: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> EventRequest:
+    raw = {"httpMethod": method, "headers": headers or {}, "queryStringParameters": query}
+    return EventRequest(raw, ISSUER + "/oauth2/x", {}, CLIENT)
+
+
+def authorize(services: Services, params: dict[str, Any], cookie: str | None = None) -> Answer:
+    """The authorization endpoint as the route runs it: the answer (a redirect) or the error raised."""
+    server = provider(services, cookie)
+    request = event("GET", params)
+    prompt, max_age = params.get("prompt"), params.get("max_age")
+    session = services.center.signed_in(cookie, prompt, int(max_age) if max_age and max_age.isdigit() else None)
+    grant = server.get_consent_grant(request, end_user=session)
+    assert session is not None, "the browser would see the sign-in page"
+    answer: Answer = server.create_authorization_response(request, grant_user=session, grant=grant)
+    return answer
+
+
+def token(services: Services, form: dict[str, str], secret: str | None = None) -> Answer:
+    headers = {}
+    if secret is not None:
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{form['client_id']}:{secret}".encode()).decode()
+    request = EventRequest({"httpMethod": "POST", "headers": headers}, ISSUER + "/oauth2/token", form, CLIENT)
+    answer: Answer = provider(services).create_token_response(request)
+    return answer
+
+
+def code_of(answer: Answer) -> str:
+    from tests.e2e.center_client import query_of
+
+    assert answer.status == 302, answer
+    return query_of(str(answer.location))["code"]
+
+
+def exchange(
+    services: Services, code: str, verifier: str, client_id: str = "shop", secret: str | None = None
+) -> Answer:
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK, "client_id": client_id}
+    return token(services, {**form, "code_verifier": verifier}, secret)
+
+
 @pytest.mark.parametrize(
     ("changes", "error", "redirect"),
     [
@@ -65,6 +111,7 @@ def signed_in_browser(services: Services) -> tuple[str, str]:
         ({"code_challenge": None}, "invalid_request", True),
         ({"code_challenge_method": "plain"}, "invalid_request", True),
         ({"code_challenge_method": None}, "invalid_request", True),
+        ({"code_challenge": "short"}, "invalid_request", True),
         ({"prompt": "consent"}, "invalid_request", True),
         ({"max_age": "-1"}, "invalid_request", True),
     ],
@@ -72,34 +119,40 @@ def signed_in_browser(services: Services) -> tuple[str, str]:
 def test_bad_requests_are_refused_and_only_redirected_to_a_registered_uri(
     shop: Services, changes: dict[str, Any], error: str, redirect: bool
 ) -> None:
-    with pytest.raises(RequestRefused) as refused:
-        shop.center.check_request(request(secrets.token_urlsafe(48), **changes))
-    assert (refused.value.error, refused.value.redirect) == (error, redirect)
+    from authlib.oauth2.rfc6749.errors import OAuth2Error
+
+    cookie, _ = signed_in_browser(shop)
+    with pytest.raises(OAuth2Error) as refused:
+        authorize(shop, request(secrets.token_urlsafe(48), **changes), cookie)
+    assert refused.value.error == error
+    assert (refused.value.redirect_uri == CALLBACK) is redirect
+    if not redirect:
+        assert refused.value.redirect_uri is None
 
 
 def test_the_code_flow_gives_tokens_the_authorizer_accepts_and_an_id_token(shop: Services) -> None:
     cookie, user_id = signed_in_browser(shop)
     verifier = secrets.token_urlsafe(48)
-    checked = shop.center.check_request(request(verifier))
-    session = shop.center.signed_in(checked, cookie)
-    assert session is not None and session.user_id == user_id
-    code = shop.center.issue_code(checked, session)
-
-    client = shop.center.authenticate_client("shop", None)
-    tokens = shop.center.exchange(ISSUER, client, code, CALLBACK, verifier, CLIENT)
+    answer = authorize(shop, request(verifier), cookie)
+    assert "iss=" in str(answer.location) and "state=st-1" in str(answer.location)
+    tokens = exchange(shop, code_of(answer), verifier)
+    assert tokens.status == 200, tokens.body
 
     # The access token is the shop app's, the authorizer's kind
-    claims, _ = shop.sessions.verify(tokens.access_token)
+    claims, session = shop.sessions.verify(tokens.body["access_token"])
     assert (claims.user_id, claims.app_name) == (user_id, "shop")
+    assert session.scope == ["openid", "profile", "email"]
     # The ID token is for the client, with the request's nonce and the center session's sid
-    id_claims = jwt.decode(tokens.id_token, options={"verify_signature": False})
+    center = shop.center_sessions.current(cookie)
+    assert center is not None
+    id_claims = jwt.decode(tokens.body["id_token"], options={"verify_signature": False})
     assert (id_claims["aud"], id_claims["iss"], id_claims["nonce"], id_claims["sid"]) == (
         "shop",
         ISSUER,
         "n-1",
-        session.sid,
+        center.sid,
     )
-    assert id_claims["email"] == "a@example.com" and tokens.as_data()["token_type"] == "Bearer"
+    assert id_claims["email"] == "a@example.com" and tokens.body["token_type"] == "Bearer"
     # And single logout will find the app session
     ended = shop.center_sessions.end(cookie)
     assert ended is not None and ended.clients == {"shop": claims.session_id}
@@ -108,51 +161,61 @@ def test_the_code_flow_gives_tokens_the_authorizer_accepts_and_an_id_token(shop:
 def test_a_replayed_code_is_refused_and_ends_what_it_opened(shop: Services) -> None:
     cookie, _ = signed_in_browser(shop)
     verifier = secrets.token_urlsafe(48)
-    checked = shop.center.check_request(request(verifier))
-    code = shop.center.issue_code(checked, shop.center.signed_in(checked, cookie))  # type: ignore[arg-type]
-    client = shop.center.authenticate_client("shop", None)
-    tokens = shop.center.exchange(ISSUER, client, code, CALLBACK, verifier, CLIENT)
-    with pytest.raises(RequestRefused) as replay:
-        shop.center.exchange(ISSUER, client, code, CALLBACK, verifier, CLIENT)
-    assert replay.value.error == "invalid_grant"
+    code = code_of(authorize(shop, request(verifier), cookie))
+    tokens = exchange(shop, code, verifier)
+    replay = exchange(shop, code, verifier)
+    assert (replay.status, replay.body["error"]) == (400, "invalid_grant")
     from shared.errors import TokenRevokedError
 
     with pytest.raises(TokenRevokedError):
-        shop.sessions.verify(tokens.access_token)
+        shop.sessions.verify(tokens.body["access_token"])
+
+
+def test_a_code_is_bound_to_its_client_and_verifier(shop: Services) -> None:
+    shop.apps.create(AppBody(app_name="blog", redirect_uris=[CALLBACK]))
+    cookie, _ = signed_in_browser(shop)
+    verifier = secrets.token_urlsafe(48)
+    code = code_of(authorize(shop, request(verifier), cookie))
+    assert exchange(shop, code, verifier, client_id="blog").body["error"] == "invalid_grant"
+    assert exchange(shop, code, verifier).body["error"] == "invalid_grant"  # used up by the first try
+    code = code_of(authorize(shop, request(verifier), cookie))
+    assert exchange(shop, code, secrets.token_urlsafe(48)).body["error"] == "invalid_grant"
 
 
 def test_prompt_none_and_login_and_max_age(shop: Services, clock) -> None:
+    from authlib.oidc.core.errors import LoginRequiredError
+
     verifier = secrets.token_urlsafe(48)
-    with pytest.raises(RequestRefused) as no_session:
-        shop.center.signed_in(shop.center.check_request(request(verifier, prompt="none")), None)
-    assert (no_session.value.error, no_session.value.redirect) == ("login_required", True)
+    with pytest.raises(LoginRequiredError) as no_session:
+        provider(shop).get_consent_grant(event("GET", request(verifier, prompt="none")), end_user=None)
+    assert no_session.value.redirect_uri == CALLBACK
     cookie, _ = signed_in_browser(shop)
-    assert shop.center.signed_in(shop.center.check_request(request(verifier, prompt="login")), cookie) is None
+    assert shop.center.signed_in(cookie, "login", None) is None
     clock.advance(120)
-    assert shop.center.signed_in(shop.center.check_request(request(verifier, max_age="60")), cookie) is None
-    assert shop.center.signed_in(shop.center.check_request(request(verifier, max_age="600")), cookie) is not None
+    assert shop.center.signed_in(cookie, None, 60) is None
+    assert shop.center.signed_in(cookie, None, 600) is not None
 
 
 def test_a_confidential_client_must_prove_its_secret(shop: Services) -> None:
     secret = shop.apps.update("shop", AppBody(client_type="confidential")).issued_client_secret
-    with pytest.raises(RequestRefused) as anonymous:
-        shop.center.authenticate_client("shop", None)
-    assert (anonymous.value.error, anonymous.value.status) == ("invalid_client", 401)
-    with pytest.raises(RequestRefused):
-        shop.center.authenticate_client("shop", "guess")
-    assert shop.center.authenticate_client("shop", secret).app_name == "shop"
+    cookie, _ = signed_in_browser(shop)
+    verifier = secrets.token_urlsafe(48)
+    for presented in (None, "guess"):
+        code = code_of(authorize(shop, request(verifier), cookie))
+        refused = exchange(shop, code, verifier, secret=presented)
+        assert (refused.status, refused.body["error"]) == (401, "invalid_client")
+    code = code_of(authorize(shop, request(verifier), cookie))
+    assert exchange(shop, code, verifier, secret=secret).status == 200
 
 
 def test_a_code_whose_center_session_ended_gives_nothing(shop: Services) -> None:
     # Given a code issued to a signed-in browser, which then signs out at the center within the minute
     cookie, _ = signed_in_browser(shop)
     verifier = secrets.token_urlsafe(48)
-    checked = shop.center.check_request(request(verifier))
-    code = shop.center.issue_code(checked, shop.center.signed_in(checked, cookie))  # type: ignore[arg-type]
+    code = code_of(authorize(shop, request(verifier), cookie))
     shop.center_sessions.end(cookie)
 
     # When the client exchanges it, then it is refused: single logout must not miss a late app session
-    client = shop.center.authenticate_client("shop", None)
-    with pytest.raises(RequestRefused) as refused:
-        shop.center.exchange(ISSUER, client, code, CALLBACK, verifier, CLIENT)
-    assert refused.value.error == "invalid_grant"
+    assert exchange(shop, code, verifier).body["error"] == "invalid_grant"
+    with pytest.raises(GrantRefused):
+        shop.center.redeem(code, "shop", CALLBACK, verifier)

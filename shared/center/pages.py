@@ -1,0 +1,135 @@
+"""The center's hosted pages: Jinja2 templates (autoescaped), Chinese by default and English by
+``ui_locales``, ``Accept-Language`` or the page's switch; the security headers every page carries; the
+CSRF check every form post passes (a per-request token in a ``__Host-`` cookie and in the form, and
+the browser's ``Origin`` / ``Sec-Fetch-Site``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from shared.urls import url_origin
+
+HERE = Path(__file__).parent
+CSRF_COOKIE = "__Host-uc_csrf"
+LANG_COOKIE = "uc_lang"
+LANGUAGES = ("zh", "en")
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "sign_in": {"zh": "登录", "en": "Sign in"},
+    "sign_in_to": {"zh": "登录以继续使用 {app}", "en": "Sign in to continue to {app}"},
+    "username": {"zh": "用户名 / 邮箱 / 手机号", "en": "Username, email or phone"},
+    "password": {"zh": "密码", "en": "Password"},
+    "language": {"zh": "English", "en": "中文"},
+    "bad_credentials": {"zh": "用户名或密码错误", "en": "Wrong username or password"},
+    "locked": {"zh": "尝试次数过多，请 {seconds} 秒后再试", "en": "Too many attempts: try again in {seconds} s"},
+    "disabled": {"zh": "账号已被禁用", "en": "This account is disabled"},
+    "captcha_needed": {"zh": "请输入正确的图形验证码", "en": "Enter the characters of the image"},
+    "captcha": {"zh": "图形验证码", "en": "Image code"},
+    "form_expired": {
+        "zh": "页面已过期或来源不可信，请重新提交",
+        "en": "This form expired or came from elsewhere: please submit it again",
+    },
+    "error_title": {"zh": "无法继续", "en": "Cannot continue"},
+    "bad_request": {"zh": "登录请求无效：{detail}", "en": "The sign-in request is invalid: {detail}"},
+    "sign_out": {"zh": "退出登录", "en": "Sign out"},
+    "sign_out_confirm": {"zh": "确定要退出统一登录吗？", "en": "Sign out of the sign-in center?"},
+    "signed_out": {"zh": "您已退出登录", "en": "You are signed out"},
+    "unavailable": {"zh": "服务暂时不可用，请稍后再试", "en": "The service is unavailable: try again shortly"},
+}
+
+
+def text(key: str, lang: str, **values: Any) -> str:
+    message = MESSAGES[key]["en" if lang == "en" else "zh"]
+    return message.format(**values) if values else message
+
+
+def language(ui_locales: str | None, accept_language: str | None, cookie: str | None) -> str:
+    """``zh`` or ``en``: the request's ``ui_locales`` first, then the page switch's cookie, then the
+    browser's ``Accept-Language``; Chinese otherwise."""
+    for tag in (ui_locales or "").split():
+        if tag[:2].lower() in LANGUAGES:
+            return tag[:2].lower()
+    if cookie in LANGUAGES:
+        return str(cookie)
+    for part in (accept_language or "").split(","):
+        tag = part.split(";", 1)[0].strip()[:2].lower()
+        if tag in LANGUAGES:
+            return tag
+    return "zh"
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True), auto_reload=False
+    )
+    env.globals["t"] = text
+    return env
+
+
+def render(template: str, lang: str, **context: Any) -> str:
+    return environment().get_template(template).render(lang=lang, **context)
+
+
+def security_headers(form_targets: list[str] | None = None) -> dict[str, str]:
+    """Headers of every page: a Content-Security-Policy without ``unsafe-inline`` (scripts and styles
+    only from the center's own static files), no framing, no sniffing, no referrer, no caching.
+    ``form_targets``: the origins a form may end up at (a sign-in form's answer redirects to the
+    client, and browsers apply ``form-action`` to the redirect)."""
+    targets = " ".join(dict.fromkeys(o for o in (url_origin(u) for u in form_targets or []) if o))
+    policy = (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        f"form-action 'self'{' ' + targets if targets else ''}; frame-ancestors 'none'; base-uri 'none'"
+    )
+    return {
+        "Content-Type": "text/html; charset=utf-8",
+        "Content-Security-Policy": policy,
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-store",
+        "Pragma": "no-cache",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+        "Strict-Transport-Security": "max-age=31536000",
+    }
+
+
+def new_csrf_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def csrf_passes(form_token: str | None, cookie_token: str | None, headers: dict[str, str], issuer: str) -> bool:
+    """A form post is the center's own: the form's token equals the cookie's (a ``__Host-`` cookie no
+    other site or subdomain can set), and the browser says it came from this origin (``Origin`` when
+    sent, ``Sec-Fetch-Site`` when sent; a browser that sends neither still needs the token)."""
+    if not form_token or not cookie_token or not hmac.compare_digest(form_token, cookie_token):
+        return False
+    lowered = {k.lower(): v for k, v in headers.items()}
+    origin = lowered.get("origin")
+    if origin and origin != "null" and origin != url_origin(issuer):
+        return False
+    if origin == "null":
+        return False
+    site = lowered.get("sec-fetch-site")
+    return site in (None, "same-origin", "none")
+
+
+def cookies_of(headers: dict[str, str]) -> dict[str, str]:
+    """The request's cookies by name (the first of a repeated name)."""
+    found: dict[str, str] = {}
+    for key, value in headers.items():
+        if key.lower() != "cookie":
+            continue
+        for part in value.split(";"):
+            name, _, content = part.strip().partition("=")
+            if name and name not in found:
+                found[name] = content
+    return found

@@ -1,0 +1,409 @@
+"""The sign-in center's routes (issue 11): OpenID Connect discovery, the authorization endpoint with its
+hosted sign-in page, token, userinfo, revocation and logout. Served by the center function only.
+
+Protocol answers are Authlib's (``shared.center.protocol``); pages are ``shared.center.pages``. No token
+is ever put in a URL: the browser carries only the code, ``state`` and ``iss`` back to the client.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.shared.cookies import Cookie, SameSite
+
+from shared import http
+from shared.center import backchannel, pages
+from shared.center.protocol import Answer, EventRequest, Provider, with_params
+from shared.config import get_settings
+from shared.container import Services, get_services
+from shared.domain import ClientInfo
+from shared.envelope import NO_STORE_HEADERS
+from shared.errors import (
+    AppError,
+    CaptchaInvalidError,
+    InvalidCredentialsError,
+    NotFoundError,
+    RateLimitedError,
+    ServiceUnavailableError,
+    UserDisabledError,
+)
+from shared.observability import logger, tracer
+from shared.services.center_sessions import COOKIE
+from shared.services.oidc import discovery, standard_claims
+
+router = http.router()
+STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+
+
+# -- request helpers ---------------------------------------------------------------------------------
+def _event() -> dict[str, Any]:
+    return dict(router.current_event.raw_event)
+
+
+def _headers(event: dict[str, Any]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (event.get("headers") or {}).items()}
+
+
+def issuer_of(event: dict[str, Any]) -> str:
+    """The center's public URL: ``ISSUER_URL`` when set (a custom domain), else the request's own:
+    ``https://<host>/<stage>`` on API Gateway's domain, ``http://`` on a loopback host (``make run``)."""
+    configured = get_settings().issuer_url
+    if configured:
+        return configured.rstrip("/")
+    headers = {k.lower(): v for k, v in _headers(event).items()}
+    context = event.get("requestContext") or {}
+    host = headers.get("host") or str(context.get("domainName") or "localhost")
+    loopback = host.rsplit(":", 1)[0] in ("127.0.0.1", "localhost", "[::1]")
+    proto = headers.get("x-forwarded-proto") or ("http" if loopback else "https")
+    stage = f"/{context['stage']}" if str(context.get("domainName", "")).endswith(".amazonaws.com") else ""
+    return f"{proto}://{host}{stage}"
+
+
+def _form(event: dict[str, Any]) -> dict[str, str]:
+    """The body's fields (``http.serve`` made a form a JSON object); non-string values are dropped."""
+    try:
+        body = json.loads(event.get("body") or "{}")
+    except ValueError:
+        return {}
+    return {k: v for k, v in body.items() if isinstance(v, str)} if isinstance(body, dict) else {}
+
+
+def _client_info(event: dict[str, Any]) -> ClientInfo:
+    identity = (event.get("requestContext") or {}).get("identity") or {}
+    return ClientInfo(ip=identity.get("sourceIp"), user_agent=http.header(event.get("headers"), "user-agent"))
+
+
+class Call:
+    """One request to the center: its event, issuer, cookies, language and Authlib's view of it."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.event = _event()
+        self.issuer = issuer_of(self.event)
+        self.headers = _headers(self.event)
+        self.cookies = pages.cookies_of(self.headers)
+        self.form = _form(self.event)
+        self.query = {k: v for k, v in (self.event.get("queryStringParameters") or {}).items() if isinstance(v, str)}
+        self.lang = pages.language(
+            self.query.get("ui_locales") or self.form.get("ui_locales"),
+            http.header(self.headers, "accept-language"),
+            self.cookies.get(pages.LANG_COOKIE),
+        )
+        self.provider = Provider(
+            services.center,
+            services.sessions,
+            self.issuer,
+            services.tokens.keys.ring().jwks(),
+            self.cookies.get(COOKIE),
+        )
+
+    def request(self, form: dict[str, str] | None = None) -> EventRequest:
+        path = str(self.event.get("path") or "/")
+        return EventRequest(
+            self.event, self.issuer + path, self.form if form is None else form, _client_info(self.event)
+        )
+
+    @property
+    def base(self) -> str:
+        """The path prefix of the center's own URLs (the stage on API Gateway's domain)."""
+        return urlsplit(self.issuer).path.rstrip("/")
+
+    def here(self, **changes: str) -> str:
+        """This page's URL (path and query, the query changed by ``changes``)."""
+        query = {**self.query, **changes}
+        path = self.base + str(self.event.get("resource") or self.event.get("path") or "/")
+        return with_params(path, list(query.items())) if query else path
+
+    def page(
+        self,
+        template: str,
+        status: int = 200,
+        form_targets: list[str] | None = None,
+        csrf: bool = False,
+        cookies: list[Cookie] | None = None,
+        **context: Any,
+    ) -> Response[str]:
+        jar = list(cookies or [])
+        if csrf:
+            token = pages.new_csrf_token()
+            context["csrf_token"] = token
+            jar.append(_cookie(pages.CSRF_COOKIE, token, max_age=3600, same_site=SameSite.STRICT_MODE))
+        switch = "en" if self.lang == "zh" else "zh"
+        body = pages.render(template, self.lang, base=self.base, switch_url=self.here(ui_locales=switch), **context)
+        return Response(status, headers=pages.security_headers(form_targets), body=body, cookies=jar)
+
+    def message(self, title: str, message: str, status: int, alert: bool = True) -> Response[str]:
+        return self.page("message.html", status, title=title, message=message, alert=alert)
+
+    def csrf_passes(self) -> bool:
+        return pages.csrf_passes(
+            self.form.get("csrf_token"), self.cookies.get(pages.CSRF_COOKIE), self.headers, self.issuer
+        )
+
+
+def _cookie(name: str, value: str, max_age: int, same_site: SameSite = SameSite.LAX_MODE) -> Cookie:
+    """A ``__Host-`` cookie: Secure, HttpOnly, Path=/, no Domain (browsers treat loopback as secure)."""
+    return Cookie(name, value, path="/", secure=True, http_only=True, max_age=max_age, same_site=same_site)
+
+
+def _answer(answer: Answer, cookies: list[Cookie] | None = None) -> Response[str]:
+    """An Authlib answer as a response: JSON bodies for the back-channel endpoints, redirects for the
+    browser."""
+    headers: dict[str, str] = {k: v for k, v in answer.headers}
+    if answer.status in (301, 302, 303):
+        headers.setdefault("Cache-Control", "no-store")
+        return Response(302, headers=headers, body="", cookies=list(cookies or []))
+    headers.update({"Content-Type": "application/json", **NO_STORE_HEADERS})
+    body = json.dumps(answer.body if answer.body is not None else {}, separators=(",", ":"))
+    return Response(answer.status, headers=headers, body=body, cookies=list(cookies or []))
+
+
+def _oauth_error(error: OAuth2Error) -> Response[str]:
+    status, body, headers = error()
+    return _answer(Answer(status, dict(body), list(headers)))
+
+
+# -- discovery ---------------------------------------------------------------------------------------
+@router.get("/.well-known/openid-configuration", **http.raw_route("json"))
+def openid_configuration() -> Response[str]:
+    """OpenID Connect Discovery: the issuer and every endpoint of the center."""
+    issuer = issuer_of(_event())
+    algorithms = [key["alg"] for key in get_services().tokens.keys.ring().jwks()["keys"]]
+    response = http.raw(discovery(issuer, algorithms))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@router.get("/center/static/<name>", **http.raw_route("page"))
+def static_file(name: str) -> Response[str]:
+    """The pages' own stylesheet and script (no third-party CDN)."""
+    path = pages.HERE / "static" / name
+    kind = STATIC_TYPES.get(path.suffix)
+    if kind is None or "/" in name or not path.is_file():
+        raise NotFoundError()
+    headers = {"Content-Type": kind, "Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}
+    return Response(200, headers=headers, body=path.read_text(encoding="utf-8"))
+
+
+# -- authorization endpoint and sign-in page ---------------------------------------------------------
+@router.get("/oauth2/authorize", **http.raw_route("page"))
+@tracer.capture_method
+def authorize() -> Response[str]:
+    """The authorization endpoint: a browser with a center session goes straight back to the client
+    with a code; otherwise the sign-in page. A bad client or redirect URI is a page, never a redirect."""
+    call = Call(get_services())
+    return _authorize(call, sign_in=False)
+
+
+@router.post("/oauth2/authorize", **http.raw_route("page"))
+@tracer.capture_method
+def authorize_sign_in() -> Response[str]:
+    """The sign-in page's form (the authorization request stays in the query): CSRF checked, the
+    password checked with the API's lockout and limits, then a center session and the code."""
+    call = Call(get_services())
+    return _authorize(call, sign_in=call.form.get("method") == "password")
+
+
+def _authorize(call: Call, sign_in: bool) -> Response[str]:
+    oauth_params = {k: v for k, v in call.form.items() if k not in SIGN_IN_FIELDS}
+    try:
+        request = call.request(oauth_params if not sign_in else {})
+    except OAuth2Error as error:
+        return call.message(pages.text("error_title", call.lang), str(error.description), 400)
+    data = request.payload.data
+    max_age = data.get("max_age")
+    session = None
+    if not sign_in:
+        session = call.services.center.signed_in(
+            call.cookies.get(COOKIE), data.get("prompt"), int(max_age) if max_age and max_age.isdigit() else None
+        )
+    try:
+        grant = call.provider.get_consent_grant(request, end_user=session)
+    except OAuth2Error as error:
+        if error.redirect_uri:
+            return Response(302, headers={"Location": call.provider.redirect_error(error, data.get("state"))}, body="")
+        detail = error.description or error.error
+        return call.message(
+            pages.text("error_title", call.lang), pages.text("bad_request", call.lang, detail=detail), 400
+        )
+    client = grant.client.app
+    cookies: list[Cookie] = []
+    if sign_in:
+        outcome = _sign_in(call, client.app_name)
+        if isinstance(outcome, Response):
+            return outcome
+        cookie_value, session = outcome
+        lifetime = int(session.expires_at - session.auth_time)
+        cookies.append(_cookie(COOKIE, cookie_value, max_age=lifetime))
+        cookies.append(_cookie(pages.CSRF_COOKIE, "", max_age=0, same_site=SameSite.STRICT_MODE))
+    if session is None:
+        return _sign_in_page(call, client, grant.redirect_uri, data.get("login_hint"))
+    answer = call.provider.create_authorization_response(request, grant_user=session, grant=grant)
+    return _answer(answer, cookies)
+
+
+SIGN_IN_FIELDS = ("csrf_token", "method", "username", "password", "captcha_key", "captcha_code")
+
+
+def _sign_in_page(
+    call: Call,
+    client: Any,
+    redirect_uri: str,
+    username: str | None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response[str]:
+    captcha = None
+    settings = call.services.apps.settings_of(client.app_name)
+    if settings is not None and settings.require_captcha:
+        made = call.services.captchas.new()
+        captcha = {"key": made["captcha_key"], "image": made["image"]}
+    return call.page(
+        "login.html",
+        status,
+        form_targets=[redirect_uri],
+        csrf=True,
+        app_name=client.display_name or client.app_name,
+        action=call.here(),
+        username=username,
+        error=error,
+        captcha=captcha,
+    )
+
+
+def _sign_in(call: Call, app_name: str) -> tuple[str, Any] | Response[str]:
+    """The password sign-in of the page's form: a center session, or the page again with why not."""
+    client = call.services.center.client(app_name)
+    assert client is not None  # noqa: S101 - the grant found it a moment ago
+    redirect_uri = call.query.get("redirect_uri", "")
+    username = call.form.get("username", "")[:254]
+
+    def again(key: str, status: int, **values: Any) -> Response[str]:
+        return _sign_in_page(call, client, redirect_uri, username, pages.text(key, call.lang, **values), status)
+
+    if not call.csrf_passes():
+        return again("form_expired", 403)
+    try:
+        record = call.services.accounts.verify_password(
+            username,
+            call.form.get("password", "")[:128],
+            app_name,
+            call.form.get("captcha_key"),
+            call.form.get("captcha_code"),
+        )
+    except InvalidCredentialsError:
+        return again("bad_credentials", 401)
+    except RateLimitedError as exc:
+        return again("locked", 429, seconds=int((exc.data or {}).get("retry_after") or 60))
+    except UserDisabledError:
+        return again("disabled", 403)
+    except CaptchaInvalidError:
+        return again("captcha_needed", 400)
+    except ServiceUnavailableError:
+        return again("unavailable", 503)
+    return call.services.center.open(record.user.user_id, ["pwd"])
+
+
+# -- token, userinfo, revocation ---------------------------------------------------------------------
+@router.post("/oauth2/token", **http.raw_route("json"))
+@tracer.capture_method
+def token() -> Response[str]:
+    """The token endpoint: ``authorization_code`` (with the PKCE verifier) and ``refresh_token``."""
+    call = Call(get_services())
+    try:
+        request = call.request()
+    except OAuth2Error as error:
+        return _oauth_error(error)
+    return _answer(call.provider.create_token_response(request))
+
+
+@router.get("/oauth2/userinfo", **http.raw_route("json"))
+@router.post("/oauth2/userinfo", **http.raw_route("json"))
+@tracer.capture_method
+def userinfo() -> Response[str]:
+    """The claims the session's scopes release about its user (bearer access token of a session the
+    center opened)."""
+    services = get_services()
+    header = http.header(router.current_event.headers, "authorization") or ""
+    scheme, _, credential = header.partition(" ")
+    refused = Response(
+        401,
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"', "Content-Type": "application/json"},
+        body=json.dumps({"error": "invalid_token"}),
+    )
+    if scheme.lower() != "bearer" or not credential:
+        return refused
+    try:
+        _, session = services.sessions.verify(credential.strip())
+        user = services.accounts.item(session.user_id).user
+    except AppError:
+        return refused
+    if "openid" not in session.scope:
+        return Response(
+            403,
+            headers={"WWW-Authenticate": 'Bearer error="insufficient_scope"', "Content-Type": "application/json"},
+            body=json.dumps({"error": "insufficient_scope"}),
+        )
+    return http.raw(standard_claims(user, session.scope), no_store=True)
+
+
+@router.post("/oauth2/revoke", **http.raw_route("json"))
+@tracer.capture_method
+def revoke() -> Response[str]:
+    """RFC 7009: ends the app session of a refresh or access token the client holds."""
+    call = Call(get_services())
+    try:
+        request = call.request()
+    except OAuth2Error as error:
+        return _oauth_error(error)
+    return _answer(call.provider.create_endpoint_response("revocation", request))
+
+
+# -- logout -------------------------------------------------------------------------------------------
+@router.get("/oauth2/logout", **http.raw_route("page"))
+@router.post("/oauth2/logout", **http.raw_route("page"))
+@tracer.capture_method
+def logout() -> Response[str]:
+    """RP-initiated logout: with a valid ``id_token_hint`` at once, else after the person confirms;
+    the center session and every app session it opened end, and each client with a back-channel URI
+    is told (after the answer). ``post_logout_redirect_uri`` must be one the client registered."""
+    call = Call(get_services())
+    method = str(call.event.get("httpMethod") or "GET").upper()
+    confirmed = method == "POST" and call.form.get("confirm") == "1"
+    if confirmed and not call.csrf_passes():
+        return call.message(pages.text("error_title", call.lang), pages.text("form_expired", call.lang), 403)
+    params = {k: v for k, v in call.form.items() if k not in ("csrf_token", "confirm")}
+    try:
+        request = call.request(params)
+        request.confirmed = confirmed
+        checked = call.provider.validate_endpoint_request("end_session", request)
+    except OAuth2Error as error:
+        detail = error.description or error.error
+        return call.message(
+            pages.text("error_title", call.lang), pages.text("bad_request", call.lang, detail=detail), 400
+        )
+    wanted = request.payload.data.get("post_logout_redirect_uri")
+    if wanted and (checked.client is None or wanted not in checked.client.app.post_logout_redirect_uris):
+        detail = "post_logout_redirect_uri is not registered for the client"
+        return call.message(
+            pages.text("error_title", call.lang), pages.text("bad_request", call.lang, detail=detail), 400
+        )
+    if checked.needs_confirmation and not confirmed:
+        return call.page("logout.html", csrf=True, action=call.here())
+    answer = call.provider.create_endpoint_response("end_session", checked)
+    signed_out = getattr(request, "signed_out", None)
+    backchannel.dispatch(backchannel.notices(call.services.center, call.issuer, signed_out), get_settings().local_mode)
+    if signed_out is not None:
+        logger.info("center sign-out", extra={"clients": len(signed_out.clients)})
+    cleared = [_cookie(COOKIE, "", max_age=0)]
+    if isinstance(answer, Answer) and answer.location:
+        return _answer(answer, cleared)
+    page = call.page(
+        "message.html", title=pages.text("sign_out", call.lang), message=pages.text("signed_out", call.lang)
+    )
+    page.cookies.extend(cleared)
+    return page

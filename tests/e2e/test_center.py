@@ -1,0 +1,248 @@
+"""The sign-in center over HTTP against the local server (issue 11): discovery, the code flow with PKCE,
+the hosted sign-in page, single sign-on, prompt=none, refresh, userinfo, revocation, RP-initiated and
+back-channel logout, and the refusals an attacker would try."""
+
+from __future__ import annotations
+
+import jwt
+import pytest
+import requests
+
+from tests.e2e.center_client import Browser, Client, LogoutReceiver, query_of
+from tests.e2e.conftest import ADMIN
+
+PASSWORD = "center-password-1"
+
+
+@pytest.fixture
+def admin_token(api) -> str:
+    login = api("POST", "/api/auth/login/", json={"username": ADMIN[0], "password": ADMIN[1]})
+    return str(login.json()["data"]["access_token"])
+
+
+@pytest.fixture
+def make_client(api, unique, admin_token, base_url):
+    def make(**settings) -> Client:
+        name = unique("rp")
+        callback = f"http://127.0.0.1:9/{name}/cb"
+        body = {
+            "app_name": name,
+            "display_name": f"Shop {name}",
+            "redirect_uris": [callback],
+            "post_logout_redirect_uris": [f"http://127.0.0.1:9/{name}/bye"],
+            **settings,
+        }
+        created = api("POST", "/api/apps/create", token=admin_token, json=body)
+        assert created.status_code == 201, created.text
+        return Client(base_url, name, callback, created.json()["data"].get("client_secret"))
+
+    return make
+
+
+@pytest.fixture
+def person(api, unique) -> str:
+    name = unique("pc")
+    assert (
+        api(
+            "POST", "/api/auth/register", json={"username": name, "password": PASSWORD, "email": f"{name}@example.com"}
+        ).status_code
+        == 201
+    )
+    return name
+
+
+def sign_in(browser: Browser, client: Client, username: str, password: str = PASSWORD, **params: str | None):
+    """Open the client's authorization URL and sign in on the page: the redirect back to the client."""
+    page = browser.get(client.authorize_url(**params))
+    assert page.status_code == 200 and 'name="password"' in page.text
+    return browser.submit(page, username=username, password=password)
+
+
+def test_discovery_names_every_endpoint_and_only_s256(base_url) -> None:
+    config = requests.get(f"{base_url}/.well-known/openid-configuration", timeout=10).json()
+    assert config["issuer"] == base_url
+    assert config["authorization_endpoint"] == f"{base_url}/oauth2/authorize"
+    assert config["jwks_uri"] == f"{base_url}/.well-known/jwks.json"
+    assert config["code_challenge_methods_supported"] == ["S256"]
+    assert config["response_types_supported"] == ["code"]
+    assert config["authorization_response_iss_parameter_supported"] is True
+    assert requests.get(config["jwks_uri"], timeout=10).json()["keys"]
+
+
+def test_code_flow_gives_tokens_the_authorizer_accepts_an_id_token_and_userinfo(
+    base_url, make_client, person, api
+) -> None:
+    client, browser = make_client(), Browser(base_url)
+    page = browser.get(client.authorize_url())
+    policy = page.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
+    assert page.headers["X-Frame-Options"] == "DENY" and page.headers["Cache-Control"] == "no-store"
+    assert "__Host-uc_center" not in browser.cookies
+    back = browser.submit(page, username=person, password=PASSWORD)
+    assert back.status_code == 302 and back.headers["Location"].startswith(client.redirect_uri + "?")
+    answer = query_of(back.headers["Location"])
+    assert answer["state"] == client.last["state"] and answer["iss"] == base_url
+    assert "access_token" not in back.headers["Location"]
+    assert "__Host-uc_center" in browser.cookies
+    cookie = next(c for c in back.raw.headers.getlist("Set-Cookie") if c.startswith("__Host-uc_center="))
+    assert all(flag in cookie for flag in ("Secure", "HttpOnly", "SameSite=Lax", "Path=/")) and "Domain" not in cookie
+
+    tokens = client.token(answer["code"])
+    assert tokens.status_code == 200, tokens.text
+    data = tokens.json()
+    assert tokens.headers["Cache-Control"] == "no-store"
+    claims = client.id_claims(data["id_token"])
+    assert claims["nonce"] == client.last["nonce"] and claims["amr"] == ["pwd"]
+    assert claims["sid"] and claims["auth_time"] <= claims["iat"] and claims["preferred_username"] == person
+    assert "email" in claims  # the email scope
+    # The access token is the API's own: the authorizer accepts it for the client's app.
+    me = api("GET", "/api/auth/user/info", token=data["access_token"])
+    assert me.status_code == 200 and me.json()["data"]["user_id"] == claims["sub"]
+    info = requests.get(
+        f"{base_url}/oauth2/userinfo", headers={"Authorization": f"Bearer {data['access_token']}"}, timeout=10
+    )
+    assert (
+        info.status_code == 200
+        and info.json()["sub"] == claims["sub"]
+        and info.json()["email"] == f"{person}@example.com"
+    )
+    assert (
+        requests.get(f"{base_url}/oauth2/userinfo", headers={"Authorization": "Bearer nope"}, timeout=10).status_code
+        == 401
+    )
+
+    refreshed = client.refresh(data["refresh_token"])
+    assert refreshed.status_code == 200 and refreshed.json()["refresh_token"] != data["refresh_token"]
+    assert api("GET", "/api/auth/user/info", token=refreshed.json()["access_token"]).status_code == 200
+
+
+def test_single_sign_on_into_a_second_client_and_prompt_none(base_url, make_client, person) -> None:
+    shop, blog, browser = make_client(), make_client(), Browser(base_url)
+    # No center session: prompt=none answers login_required to the client.
+    refused = browser.get(blog.authorize_url(prompt="none"))
+    assert refused.status_code == 302 and query_of(refused.headers["Location"])["error"] == "login_required"
+    assert sign_in(browser, shop, person).status_code == 302
+    # Signed in for shop: blog gets a code with no page, prompt=none too.
+    for prompt in (None, "none"):
+        back = browser.get(blog.authorize_url(prompt=prompt))
+        assert back.status_code == 302, back.text[:200]
+        code = query_of(back.headers["Location"])["code"]
+        assert blog.token(code).status_code == 200
+    # prompt=login asks again; max_age=0 as well.
+    assert browser.get(blog.authorize_url(prompt="login")).status_code == 200
+    # Another browser is not signed in.
+    assert Browser(base_url).get(blog.authorize_url()).status_code == 200
+
+
+def test_logout_ends_every_app_session_and_tells_each_client(base_url, make_client, person, api) -> None:
+    receiver = LogoutReceiver()
+    try:
+        shop, blog = make_client(backchannel_logout_uri=receiver.url), make_client()
+        browser = Browser(base_url)
+        code = query_of(sign_in(browser, shop, person).headers["Location"])["code"]
+        shop_tokens = shop.token(code).json()
+        code = query_of(browser.get(blog.authorize_url()).headers["Location"])["code"]
+        blog_tokens = blog.token(code).json()
+        sid = shop.id_claims(shop_tokens["id_token"])["sid"]
+
+        bye = f"http://127.0.0.1:9/{shop.client_id}/bye"
+        out = browser.get(
+            "/oauth2/logout", id_token_hint=shop_tokens["id_token"], post_logout_redirect_uri=bye, state="s-1"
+        )
+        assert out.status_code == 302 and out.headers["Location"] == f"{bye}?state=s-1"
+        assert "__Host-uc_center" not in browser.cookies
+        for tokens in (shop_tokens, blog_tokens):  # every app session the center session opened
+            assert api("GET", "/api/auth/user/info", token=tokens["access_token"]).status_code == 401
+        assert browser.get(shop.authorize_url(prompt="none")).headers["Location"].count("login_required") == 1
+
+        logout_token = receiver.wait_for(1)[0]
+        key = jwt.PyJWKClient(f"{base_url}/.well-known/jwks.json").get_signing_key_from_jwt(logout_token)
+        claims = jwt.decode(
+            logout_token, key.key, algorithms=["ES256", "RS256"], audience=shop.client_id, issuer=base_url
+        )
+        assert claims["sid"] == sid and claims["sub"] == shop.id_claims(shop_tokens["id_token"])["sub"]
+        assert "http://schemas.openid.net/event/backchannel-logout" in claims["events"] and "nonce" not in claims
+        assert jwt.get_unverified_header(logout_token)["typ"] == "logout+jwt"
+    finally:
+        receiver.close()
+
+
+def test_logout_without_a_hint_asks_first_and_checks_the_form(base_url, make_client, person) -> None:
+    shop, browser = make_client(), Browser(base_url)
+    sign_in(browser, shop, person)
+    page = browser.get("/oauth2/logout")
+    assert page.status_code == 200 and 'name="confirm"' in page.text and "__Host-uc_center" in browser.cookies
+    forged = browser.post("/oauth2/logout", {"confirm": "1", "csrf_token": "forged"})
+    assert forged.status_code == 403 and "__Host-uc_center" in browser.cookies
+    done = browser.submit(page)
+    assert done.status_code == 200 and "__Host-uc_center" not in browser.cookies
+    assert browser.get(shop.authorize_url()).status_code == 200  # the sign-in page again
+
+
+def test_refusals(base_url, make_client, person, api) -> None:
+    shop, blog, browser = make_client(), make_client(), Browser(base_url)
+    # An unknown redirect URI or client is a page, never a redirect.
+    for changes in ({"redirect_uri": "https://evil.example/cb"}, {"client_id": "nobody"}, {"redirect_uri": None}):
+        page = browser.get(shop.authorize_url(**changes))
+        assert page.status_code == 400 and "Location" not in page.headers
+    # PKCE: missing or plain goes back to the client as invalid_request.
+    for changes in ({"code_challenge": None, "code_challenge_method": None}, {"code_challenge_method": "plain"}):
+        back = browser.get(shop.authorize_url(**changes))
+        assert back.status_code == 302 and query_of(back.headers["Location"])["error"] == "invalid_request"
+    assert query_of(browser.get(shop.authorize_url(scope="profile")).headers["Location"])["error"] == "invalid_scope"
+    # The sign-in form without its CSRF token (or from another site) signs nobody in.
+    page = browser.get(shop.authorize_url())
+    assert browser.submit(page, username=person, password=PASSWORD, csrf_token="").status_code == 403
+    page = browser.get(shop.authorize_url())
+    cross = browser.post(
+        page.url.replace(base_url, ""),
+        {
+            "csrf_token": browser.cookies["__Host-uc_csrf"],
+            "method": "password",
+            "username": person,
+            "password": PASSWORD,
+        },
+        headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+    )
+    assert cross.status_code == 403 and "__Host-uc_center" not in browser.cookies
+    # A wrong password is the page again, with the API's answer.
+    wrong = sign_in(browser, shop, person, password="wrong-password-9")
+    assert wrong.status_code == 401 and "__Host-uc_center" not in browser.cookies
+
+    back = sign_in(browser, shop, person)
+    code = query_of(back.headers["Location"])["code"]
+    # A code for another client, then the right one: the first presentation used it up.
+    assert blog.token(code, verifier=shop.last["verifier"]).json()["error"] == "invalid_grant"
+    assert shop.token(code).json()["error"] == "invalid_grant"
+    # A replayed code ends what its first use opened.
+    code = query_of(browser.get(shop.authorize_url()).headers["Location"])["code"]
+    first = shop.token(code).json()
+    assert shop.token(code).json()["error"] == "invalid_grant"
+    assert api("GET", "/api/auth/user/info", token=first["access_token"]).status_code == 401
+    # A wrong verifier.
+    code = query_of(browser.get(shop.authorize_url()).headers["Location"])["code"]
+    assert shop.token(code, verifier="x" * 43).json()["error"] == "invalid_grant"
+    # A post_logout_redirect_uri the client did not register.
+    refused = browser.get("/oauth2/logout", client_id=shop.client_id, post_logout_redirect_uri="https://evil.example/")
+    assert refused.status_code == 400 and "Location" not in refused.headers
+
+
+def test_a_confidential_client_proves_its_secret_and_revokes(base_url, make_client, person, api) -> None:
+    shop, browser = make_client(client_type="confidential", rotate_client_secret=True), Browser(base_url)
+    assert shop.secret
+    code = query_of(sign_in(browser, shop, person).headers["Location"])["code"]
+    public = Client(base_url, shop.client_id, shop.redirect_uri)
+    assert public.token(code, verifier=shop.last["verifier"]).status_code == 401  # no secret: invalid_client
+    code = query_of(browser.get(shop.authorize_url()).headers["Location"])["code"]
+    tokens = shop.token(code)
+    assert tokens.status_code == 200
+    assert shop.revoke(tokens.json()["refresh_token"]).status_code == 200
+    assert api("GET", "/api/auth/user/info", token=tokens.json()["access_token"]).status_code == 401
+    assert shop.refresh(tokens.json()["refresh_token"]).json()["error"] == "invalid_grant"
+
+
+def test_pages_speak_chinese_by_default_and_english_on_request(base_url, make_client) -> None:
+    shop = make_client()
+    assert "登录" in Browser(base_url).get(shop.authorize_url()).text
+    assert "Sign in" in Browser(base_url, lang="en-US").get(shop.authorize_url()).text
+    assert "Sign in" in Browser(base_url).get(shop.authorize_url(ui_locales="en")).text
