@@ -9,7 +9,7 @@ SAM := $(SAM_VENV)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run seed test pytest lint format typecheck validate build bench clean venv sam openapi
+.PHONY: run seed test pytest lint format typecheck validate build bench clean venv sam browser openapi sso-demo
 
 $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt layers/center/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,8 +23,19 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
 	@touch $@
 
+# The browser tests: headless Chromium and a CJK font (Debian's packages; root, or sudo) and the npm
+# packages of tests/browser (openid-client, playwright-core), pinned by its package-lock.json.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+BROWSER := tests/browser/node_modules/.installed
+$(BROWSER): tests/browser/package.json tests/browser/package-lock.json
+	@dpkg -s chromium fonts-wqy-zenhei >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium fonts-wqy-zenhei >/dev/null; }
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 venv: $(VENV)/.installed
 sam: $(SAM_VENV)/.installed
+browser: $(BROWSER)
 
 ## Serve the whole API on http://127.0.0.1:$${PORT:-3000} with an embedded DynamoDB.
 run: venv
@@ -36,10 +47,15 @@ N ?= 1000
 seed: venv
 	$(PY) -m localdev.seed $(N)
 
-## Everything CI runs: lint, types, template checks, sam build, unit/handler/e2e tests.
-test: venv sam lint typecheck pytest
+## Two business systems on http://127.0.0.1:8001 and :8002 that sign in through a running `make run`
+## (examples/sso-demo: single sign-on and single logout; ADMIN_USERNAME/ADMIN_PASSWORD as for make run).
+sso-demo: venv
+	$(PY) examples/sso-demo/demo.py
 
-pytest: venv sam
+## Everything CI runs: lint, types, template checks, sam build, unit/handler/e2e tests.
+test: venv sam browser lint typecheck pytest
+
+pytest: venv sam browser
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(PY) -m pytest
 
 lint: venv

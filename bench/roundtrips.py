@@ -27,6 +27,18 @@ T = TypeVar("T")
 
 _recorders: list[Recorder] = []
 
+# The sign-in center's flow: a page sign-in reads the name, reserves an attempt, clears it and writes the
+# center session; an answer from the center session reads it with its user, the client, and stores the code;
+# the exchange redeems the code, checks the center session, reads the user, writes the app session, and
+# notes it on the code and on the center session; userinfo is the authorizer's read and the user item.
+CENTER_TARGETS: dict[str, int | None] = {
+    "sign-in page: password": 5,
+    "authorize, signed in (single sign-on)": 4,
+    "token, the app's very first (one-off: its default role)": None,
+    "token (code exchange)": 7,
+    "userinfo": 2,
+}
+
 
 @dataclass
 class Recorder:
@@ -144,6 +156,71 @@ def role_edit_costs(services: Any) -> tuple[Measured, Measured]:
     return measured[0], measured[1]
 
 
+def center_costs(services: Any, client: Any) -> dict[str, Measured]:
+    """Round trips of the sign-in center's flow, as its routes make them (issue 11): the password sign-in
+    on its page, an authorization answered from the center session (single sign-on), the code exchange,
+    and userinfo."""
+    import base64
+    import hashlib
+    import secrets
+    from urllib.parse import parse_qs, urlsplit
+
+    from shared.center.protocol import EventRequest, Provider
+    from shared.schemas import AppBody
+
+    issuer, callback = "https://id.example.com", "https://shop.example.com/cb"
+    services.apps.create(AppBody(app_name="shop", redirect_uris=[callback]))
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    query = {
+        "client_id": "shop",
+        "redirect_uri": callback,
+        "response_type": "code",
+        "scope": "openid profile",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    jwks = services.tokens.keys.ring().jwks()
+    costs: dict[str, Measured] = {}
+
+    def sign_in() -> tuple[str, Any]:
+        record = services.accounts.verify_password("alice", "correct horse", "shop")
+        return services.center.open(record, ["pwd"])  # type: ignore[no-any-return]
+
+    (cookie, _), costs["sign-in page: password"] = measure(sign_in)
+
+    def authorize() -> Any:
+        session = services.center.signed_in(cookie, None, None)
+        provider = Provider(services.center, services.sessions, issuer, jwks, cookie)
+        request = EventRequest({"httpMethod": "GET", "queryStringParameters": query}, issuer, {}, client)
+        grant = provider.get_consent_grant(request, end_user=session)
+        return provider.create_authorization_response(request, grant_user=session, grant=grant)
+
+    def token(answer: Any) -> Any:
+        form = {
+            "grant_type": "authorization_code",
+            "code": parse_qs(urlsplit(answer.location).query)["code"][0],
+            "redirect_uri": callback,
+            "client_id": "shop",
+            "code_verifier": verifier,
+        }
+        provider = Provider(services.center, services.sessions, issuer, jwks)
+        return provider.create_token_response(EventRequest({"httpMethod": "POST"}, issuer, form, client))
+
+    first = authorize()
+    _, costs["token, the app's very first (one-off: its default role)"] = measure(lambda: token(first))
+    answer, costs["authorize, signed in (single sign-on)"] = measure(authorize)
+    tokens, costs["token (code exchange)"] = measure(lambda: token(answer))
+    access = tokens.body["access_token"]
+
+    def userinfo() -> Any:
+        _, session = services.sessions.verify(access)
+        return services.accounts.item(session.user_id)
+
+    _, costs["userinfo"] = measure(userinfo)
+    return costs
+
+
 def run(dynamo: Dynamo) -> None:
     from buildtools.openapi import route_map
     from shared.authorizer import authorize, parse_requirements
@@ -191,6 +268,7 @@ def run(dynamo: Dynamo) -> None:
     assert policy["principalId"] == pair.session.user_id
 
     edit_small, edit_large = role_edit_costs(services)
+    center = center_costs(services, client)
 
     rows: list[list[str]] = []
 
@@ -218,6 +296,9 @@ def run(dynamo: Dynamo) -> None:
     row("phone login, new phone (registers)", 3, phone_new)
     row("role edit, 10 holders", 4, edit_small)
     row("role edit, 1,000 holders", edit_small.trips, edit_large)
+    for flow, measured in center.items():
+        target = CENTER_TARGETS[flow]
+        row(f"center: {flow}", target, measured, None if target is not None else "one-off")
     report.table(
         ["flow", "trips", "target", "status", "requests, in order", "clients built", "wall ms"],
         rows,

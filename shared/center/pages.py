@@ -18,7 +18,6 @@ from shared.urls import url_origin
 
 HERE = Path(__file__).parent
 CSRF_COOKIE = "__Host-uc_csrf"
-LANG_COOKIE = "uc_lang"
 LANGUAGES = ("zh", "en")
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -50,14 +49,12 @@ def text(key: str, lang: str, **values: Any) -> str:
     return message.format(**values) if values else message
 
 
-def language(ui_locales: str | None, accept_language: str | None, cookie: str | None) -> str:
-    """``zh`` or ``en``: the request's ``ui_locales`` first, then the page switch's cookie, then the
+def language(ui_locales: str | None, accept_language: str | None) -> str:
+    """``zh`` or ``en``: the request's ``ui_locales`` first (the page's switch sets it), then the
     browser's ``Accept-Language``; Chinese otherwise."""
     for tag in (ui_locales or "").split():
         if tag[:2].lower() in LANGUAGES:
             return tag[:2].lower()
-    if cookie in LANGUAGES:
-        return str(cookie)
     for part in (accept_language or "").split(","):
         tag = part.split(";", 1)[0].strip()[:2].lower()
         if tag in LANGUAGES:
@@ -93,7 +90,7 @@ def security_headers(form_targets: list[str] | None = None) -> dict[str, str]:
         "Content-Security-Policy": policy,
         "X-Frame-Options": "DENY",
         "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
+        "Referrer-Policy": "same-origin",  # not no-referrer: with it, browsers send "Origin: null" on form posts
         "Cache-Control": "no-store",
         "Pragma": "no-cache",
         "Cross-Origin-Opener-Policy": "same-origin",

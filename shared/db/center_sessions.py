@@ -49,8 +49,10 @@ class CenterSessionRepository:
     def __init__(self, table: Table) -> None:
         self.table = table
 
-    def put(self, session: CenterSession) -> None:
-        CenterSessionItem(
+    def put(self, session: CenterSession, clear_failures: bool = False) -> None:
+        """Write a new session; with ``clear_failures``, in one transaction with clearing its user's
+        reserved sign-in attempts (the password that opened it was right)."""
+        item = CenterSessionItem(
             pk=keys.center_session_pk(session.cookie_hash),
             sk=keys.CSESSION,
             sid=session.sid,
@@ -62,7 +64,17 @@ class CenterSessionRepository:
             expires_at=int(session.expires_at),
             clients={},
             ttl=int(session.expires_at),
-        ).save(condition=CenterSessionItem.pk.does_not_exist())
+        )
+        if not clear_failures:
+            item.save(condition=CenterSessionItem.pk.does_not_exist())
+            return
+        with self.table.transaction() as tx:
+            tx.save(item, condition=CenterSessionItem.pk.does_not_exist())
+            tx.update(
+                UserItem(pk=keys.user_pk(session.user_id), sk=keys.PROFILE),
+                actions=[UserItem.login_fails.remove(), UserItem.login_window.remove()],
+                condition=UserItem.pk.exists(),
+            )
 
     def with_user(self, cookie_hash: str) -> tuple[CenterSession | None, UserItem | None]:
         """The session and its user's item (two strongly consistent reads)."""

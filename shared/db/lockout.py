@@ -45,15 +45,6 @@ class LockoutRepository:
             return None
         return item
 
-    def clear(self, user_id: str) -> None:
-        """Forget the user's reserved attempts after a right password (a sign-in that opens no app
-        session: the sign-in center's; the others clear them in the session's transaction)."""
-        item = UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE)
-        item.update(
-            actions=[UserItem.login_fails.remove(), UserItem.login_window.remove()],
-            condition=UserItem.pk.exists(),
-        )
-
     def reserve_name(self, identifier_key: str, max_tries: int, window: int, now: float) -> None:
         """Reserve one attempt for a name that matches no account.
 

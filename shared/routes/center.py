@@ -91,7 +91,6 @@ class Call:
         self.lang = pages.language(
             self.query.get("ui_locales") or self.form.get("ui_locales"),
             http.header(self.headers, "accept-language"),
-            self.cookies.get(pages.LANG_COOKIE),
         )
         self.provider = Provider(
             services.center,
@@ -305,7 +304,7 @@ def _sign_in(call: Call, app_name: str) -> tuple[str, Any] | Response[str]:
         return again("captcha_needed", 400)
     except ServiceUnavailableError:
         return again("unavailable", 503)
-    return call.services.center.open(record.user.user_id, ["pwd"])
+    return call.services.center.open(record, ["pwd"])
 
 
 # -- token, userinfo, revocation ---------------------------------------------------------------------

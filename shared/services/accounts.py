@@ -283,14 +283,14 @@ class AccountService:
         captcha_code: str | None = None,
     ) -> UserRecord:
         """The user a password names, with the same limits, lockout and answers as :meth:`login`, for a
-        sign-in that opens no app session yet (the sign-in center's); the attempts are then cleared.
+        sign-in that opens no app session yet (the sign-in center's, which clears the reserved attempts
+        in the write that opens its own session).
 
         Raises:
             as :meth:`authenticate`.
         """
         _, record, check = self.authenticate(identifier, password, app_name, captcha_key, captcha_code)
         check(record)
-        self.lockout.clear(record.user.user_id)
         return record
 
     def authenticate(

@@ -39,9 +39,10 @@ class CenterSessions:
         self.idle_seconds = idle_seconds
         self.max_seconds = max_seconds
 
-    def open(self, user_id: str, rev: int, amr: list[str]) -> tuple[str, CenterSession]:
-        """A new center session for a user who just signed in (``amr``: how). Returns the cookie value,
-        which nothing stores, and the session."""
+    def open(self, user_id: str, rev: int, amr: list[str], clear_failures: bool = False) -> tuple[str, CenterSession]:
+        """A new center session for a user who just signed in (``amr``: how; ``clear_failures``: after a
+        password, its reserved attempts are cleared in the same write). Returns the cookie value, which
+        nothing stores, and the session."""
         value = secrets.token_urlsafe(32)
         now = self.clock()
         session = CenterSession(
@@ -54,7 +55,7 @@ class CenterSessions:
             idle_expires_at=now + self.idle_seconds,
             expires_at=now + self.max_seconds,
         )
-        self.repository.put(session)
+        self.repository.put(session, clear_failures)
         return value, session
 
     def current(self, cookie_value: str | None, max_age: int | None = None) -> CenterSession | None:

@@ -139,7 +139,8 @@ class Client:
 
 
 class LogoutReceiver:
-    """A client's back-channel logout endpoint: keeps every ``logout_token`` POSTed to it."""
+    """A client's web server: its back-channel logout endpoint keeps every ``logout_token`` POSTed to it;
+    any page it is sent to answers 200 (``origin`` + any path: callbacks, signed-out pages)."""
 
     def __init__(self) -> None:
         self.tokens: list[str] = []
@@ -157,11 +158,20 @@ class LogoutReceiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
+            def do_GET(self) -> None:
+                body = b"<!doctype html><title>client</title><p>client</p>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def log_message(self, *args: Any) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/backchannel-logout"
+        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"{self.origin}/backchannel-logout"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def wait_for(self, count: int, timeout: float = 20) -> list[str]:

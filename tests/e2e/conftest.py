@@ -14,6 +14,7 @@ from localdev import child
 from localdev.server import LocalServer
 
 ADMIN = ("root", "root-password-1")
+CENTER_PASSWORD = "center-password-1"
 
 
 def local_env(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -58,3 +59,19 @@ def api(base_url: str) -> Callable[..., requests.Response]:
 def unique() -> Callable[[str], str]:
     """Unique usernames, since the e2e server is shared by the session."""
     return lambda prefix: f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def admin_token(api: Callable[..., requests.Response]) -> str:
+    """The super admin's access token."""
+    login = api("POST", "/api/auth/login/", json={"username": ADMIN[0], "password": ADMIN[1]})
+    return str(login.json()["data"]["access_token"])
+
+
+@pytest.fixture
+def person(api: Callable[..., requests.Response], unique: Callable[[str], str]) -> str:
+    """A registered user's name (password ``CENTER_PASSWORD``, email ``<name>@example.com``)."""
+    name = unique("pc")
+    body = {"username": name, "password": CENTER_PASSWORD, "email": f"{name}@example.com"}
+    assert api("POST", "/api/auth/register", json=body).status_code == 201
+    return name

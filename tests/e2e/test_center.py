@@ -9,15 +9,7 @@ import pytest
 import requests
 
 from tests.e2e.center_client import Browser, Client, LogoutReceiver, query_of
-from tests.e2e.conftest import ADMIN
-
-PASSWORD = "center-password-1"
-
-
-@pytest.fixture
-def admin_token(api) -> str:
-    login = api("POST", "/api/auth/login/", json={"username": ADMIN[0], "password": ADMIN[1]})
-    return str(login.json()["data"]["access_token"])
+from tests.e2e.conftest import CENTER_PASSWORD as PASSWORD
 
 
 @pytest.fixture
@@ -37,18 +29,6 @@ def make_client(api, unique, admin_token, base_url):
         return Client(base_url, name, callback, created.json()["data"].get("client_secret"))
 
     return make
-
-
-@pytest.fixture
-def person(api, unique) -> str:
-    name = unique("pc")
-    assert (
-        api(
-            "POST", "/api/auth/register", json={"username": name, "password": PASSWORD, "email": f"{name}@example.com"}
-        ).status_code
-        == 201
-    )
-    return name
 
 
 def sign_in(browser: Browser, client: Client, username: str, password: str = PASSWORD, **params: str | None):

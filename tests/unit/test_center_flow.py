@@ -219,3 +219,24 @@ def test_a_code_whose_center_session_ended_gives_nothing(shop: Services) -> None
     assert exchange(shop, code, verifier).body["error"] == "invalid_grant"
     with pytest.raises(GrantRefused):
         shop.center.redeem(code, "shop", CALLBACK, verifier)
+
+
+def test_a_password_sign_in_at_the_center_counts_and_clears_attempts_like_the_api(shop: Services) -> None:
+    from shared.db import keys
+    from shared.db.models import UserItem
+    from shared.errors import InvalidCredentialsError
+
+    alice = shop.accounts.register(RegisterCommand(username="alice", password=PASSWORD), CLIENT)
+    for _ in range(2):
+        with pytest.raises(InvalidCredentialsError):
+            shop.accounts.verify_password("alice", "wrong password", "shop")
+
+    def fails() -> int:
+        item = UserItem.get(keys.user_pk(alice.user_id), keys.PROFILE, consistent_read=True)
+        return int(item.login_fails or 0)
+
+    assert fails() == 2
+    record = shop.accounts.verify_password("alice", PASSWORD, "shop")
+    assert fails() == 3  # the right password reserved an attempt too, until its session is written
+    cookie, session = shop.center.open(record, ["pwd"])
+    assert fails() == 0 and shop.center_sessions.current(cookie) == session

@@ -1,0 +1,126 @@
+// The sign-in center driven as a real relying party would: openid-client (an OpenID-certified RP library)
+// does discovery, PKCE, the code exchange with ID token validation (signature, iss, aud, nonce, RFC 9207
+// iss in the response), userinfo and refresh; headless Chromium (Debian's, through playwright-core) is the
+// browser on the center's pages. tests/e2e/test_center_browser.py runs it and reads what it prints.
+//
+// Input (environment): ISSUER, CLIENTS (JSON: [{client_id, redirect_uri, post_logout_redirect_uri}, x2]),
+// USERNAME, PASSWORD, SCREENSHOTS (a folder), CHROMIUM (the executable).
+// Output: one JSON object on stdout; any failed check throws (exit code 1).
+import * as oidc from 'openid-client'
+import { chromium } from 'playwright-core'
+import { mkdirSync } from 'node:fs'
+
+const issuer = process.env.ISSUER
+const clients = JSON.parse(process.env.CLIENTS)
+const shots = process.env.SCREENSHOTS
+mkdirSync(shots, { recursive: true })
+const result = {}
+
+function check (condition, message) {
+  if (!condition) throw new Error(message)
+}
+
+async function configure (client) {
+  return oidc.discovery(new URL(issuer), client.client_id, undefined, oidc.None(), {
+    execute: [oidc.allowInsecureRequests] // make run serves http on loopback
+  })
+}
+
+async function start (config, client, extra = {}) {
+  const verifier = oidc.randomPKCECodeVerifier()
+  const state = oidc.randomState()
+  const nonce = oidc.randomNonce()
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: client.redirect_uri,
+    scope: 'openid profile email',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+    ...extra
+  })
+  return { url, verifier, state, nonce }
+}
+
+// The browser lands on the client's redirect URI: the test's stand-in client server answers it.
+async function landed (page, client) {
+  await page.waitForURL((u) => u.href.startsWith(client.redirect_uri) || u.href.startsWith(client.post_logout_redirect_uri))
+  return page.url()
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync']
+})
+try {
+  const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 390, height: 844 } })
+  const page = await context.newPage()
+  const [shop, blog] = clients
+  const shopConfig = await configure(shop)
+  const blogConfig = await configure(blog)
+  result.discovery = { issuer: shopConfig.serverMetadata().issuer, methods: shopConfig.serverMetadata().code_challenge_methods_supported }
+
+  // 1. Code + PKCE through the sign-in page, in Chinese by default
+  const first = await start(shopConfig, shop)
+  await page.goto(first.url.href)
+  result.page_title = await page.locator('h1').innerText()
+  await page.screenshot({ path: `${shots}/1-sign-in-page.png`, fullPage: true })
+  await page.getByLabel('用户名 / 邮箱 / 手机号').fill(process.env.USERNAME)
+  await page.getByLabel('密码').fill(process.env.PASSWORD)
+  await page.getByRole('button', { name: '登录' }).click()
+  const back = await landed(page, shop)
+  check(!back.includes('access_token'), 'a token in the URL')
+  const tokens = await oidc.authorizationCodeGrant(shopConfig, new URL(back), {
+    pkceCodeVerifier: first.verifier, expectedState: first.state, expectedNonce: first.nonce, idTokenExpected: true
+  })
+  const claims = tokens.claims()
+  result.id_token = { sub: claims.sub, aud: claims.aud, amr: claims.amr, sid: claims.sid, nonce_ok: claims.nonce === first.nonce }
+  result.userinfo = await oidc.fetchUserInfo(shopConfig, tokens.access_token, claims.sub)
+  const refreshed = await oidc.refreshTokenGrant(shopConfig, tokens.refresh_token)
+  result.refreshed = refreshed.refresh_token !== tokens.refresh_token && !!refreshed.access_token
+  result.access_token = refreshed.access_token
+
+  // 2. Single sign-on into the second client: no page, straight back with a code
+  for (const prompt of [undefined, 'none']) {
+    const sso = await start(blogConfig, blog, prompt ? { prompt } : {})
+    await page.goto(sso.url.href)
+    const ssoBack = await landed(page, blog)
+    const ssoTokens = await oidc.authorizationCodeGrant(blogConfig, new URL(ssoBack), {
+      pkceCodeVerifier: sso.verifier, expectedState: sso.state, expectedNonce: sso.nonce, idTokenExpected: true
+    })
+    check(ssoTokens.claims().sub === claims.sub, 'single sign-on gave another person')
+    check(ssoTokens.claims().sid === claims.sid, 'single sign-on opened another center session')
+    result[prompt ? 'sso_prompt_none' : 'sso'] = true
+  }
+
+  // 3. RP-initiated logout, back to the registered URI with its state
+  const logoutUrl = oidc.buildEndSessionUrl(shopConfig, {
+    id_token_hint: tokens.id_token, post_logout_redirect_uri: shop.post_logout_redirect_uri, state: 'bye-1'
+  })
+  await page.goto(logoutUrl.href)
+  result.logout = await landed(page, shop)
+
+  // 4. After it, prompt=none finds no sign-in: login_required to the client
+  const none = await start(blogConfig, blog, { prompt: 'none' })
+  await page.goto(none.url.href)
+  const refused = new URL(await landed(page, blog))
+  result.after_logout = refused.searchParams.get('error')
+  try {
+    await oidc.authorizationCodeGrant(blogConfig, refused, { pkceCodeVerifier: none.verifier, expectedState: none.state })
+    result.after_logout_grant = 'accepted'
+  } catch (error) {
+    result.after_logout_grant = error.error || error.code || error.name
+  }
+
+  // 5. The pages in English, by the switch
+  const english = await start(shopConfig, shop)
+  await page.goto(english.url.href)
+  await page.getByRole('link', { name: 'English' }).click()
+  result.english_title = await page.locator('h1').innerText()
+  await page.screenshot({ path: `${shots}/2-sign-in-page-en.png`, fullPage: true })
+  await context.close()
+} finally {
+  await browser.close()
+}
+process.stdout.write(JSON.stringify(result) + '\n')

@@ -1,0 +1,91 @@
+"""The sign-in center with a certified relying party and a real browser (issue 11): tests/browser/sso.mjs
+runs openid-client and headless Chromium against the local server; this test registers its two clients,
+runs it, and checks what it saw. `make test` installs Chromium (Debian's package) and the npm packages;
+screenshots land in test-output/center/."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import jwt
+
+from localdev.template import ROOT
+from tests.e2e.center_client import LogoutReceiver
+from tests.e2e.conftest import CENTER_PASSWORD as PASSWORD
+
+BROWSER_TESTS = ROOT / "tests" / "browser"
+SCREENSHOTS = ROOT / "test-output" / "center"
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert found, "make test installs Debian's chromium package (Makefile: browser-deps)"
+    assert (BROWSER_TESTS / "node_modules" / "openid-client").is_dir(), "make test runs npm ci in tests/browser"
+    return found
+
+
+def test_openid_client_in_chromium_signs_in_once_for_two_clients_and_out_of_both(
+    base_url, api, admin_token, unique, person
+) -> None:
+    receiver = LogoutReceiver()
+    try:
+        clients = []
+        for index in range(2):
+            name = unique("br")
+            client = {
+                "client_id": name,
+                "redirect_uri": f"{receiver.origin}/{name}/callback",
+                "post_logout_redirect_uri": f"{receiver.origin}/{name}/signed-out",
+            }
+            body = {
+                "app_name": name,
+                "display_name": f"Demo {index + 1}",
+                "redirect_uris": [client["redirect_uri"]],
+                "post_logout_redirect_uris": [client["post_logout_redirect_uri"]],
+                "backchannel_logout_uri": receiver.url,
+            }
+            assert api("POST", "/api/apps/create", token=admin_token, json=body).status_code == 201
+            clients.append(client)
+        env = {
+            **os.environ,
+            "ISSUER": base_url,
+            "CLIENTS": json.dumps(clients),
+            "USERNAME": person,
+            "PASSWORD": PASSWORD,
+            "SCREENSHOTS": str(SCREENSHOTS),
+            "CHROMIUM": chromium(),
+        }
+        done = subprocess.run(
+            [shutil.which("node") or "node", "sso.mjs"],
+            cwd=BROWSER_TESTS,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        seen = json.loads(done.stdout.strip().splitlines()[-1])
+
+        assert seen["discovery"] == {"issuer": base_url, "methods": ["S256"]}
+        assert "Demo 1" in seen["page_title"] and "登录" in seen["page_title"]
+        assert seen["id_token"]["aud"] == clients[0]["client_id"] and seen["id_token"]["nonce_ok"] is True
+        assert seen["id_token"]["amr"] == ["pwd"] and seen["id_token"]["sid"]
+        assert seen["userinfo"]["preferred_username"] == person
+        assert seen["refreshed"] is True and seen["sso"] is True and seen["sso_prompt_none"] is True
+        assert seen["logout"] == clients[0]["post_logout_redirect_uri"] + "?state=bye-1"
+        assert seen["after_logout"] == "login_required" and seen["after_logout_grant"] != "accepted"
+        assert seen["english_title"].startswith("Sign in to continue to Demo 1")
+        assert (SCREENSHOTS / "1-sign-in-page.png").stat().st_size > 1000
+
+        # Single logout: the app sessions are gone and both clients were told, with the same sid
+        assert api("GET", "/api/auth/user/info", token=seen["access_token"]).status_code == 401
+        tokens = receiver.wait_for(2)
+        audiences = sorted(jwt.decode(t, options={"verify_signature": False})["aud"] for t in tokens)
+        assert audiences == sorted(c["client_id"] for c in clients)
+        assert {jwt.decode(t, options={"verify_signature": False})["sid"] for t in tokens} == {seen["id_token"]["sid"]}
+    finally:
+        receiver.close()
