@@ -8,11 +8,13 @@ conflict); delete it, returning the clients to sign out (single logout).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
 from shared.db import keys
+from shared.db.codes import CodeUse, delete_codes, raise_if_code_used
 from shared.db.models import BaseItem, CenterSessionItem, UserItem
 from shared.db.table import Table, conditionally
 
@@ -49,9 +51,14 @@ class CenterSessionRepository:
     def __init__(self, table: Table) -> None:
         self.table = table
 
-    def put(self, session: CenterSession, clear_failures: bool = False) -> None:
+    def put(self, session: CenterSession, clear_failures: bool = False, consume: Sequence[CodeUse] = ()) -> None:
         """Write a new session; with ``clear_failures``, in one transaction with clearing its user's
-        reserved sign-in attempts (the password that opened it was right)."""
+        reserved sign-in attempts (the password that opened it was right); ``consume``: the codes that
+        proved the sign-in, used in the same transaction.
+
+        Raises:
+            CodeUsedError: a code of ``consume`` was used meanwhile (nothing was written).
+        """
         item = CenterSessionItem(
             pk=keys.center_session_pk(session.cookie_hash),
             sk=keys.CSESSION,
@@ -65,16 +72,22 @@ class CenterSessionRepository:
             clients={},
             ttl=int(session.expires_at),
         )
-        if not clear_failures:
+        if not clear_failures and not consume:
             item.save(condition=CenterSessionItem.pk.does_not_exist())
             return
-        with self.table.transaction() as tx:
-            tx.save(item, condition=CenterSessionItem.pk.does_not_exist())
-            tx.update(
-                UserItem(pk=keys.user_pk(session.user_id), sk=keys.PROFILE),
-                actions=[UserItem.login_fails.remove(), UserItem.login_window.remove()],
-                condition=UserItem.pk.exists(),
-            )
+        try:
+            with self.table.transaction() as tx:
+                delete_codes(tx, consume)
+                tx.save(item, condition=CenterSessionItem.pk.does_not_exist())
+                if clear_failures:
+                    tx.update(
+                        UserItem(pk=keys.user_pk(session.user_id), sk=keys.PROFILE),
+                        actions=[UserItem.login_fails.remove(), UserItem.login_window.remove()],
+                        condition=UserItem.pk.exists(),
+                    )
+        except TransactWriteError as exc:
+            raise_if_code_used(exc, consume)
+            raise
 
     def with_user(self, cookie_hash: str) -> tuple[CenterSession | None, UserItem | None]:
         """The session and its user's item (two strongly consistent reads)."""

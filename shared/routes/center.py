@@ -25,11 +25,14 @@ from shared.envelope import NO_STORE_HEADERS
 from shared.errors import (
     AppError,
     CaptchaInvalidError,
+    CodeExpiredError,
+    CodeInvalidError,
     InvalidCredentialsError,
     NotFoundError,
     RateLimitedError,
     ServiceUnavailableError,
     UserDisabledError,
+    ValidationError,
 )
 from shared.observability import logger, tracer
 from shared.services.center_sessions import COOKIE
@@ -204,7 +207,7 @@ def authorize_sign_in() -> Response[str]:
     """The sign-in page's form (the authorization request stays in the query): CSRF checked, the
     password checked with the API's lockout and limits, then a center session and the code."""
     call = Call(get_services())
-    return _authorize(call, sign_in=call.form.get("method") == "password")
+    return _authorize(call, sign_in=call.form.get("method") in SIGN_IN_METHODS)
 
 
 def _authorize(call: Call, sign_in: bool) -> Response[str]:
@@ -240,25 +243,36 @@ def _authorize(call: Call, sign_in: bool) -> Response[str]:
         cookies.append(_cookie(COOKIE, cookie_value, max_age=lifetime))
         cookies.append(_cookie(pages.CSRF_COOKIE, "", max_age=0, same_site=SameSite.STRICT_MODE))
     if session is None:
-        return _sign_in_page(call, client, grant.redirect_uri, data.get("login_hint"))
+        hint = data.get("login_hint") or ""
+        return _sign_in_page(call, client, grant.redirect_uri, call.query.get("tab", "password"), {"username": hint})
     answer = call.provider.create_authorization_response(request, grant_user=session, grant=grant)
     return _answer(answer, cookies)
 
 
-SIGN_IN_FIELDS = ("csrf_token", "method", "username", "password", "captcha_key", "captcha_code")
+SIGN_IN_FIELDS = (
+    "csrf_token", "method", "username", "password", "captcha_key", "captcha_code",
+    "phone", "sms_code", "email", "email_code", "tab",
+)  # fmt: skip
+TABS = ("password", "sms", "email")
+SIGN_IN_METHODS = ("password", "sms", "email", "sms_send", "email_send")
+CODE_FIELDS = {"sms": ("phone", "sms_code"), "email": ("email", "email_code")}
 
 
 def _sign_in_page(
     call: Call,
     client: Any,
     redirect_uri: str,
-    username: str | None,
+    tab: str = "password",
+    fields: dict[str, str] | None = None,
     error: str | None = None,
     status: int = 200,
+    notice: str | None = None,
+    wait: int = 0,
 ) -> Response[str]:
+    tab = tab if tab in TABS else "password"
     captcha = None
     settings = call.services.apps.settings_of(client.app_name)
-    if settings is not None and settings.require_captcha:
+    if tab == "password" and settings is not None and settings.require_captcha:
         made = call.services.captchas.new()
         captcha = {"key": made["captcha_key"], "image": made["image"]}
     return call.page(
@@ -267,44 +281,72 @@ def _sign_in_page(
         form_targets=[redirect_uri],
         csrf=True,
         app_name=client.display_name or client.app_name,
-        action=call.here(),
-        username=username,
+        action=call.here(tab=tab),
+        tab=tab,
+        tabs={name: call.here(tab=name) for name in TABS},
+        fields=fields or {},
         error=error,
+        notice=notice,
+        wait=wait,
         captcha=captcha,
     )
 
 
 def _sign_in(call: Call, app_name: str) -> tuple[str, Any] | Response[str]:
-    """The password sign-in of the page's form: a center session, or the page again with why not."""
+    """The sign-in page's form: a center session, or the page again with why not (the API's limits,
+    lockout and messages). ``method``: ``password``; ``sms`` / ``email`` (a ``login`` code);
+    ``sms_send`` / ``email_send`` send that code and show the page with its countdown."""
     client = call.services.center.client(app_name)
     assert client is not None  # noqa: S101 - the grant found it a moment ago
     redirect_uri = call.query.get("redirect_uri", "")
-    username = call.form.get("username", "")[:254]
+    method = call.form.get("method", "")
+    channel = method.removesuffix("_send")
+    tab = channel if channel in CODE_FIELDS else "password"
+    kept = ("username",) if tab == "password" else CODE_FIELDS[tab][:1]
+    fields = {k: call.form.get(k, "")[:254] for k in kept}
+    lang = "en" if call.lang == "en" else "zh"
 
-    def again(key: str, status: int, **values: Any) -> Response[str]:
-        return _sign_in_page(call, client, redirect_uri, username, pages.text(key, call.lang, **values), status)
+    def again(message: str, status: int) -> Response[str]:
+        return _sign_in_page(call, client, redirect_uri, tab, fields, message, status)
 
     if not call.csrf_passes():
-        return again("form_expired", 403)
+        return again(pages.text("form_expired", call.lang), 403)
+    if method.endswith("_send") and channel in CODE_FIELDS:
+        target = fields[CODE_FIELDS[channel][0]]
+        try:
+            sent = call.services.codes.send(channel, target, "login", _client_info(call.event).ip)
+        except (RateLimitedError, ValidationError, ServiceUnavailableError) as exc:
+            return again(exc.message(lang), exc.status)
+        minutes = max(1, int(sent.get("expires_in", 300)) // 60)
+        notice = pages.text("code_sent", call.lang, minutes=minutes)
+        return _sign_in_page(
+            call, client, redirect_uri, tab, fields, notice=notice, wait=int(sent.get("resend_after", 60))
+        )
     try:
+        if channel in CODE_FIELDS:
+            target_field, code_field = CODE_FIELDS[channel]
+            record, uses = call.services.code_flows.center_sign_in(
+                channel, fields[target_field], call.form.get(code_field, "")[:16], app_name
+            )
+            return call.services.center.open(record, ["sms" if channel == "sms" else "otp"], uses)
         record = call.services.accounts.verify_password(
-            username,
+            fields.get("username", ""),
             call.form.get("password", "")[:128],
             app_name,
             call.form.get("captcha_key"),
             call.form.get("captcha_code"),
         )
+        return call.services.center.open(record, ["pwd"])
     except InvalidCredentialsError:
-        return again("bad_credentials", 401)
+        return again(pages.text("bad_credentials", call.lang), 401)
     except RateLimitedError as exc:
-        return again("locked", 429, seconds=int((exc.data or {}).get("retry_after") or 60))
-    except UserDisabledError:
-        return again("disabled", 403)
-    except CaptchaInvalidError:
-        return again("captcha_needed", 400)
+        return again(pages.text("locked", call.lang, seconds=int((exc.data or {}).get("retry_after") or 60)), 429)
+    except NotFoundError:
+        return again(pages.text("no_email_account", call.lang), 404)
+    except (UserDisabledError, CaptchaInvalidError, CodeInvalidError, CodeExpiredError, ValidationError) as exc:
+        return again(exc.message(lang), exc.status)
     except ServiceUnavailableError:
-        return again("unavailable", 503)
-    return call.services.center.open(record, ["pwd"])
+        return again(pages.text("unavailable", call.lang), 503)
 
 
 # -- token, userinfo, revocation ---------------------------------------------------------------------

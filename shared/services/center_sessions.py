@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import replace
 
 from shared.clock import Clock, system_clock
 from shared.db.center_sessions import CenterSession, CenterSessionRepository
+from shared.db.codes import CodeUse, CodeUsedError
+from shared.errors import CodeInvalidError
 
 COOKIE = "__Host-uc_center"
 IDLE_SECONDS = 24 * 3600
@@ -39,10 +42,21 @@ class CenterSessions:
         self.idle_seconds = idle_seconds
         self.max_seconds = max_seconds
 
-    def open(self, user_id: str, rev: int, amr: list[str], clear_failures: bool = False) -> tuple[str, CenterSession]:
+    def open(
+        self,
+        user_id: str,
+        rev: int,
+        amr: list[str],
+        clear_failures: bool = False,
+        consume: Sequence[CodeUse] = (),
+    ) -> tuple[str, CenterSession]:
         """A new center session for a user who just signed in (``amr``: how; ``clear_failures``: after a
-        password, its reserved attempts are cleared in the same write). Returns the cookie value, which
-        nothing stores, and the session."""
+        password, its reserved attempts are cleared in the same write; ``consume``: the codes that proved
+        it, used in that write). Returns the cookie value, which nothing stores, and the session.
+
+        Raises:
+            CodeInvalidError: a code of ``consume`` was used meanwhile.
+        """
         value = secrets.token_urlsafe(32)
         now = self.clock()
         session = CenterSession(
@@ -55,7 +69,10 @@ class CenterSessions:
             idle_expires_at=now + self.idle_seconds,
             expires_at=now + self.max_seconds,
         )
-        self.repository.put(session, clear_failures)
+        try:
+            self.repository.put(session, clear_failures, consume)
+        except CodeUsedError as exc:
+            raise CodeInvalidError() from exc
         return value, session
 
     def current(self, cookie_value: str | None, max_age: int | None = None) -> CenterSession | None:

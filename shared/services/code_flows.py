@@ -91,6 +91,70 @@ class CodeFlows:
                 continue  # someone registered this phone a moment ago: sign in instead
         raise PhoneTakenError()
 
+    def center_sign_in(
+        self, channel: str, raw_target: str, code: str, app_name: str
+    ) -> tuple[UserRecord, list[CodeUse]]:
+        """The user a ``login`` code proves, for the sign-in center's page (which opens no app session:
+        the code is used in the write that opens the center session, the uses returned).
+
+        A phone that is new registers (its code used in that transaction, as phone sign-in does); an
+        email must be an account's. An identifier the account held unproven hands it over first
+        (API.md section 7).
+
+        Raises:
+            ValidationError: not a phone number / email.
+            CodeInvalidError, CodeExpiredError: the code does not prove the target.
+            NotFoundError: no account has this email (the code proved it: telling is no enumeration).
+            UserDisabledError: the user is disabled.
+        """
+        app = self.apps.resolve(app_name)
+        target = target_of(channel, raw_target)
+        for _ in range(2):
+            if channel == "sms":
+                lookup = self.users.phone_lookup(target, "login", app)
+                use, owner = self.codes.check(target, "login", code, lookup.code), lookup.user_id
+            else:
+                use = self.codes.checked("email", target, "login", code)
+                owner = self.users.login_lookup([keys.email_claim(target)], app).user_id
+            if owner is not None:
+                record = self.accounts.get(owner, app)
+                proven = "phone" if channel == "sms" else "email"
+                if not (record.user.phone_verified if channel == "sms" else record.user.email_verified):
+                    self.sessions.free(self.users.take_over(record, proven))
+                    record = self.accounts.get(owner, app)
+                if record.user.status != "active":
+                    raise UserDisabledError()
+                return record, [use]
+            if channel != "sms":
+                raise NotFoundError()
+            _, grant = self.apps.default_grant_from(app, self.apps.settings_of(app), lookup.defs)
+            try:
+                return self._new_phone_user(target, grant, use), []
+            except PhoneTakenError:
+                continue  # registered a moment ago: sign that user in instead
+        raise PhoneTakenError()
+
+    def _new_phone_user(self, phone: str, grant: RoleGrant, use: CodeUse) -> UserRecord:
+        """A user registered by a phone code at the center (no app session yet)."""
+        now = self.clock()
+        user = User(
+            user_id=self.ids(),
+            nickname=masked(phone),
+            phone=phone,
+            phone_verified=True,
+            created_at=now,
+            last_login_at=now,
+        )
+        account = Account(provider="phone", open_id=phone, created_at=now)
+        audit = {"action": "phone_register", "at": now, "id": self.ids(), "ip": None}
+        try:
+            self.users.create(user, [keys.phone_claim(phone)], [account], [grant], None, audit, [use])
+        except ClaimTakenError as exc:
+            raise PhoneTakenError() from exc
+        except CodeUsedError as exc:
+            raise CodeInvalidError() from exc
+        return UserRecord(user=user, accounts=[account], grants=[grant], roles=roles_of([grant]))
+
     def _login(self, user_id: str, app: str, client: ClientInfo, use: CodeUse) -> SignedIn:
         """Sign in the phone's owner. When the account holds the phone unproven (registered without a
         code), the code's bearer proves it now: first the account loses everything the registrant

@@ -41,7 +41,7 @@ from shared.providers.base import CodeSender, ProviderError
 CAPTCHA_IP_FACTOR = 10  # an IP's hourly codes with a captcha, as a multiple of those without
 
 SMS_CODE_TYPES = ("login", "register", "reset_password", "change_phone", "bind")
-EMAIL_CODE_TYPES = ("register", "reset_password", "bind")
+EMAIL_CODE_TYPES = ("login", "register", "reset_password", "bind")  # login: the sign-in center's page
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,12 @@
 // browser on the center's pages. tests/e2e/test_center_browser.py runs it and reads what it prints.
 //
 // Input (environment): ISSUER, CLIENTS (JSON: [{client_id, redirect_uri, post_logout_redirect_uri}, x2]),
-// USERNAME, PASSWORD, SCREENSHOTS (a folder), CHROMIUM (the executable).
+// USERNAME, PASSWORD, EMAIL (the user's), PHONE (a new number, mainland form), OUTBOX (the local server's
+// outbox.jsonl, where codes are "sent"), SCREENSHOTS (a folder), CHROMIUM (the executable).
 // Output: one JSON object on stdout; any failed check throws (exit code 1).
 import * as oidc from 'openid-client'
 import { chromium } from 'playwright-core'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 
 const issuer = process.env.ISSUER
 const clients = JSON.parse(process.env.CLIENTS)
@@ -113,7 +114,35 @@ try {
     result.after_logout_grant = error.error || error.code || error.name
   }
 
-  // 5. The pages in English, by the switch
+  // 5. Code sign-ins: SMS (a new phone registers) and email, codes read from the local outbox
+  const outbox = (to) => {
+    const lines = readFileSync(process.env.OUTBOX, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+    return lines.filter((m) => m.to === to && m.code_type === 'login').pop().code
+  }
+  for (const [tab, target, label, codeLabel] of [['sms', process.env.PHONE, '手机号', '短信验证码'],
+    ['email', process.env.EMAIL, '邮箱', '邮箱验证码']]) {
+    const coded = await start(shopConfig, shop, { tab })
+    await page.goto(coded.url.href)
+    await page.getByLabel(label, { exact: true }).fill(target)
+    await page.getByRole('button', { name: '发送验证码' }).click()
+    await page.waitForSelector('.notice')
+    const countdown = await page.getByRole('button', { name: /发送验证码/ }).innerText()
+    await page.screenshot({ path: `${shots}/3-${tab}-code-sent.png`, fullPage: true })
+    const to = tab === 'sms' ? '+86' + target : target
+    await page.getByLabel(codeLabel, { exact: true }).fill(outbox(to))
+    await page.getByRole('button', { name: '登录', exact: true }).click()
+    const codeBack = await landed(page, shop)
+    const codeTokens = await oidc.authorizationCodeGrant(shopConfig, new URL(codeBack), {
+      pkceCodeVerifier: coded.verifier, expectedState: coded.state, expectedNonce: coded.nonce, idTokenExpected: true
+    })
+    result[tab] = { amr: codeTokens.claims().amr, sub: codeTokens.claims().sub, countdown }
+    await page.goto(oidc.buildEndSessionUrl(shopConfig, {
+      id_token_hint: codeTokens.id_token, post_logout_redirect_uri: shop.post_logout_redirect_uri
+    }).href)
+    await landed(page, shop)
+  }
+
+  // 6. The pages in English, by the switch
   const english = await start(shopConfig, shop)
   await page.goto(english.url.href)
   await page.getByRole('link', { name: 'English' }).click()

@@ -226,3 +226,52 @@ def test_pages_speak_chinese_by_default_and_english_on_request(base_url, make_cl
     assert "登录" in Browser(base_url).get(shop.authorize_url()).text
     assert "Sign in" in Browser(base_url, lang="en-US").get(shop.authorize_url()).text
     assert "Sign in" in Browser(base_url).get(shop.authorize_url(ui_locales="en")).text
+
+
+def test_sms_code_sign_in_registers_a_new_phone_then_knows_it(base_url, make_client, server) -> None:
+    from tests.e2e.test_codes_flow import new_phone, outbox_code
+
+    shop, browser = make_client(), Browser(base_url)
+    local, e164 = new_phone()
+    page = browser.get(shop.authorize_url(tab="sms"))
+    assert 'name="phone"' in page.text and 'autocomplete="one-time-code"' in page.text
+    sent = browser.submit(page, method="sms_send", phone=local)
+    assert sent.status_code == 200 and 'data-wait="60"' in sent.text and f'value="{local}"' in sent.text
+    # The API's cooldown holds here too (each page has its own CSRF token: go on from the newest)
+    cooled = browser.submit(sent, method="sms_send", phone=local)
+    assert cooled.status_code == 429
+    stale = browser.submit(sent, method="sms", phone=local, sms_code="000000")
+    assert stale.status_code == 403  # an older page's token
+    wrong = browser.submit(stale, method="sms", phone=local, sms_code="000000")
+    assert wrong.status_code == 400 and "验证码错误" in wrong.text and "__Host-uc_center" not in browser.cookies
+    back = browser.submit(wrong, method="sms", phone=local, sms_code=outbox_code(server, e164, "login"))
+    assert back.status_code == 302, back.text[:300]
+    tokens = shop.token(query_of(back.headers["Location"])["code"]).json()
+    first = shop.id_claims(tokens["id_token"])
+    assert first["amr"] == ["sms"]
+
+    # The same phone again, in another browser: the same person, and the code is single use
+    other = Browser(base_url)
+    page = other.get(shop.authorize_url(tab="sms"))
+    used = other.submit(page, method="sms", phone=local, sms_code=outbox_code(server, e164, "login"))
+    assert used.status_code == 400  # the code was used by the first sign-in
+
+
+def test_email_code_sign_in_for_an_account_with_that_email(base_url, make_client, person, server, unique) -> None:
+    from tests.e2e.test_codes_flow import outbox_code
+
+    shop, browser = make_client(), Browser(base_url, lang="en")
+    email = f"{person}@example.com"
+    page = browser.get(shop.authorize_url(tab="email"))
+    sent = browser.submit(page, method="email_send", email=email)
+    assert sent.status_code == 200 and "Code sent" in sent.text
+    back = browser.submit(sent, method="email", email=email, email_code=outbox_code(server, email, "login"))
+    assert back.status_code == 302, back.text[:300]
+    claims = shop.id_claims(shop.token(query_of(back.headers["Location"])["code"]).json()["id_token"])
+    assert claims["amr"] == ["otp"] and claims["preferred_username"] == person
+
+    # An address no account uses: the code proves it, and the page says so (no account is made)
+    nobody, browser = f"{unique('nb')}@example.com", Browser(base_url, lang="en")
+    sent = browser.submit(browser.get(shop.authorize_url(tab="email")), method="email_send", email=nobody)
+    refused = browser.submit(sent, method="email", email=nobody, email_code=outbox_code(server, nobody, "login"))
+    assert refused.status_code == 404 and "No account uses this email" in refused.text

@@ -28,8 +28,11 @@ def chromium() -> str:
 
 
 def test_openid_client_in_chromium_signs_in_once_for_two_clients_and_out_of_both(
-    base_url, api, admin_token, unique, person
+    base_url, api, admin_token, unique, person, server
 ) -> None:
+    from tests.e2e.test_codes_flow import new_phone
+
+    phone, _ = new_phone()
     receiver = LogoutReceiver()
     try:
         clients = []
@@ -55,6 +58,9 @@ def test_openid_client_in_chromium_signs_in_once_for_two_clients_and_out_of_both
             "CLIENTS": json.dumps(clients),
             "USERNAME": person,
             "PASSWORD": PASSWORD,
+            "EMAIL": f"{person}@example.com",
+            "PHONE": phone,
+            "OUTBOX": str(server.data_dir / "outbox.jsonl"),
             "SCREENSHOTS": str(SCREENSHOTS),
             "CHROMIUM": chromium(),
         }
@@ -80,12 +86,17 @@ def test_openid_client_in_chromium_signs_in_once_for_two_clients_and_out_of_both
         assert seen["after_logout"] == "login_required" and seen["after_logout_grant"] != "accepted"
         assert seen["english_title"].startswith("Sign in to continue to Demo 1")
         assert (SCREENSHOTS / "1-sign-in-page.png").stat().st_size > 1000
+        # Code sign-ins in the browser: the countdown runs, a new phone registers, the email is the person's
+        assert seen["sms"]["amr"] == ["sms"] and seen["sms"]["sub"] != seen["id_token"]["sub"]
+        assert seen["email"]["amr"] == ["otp"] and seen["email"]["sub"] == seen["id_token"]["sub"]
+        assert "s)" in seen["sms"]["countdown"]
 
         # Single logout: the app sessions are gone and both clients were told, with the same sid
         assert api("GET", "/api/auth/user/info", token=seen["access_token"]).status_code == 401
-        tokens = receiver.wait_for(2)
-        audiences = sorted(jwt.decode(t, options={"verify_signature": False})["aud"] for t in tokens)
-        assert audiences == sorted(c["client_id"] for c in clients)
-        assert {jwt.decode(t, options={"verify_signature": False})["sid"] for t in tokens} == {seen["id_token"]["sid"]}
+        # (then one each for the code sign-ins' own logouts, to Demo 1 only)
+        claims = [jwt.decode(t, options={"verify_signature": False}) for t in receiver.wait_for(4)]
+        first = sorted(c["aud"] for c in claims if c["sid"] == seen["id_token"]["sid"])
+        assert first == sorted(c["client_id"] for c in clients)
+        assert len(claims) == 4
     finally:
         receiver.close()

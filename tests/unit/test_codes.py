@@ -154,7 +154,7 @@ def test_bad_targets_and_types_are_422(svc: Services) -> None:
     with pytest.raises(ValidationError):
         svc.codes.send("email", "not-an-email", "register", None)
     with pytest.raises(ValidationError):
-        svc.codes.send("email", "a@example.com", "login", None)  # email has no login codes
+        svc.codes.send("email", "a@example.com", "change_phone", None)  # an SMS-only type
 
 
 # -- flows -----------------------------------------------------------------------------------------
