@@ -29,6 +29,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     "tab_password": {"zh": "密码登录", "en": "Password"},
     "tab_sms": {"zh": "短信验证码", "en": "SMS code"},
     "tab_email": {"zh": "邮箱验证码", "en": "Email code"},
+    "tab_wechat": {"zh": "微信登录", "en": "WeChat"},
+    "wechat_continue": {"zh": "使用微信账号登录", "en": "Continue with WeChat"},
+    "wechat_scan": {"zh": "请使用微信扫描二维码登录", "en": "Scan the QR code with WeChat"},
+    "wechat_open_qr": {"zh": "二维码无法显示？打开微信登录页", "en": "No QR code? Open WeChat's sign-in page"},
+    "wechat_mock": {
+        "zh": "本地模式：微信为模拟模式，输入任意标识即代表一个微信用户",
+        "en": "Local mode: WeChat is mocked; any identifier you enter stands for one WeChat user",
+    },
+    "wechat_mock_code": {"zh": "模拟的微信用户标识", "en": "Mock WeChat user"},
     "phone": {"zh": "手机号", "en": "Phone number"},
     "email": {"zh": "邮箱", "en": "Email"},
     "sms_code": {"zh": "短信验证码", "en": "Code from the SMS"},
@@ -86,16 +95,19 @@ def render(template: str, lang: str, **context: Any) -> str:
     return environment().get_template(template).render(lang=lang, **context)
 
 
-def security_headers(form_targets: list[str] | None = None) -> dict[str, str]:
+def security_headers(form_targets: list[str] | None = None, frames: list[str] | None = None) -> dict[str, str]:
     """Headers of every page: a Content-Security-Policy without ``unsafe-inline`` (scripts and styles
     only from the center's own static files), no framing, no sniffing, no referrer, no caching.
     ``form_targets``: the origins a form may end up at (a sign-in form's answer redirects to the
-    client, and browsers apply ``form-action`` to the redirect)."""
+    client, and browsers apply ``form-action`` to the redirect); ``frames``: origins the page may frame
+    (WeChat's QR page)."""
     targets = " ".join(dict.fromkeys(o for o in (url_origin(u) for u in form_targets or []) if o))
     policy = (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
         f"form-action 'self'{' ' + targets if targets else ''}; frame-ancestors 'none'; base-uri 'none'"
     )
+    if frames:
+        policy += "; frame-src " + " ".join(frames)
     return {
         "Content-Type": "text/html; charset=utf-8",
         "Content-Security-Policy": policy,

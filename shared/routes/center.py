@@ -7,9 +7,11 @@ is ever put in a URL: the browser carries only the code, ``state`` and ``iss`` b
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from aws_lambda_powertools.event_handler import Response
@@ -37,6 +39,7 @@ from shared.errors import (
 from shared.observability import logger, tracer
 from shared.services.center_sessions import COOKIE
 from shared.services.oidc import discovery, standard_claims
+from shared.services.wechat import in_wechat
 
 router = http.router()
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
@@ -125,6 +128,7 @@ class Call:
         template: str,
         status: int = 200,
         form_targets: list[str] | None = None,
+        frames: list[str] | None = None,
         csrf: bool = False,
         cookies: list[Cookie] | None = None,
         **context: Any,
@@ -136,7 +140,7 @@ class Call:
             jar.append(_cookie(pages.CSRF_COOKIE, token, max_age=3600, same_site=SameSite.STRICT_MODE))
         switch = "en" if self.lang == "zh" else "zh"
         body = pages.render(template, self.lang, base=self.base, switch_url=self.here(ui_locales=switch), **context)
-        return Response(status, headers=pages.security_headers(form_targets), body=body, cookies=jar)
+        return Response(status, headers=pages.security_headers(form_targets, frames), body=body, cookies=jar)
 
     def message(self, title: str, message: str, status: int, alert: bool = True) -> Response[str]:
         return self.page("message.html", status, title=title, message=message, alert=alert)
@@ -253,8 +257,10 @@ SIGN_IN_FIELDS = (
     "csrf_token", "method", "username", "password", "captcha_key", "captcha_code",
     "phone", "sms_code", "email", "email_code", "tab",
 )  # fmt: skip
-TABS = ("password", "sms", "email")
-SIGN_IN_METHODS = ("password", "sms", "email", "sms_send", "email_send")
+TABS = ("password", "sms", "email", "wechat")
+SIGN_IN_METHODS = ("password", "sms", "email", "sms_send", "email_send", "wechat")
+WECHAT_COOKIE = "__Host-uc_wx"  # binds a WeChat round trip to the browser that started it
+WECHAT_ORIGIN = "https://open.weixin.qq.com"
 CODE_FIELDS = {"sms": ("phone", "sms_code"), "email": ("email", "email_code")}
 
 
@@ -269,7 +275,12 @@ def _sign_in_page(
     notice: str | None = None,
     wait: int = 0,
 ) -> Response[str]:
-    tab = tab if tab in TABS else "password"
+    wechat = _wechat_choice(call, client, with_urls=tab == "wechat")
+    tabs = [name for name in TABS if name != "wechat" or wechat is not None]
+    tab = tab if tab in tabs else "password"
+    cookies: list[Cookie] = []
+    if tab == "wechat" and wechat is not None and "cookie" in wechat:
+        cookies.append(wechat.pop("cookie"))
     captcha = None
     settings = call.services.apps.settings_of(client.app_name)
     if tab == "password" and settings is not None and settings.require_captcha:
@@ -279,11 +290,14 @@ def _sign_in_page(
         "login.html",
         status,
         form_targets=[redirect_uri],
+        frames=[WECHAT_ORIGIN] if tab == "wechat" else None,
         csrf=True,
+        cookies=cookies,
         app_name=client.display_name or client.app_name,
         action=call.here(tab=tab),
         tab=tab,
-        tabs={name: call.here(tab=name) for name in TABS},
+        tabs={name: call.here(tab=name) for name in tabs},
+        wechat=wechat if tab == "wechat" else None,
         fields=fields or {},
         error=error,
         notice=notice,
@@ -301,8 +315,8 @@ def _sign_in(call: Call, app_name: str) -> tuple[str, Any] | Response[str]:
     redirect_uri = call.query.get("redirect_uri", "")
     method = call.form.get("method", "")
     channel = method.removesuffix("_send")
-    tab = channel if channel in CODE_FIELDS else "password"
-    kept = ("username",) if tab == "password" else CODE_FIELDS[tab][:1]
+    tab = channel if channel in (*CODE_FIELDS, "wechat") else "password"
+    kept = CODE_FIELDS[tab][:1] if tab in CODE_FIELDS else ("username",) if tab == "password" else ()
     fields = {k: call.form.get(k, "")[:254] for k in kept}
     lang = "en" if call.lang == "en" else "zh"
 
@@ -323,6 +337,10 @@ def _sign_in(call: Call, app_name: str) -> tuple[str, Any] | Response[str]:
             call, client, redirect_uri, tab, fields, notice=notice, wait=int(sent.get("resend_after", 60))
         )
     try:
+        if method == "wechat":
+            kind = "mp" if in_wechat(http.header(call.headers, "user-agent")) else "web"
+            record = call.services.wechat.center_sign_in(app_name, kind, call.form.get("code", "")[:64])
+            return call.services.center.open(record, ["wechat"])
         if channel in CODE_FIELDS:
             target_field, code_field = CODE_FIELDS[channel]
             record, uses = call.services.code_flows.center_sign_in(
@@ -345,8 +363,70 @@ def _sign_in(call: Call, app_name: str) -> tuple[str, Any] | Response[str]:
         return again(pages.text("no_email_account", call.lang), 404)
     except (UserDisabledError, CaptchaInvalidError, CodeInvalidError, CodeExpiredError, ValidationError) as exc:
         return again(exc.message(lang), exc.status)
+    except AppError as exc:  # WeChat refused the code (4xx), or is unreachable (503)
+        return again(exc.message(lang), exc.status)
     except ServiceUnavailableError:
         return again(pages.text("unavailable", call.lang), 503)
+
+
+def _wechat_choice(call: Call, client: Any, with_urls: bool) -> dict[str, Any] | None:
+    """How the page offers WeChat: mocked (local mode without an AppID), the official-account OAuth in
+    WeChat's own browser, the QR page elsewhere (framed, and as a link); None when the app has no
+    AppID for it outside local mode. A real round trip gets a state (single use, 10 minutes) that keeps
+    the authorization request and is bound to this browser by a cookie."""
+    wechat = call.services.wechat
+    inside = in_wechat(http.header(call.headers, "user-agent"))
+    kind = "mp" if inside else "web"
+    try:
+        if wechat.mock_mode(client, kind):
+            return {"mock": True, "in_wechat": inside}
+    except AppError:  # WechatNotConfiguredError: no WeChat for this app here
+        return None
+    if not with_urls:
+        return {"mock": False, "in_wechat": inside}
+    nonce = pages.new_csrf_token()
+    query = urlencode({k: v for k, v in call.query.items() if k != "tab"})
+    data = {"center": query, "browser": hashlib.sha256(nonce.encode()).hexdigest()}
+    redirect = f"{call.issuer}/center/wechat/callback"
+    url, frame_url = wechat.authorize_urls(client, kind, redirect, data)
+    return {
+        "mock": False,
+        "in_wechat": inside,
+        "url": url,
+        "frame_url": frame_url,
+        "cookie": _cookie(WECHAT_COOKIE, nonce, max_age=600),
+    }
+
+
+@router.get("/center/wechat/callback", **http.raw_route("page"))
+@tracer.capture_method
+def wechat_callback() -> Response[str]:
+    """WeChat's redirect back after a sign-in at the center: the WeChat user's center session, then the
+    authorization request again, which the session now answers with a code."""
+    call = Call(get_services())
+    lang = "en" if call.lang == "en" else "zh"
+    title = pages.text("error_title", call.lang)
+    try:
+        data = call.services.wechat.take_state(call.query.get("state"))
+    except AppError as exc:
+        return call.message(title, exc.message(lang), exc.status)
+    nonce = call.cookies.get(WECHAT_COOKIE, "")
+    expected = str(data.get("browser") or "")
+    if not data.get("center") or not hmac.compare_digest(hashlib.sha256(nonce.encode()).hexdigest(), expected):
+        return call.message(title, pages.text("form_expired", call.lang), 403)
+    try:
+        record = call.services.wechat.center_sign_in(
+            data.get("app_name"), str(data.get("type") or "web"), call.query.get("code", "")[:256]
+        )
+        cookie_value, session = call.services.center.open(record, ["wechat"])
+    except AppError as exc:
+        return call.message(title, exc.message(lang), exc.status)
+    cookies = [
+        _cookie(COOKIE, cookie_value, max_age=int(session.expires_at - session.auth_time)),
+        _cookie(WECHAT_COOKIE, "", max_age=0),
+    ]
+    location = f"{call.base}/oauth2/authorize?{data['center']}"
+    return Response(302, headers={"Location": location, "Cache-Control": "no-store"}, body="", cookies=cookies)
 
 
 # -- token, userinfo, revocation ---------------------------------------------------------------------

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from shared.clock import Clock, IdFactory, new_id, system_clock
@@ -26,7 +26,7 @@ from shared.db import keys
 from shared.db.states import StateRepository
 from shared.db.throttle import ThrottleRepository
 from shared.db.users import ClaimTakenError, UserRepository
-from shared.domain import Account, AppConfig, ClientInfo, RoleGrant, User, UserRecord
+from shared.domain import Account, AppConfig, ClientInfo, RoleGrant, Session, User, UserRecord
 from shared.errors import (
     AppError,
     RateLimitedError,
@@ -40,9 +40,15 @@ from shared.services.apps import WECHAT_TYPES, AppDirectory, origin_allowed
 from shared.services.catalog import SUPER_ADMIN_APP, SUPER_ADMIN_ROLE
 from shared.services.sessions import SessionService
 
+T = TypeVar("T")
 STATE_TTL = 600
 QR_URL = "https://open.weixin.qq.com/connect/qrconnect"
 MP_URL = "https://open.weixin.qq.com/connect/oauth2/authorize"
+
+
+def in_wechat(user_agent: str | None) -> bool:
+    """True in WeChat's in-app browser (its User-Agent says ``MicroMessenger``)."""
+    return "micromessenger" in (user_agent or "").lower()
 
 
 class WechatNotConfiguredError(UpstreamUnavailableError):
@@ -191,15 +197,50 @@ class WechatSignIn:
             RateLimitedError: more than 5 sign-ins a minute for this openid.
             UserDisabledError: the user is disabled.
         """
+        app_name, identity = self._identity(app_name, account_type, code)
+        extra = self._dev_admin_grants(identity, code)
+        return self._resolve(
+            identity,
+            lambda owner: self._login(owner, app_name, client, extra),
+            lambda: self._create(identity, app_name, client, extra),
+        )
+
+    def center_sign_in(self, app_name: str | None, account_type: str, code: str) -> UserRecord:
+        """The user a WeChat code names (created, or joined by UnionID), for the sign-in center, which
+        opens its own session instead of an app session.
+
+        Raises:
+            as :meth:`sign_in`.
+        """
+        app_name, identity = self._identity(app_name, account_type, code)
+
+        def existing(owner: str) -> UserRecord:
+            record = self.accounts.get(owner, app_name)
+            if record.user.status != "active":
+                raise UserDisabledError()
+            return record
+
+        def new() -> UserRecord:
+            _, grant = self.apps.default_grant(app_name)
+            user, account = self._new_user(identity, [grant], None, None)
+            return UserRecord(user=user, accounts=[account], grants=[grant])
+
+        return self._resolve(identity, existing, new)
+
+    def _identity(self, app_name: str | None, account_type: str, code: str) -> tuple[str, WechatIdentity]:
+        """The app and the WeChat identity of a code, within the per-openid sign-in limit."""
         app_name = self.apps.resolve(app_name)
-        app = self.apps.get(app_name)
-        identity = self.identify(app, account_type, code)
-        now = self.clock()
-        retry_after = self.throttle.hit("wechat", f"{identity.app_id}:{identity.user.open_id}", 5, 60, now)
+        identity = self.identify(self.apps.get(app_name), account_type, code)
+        retry_after = self.throttle.hit("wechat", f"{identity.app_id}:{identity.user.open_id}", 5, 60, self.clock())
         if retry_after is not None:
             raise RateLimitedError(retry_after)
-        extra = self._dev_admin_grants(identity, code)
+        return app_name, identity
+
+    def _resolve(self, identity: WechatIdentity, owned: Callable[[str], T], new: Callable[[], T]) -> T:
+        """``owned(user_id)`` for the identity's user (linking a new identity of a known UnionID first),
+        else ``new()``; a concurrent first sign-in that wins is joined."""
         union = keys.union_claim(identity.user.union_id) if identity.user.union_id else None
+        now = self.clock()
         for _ in range(3):
             by_account, by_union = self.users.identity_owners(identity.claim, union)
             owner = by_account or by_union
@@ -209,9 +250,9 @@ class WechatSignIn:
                         self.users.link_account(owner, identity.account(now), None, now)
                     except ClaimTakenError:
                         continue
-                return self._login(owner, app_name, client, extra)
+                return owned(owner)
             try:
-                return self._create(identity, app_name, client, extra)
+                return new()
             except ClaimTakenError:
                 continue  # a concurrent first login created the user: join it
         raise UpstreamUnavailableError()
@@ -233,10 +274,29 @@ class WechatSignIn:
     def _create(self, identity: WechatIdentity, app: str, client: ClientInfo, extra: list[RoleGrant]) -> SignedIn:
         _, grant = self.apps.default_grant(app)
         grants = [grant, *extra]
+        user_id = self.ids()
+        tokens = self.sessions.new(user_id, app, grants, client)
+        user, account = self._new_user(identity, grants, tokens.session, client.ip, user_id)
+        record = UserRecord(user=user, accounts=[account], grants=grants)
+        return SignedIn(tokens, record, app, created=True)
+
+    def _new_user(
+        self,
+        identity: WechatIdentity,
+        grants: list[RoleGrant],
+        session: Session | None,
+        ip: str | None,
+        user_id: str | None = None,
+    ) -> tuple[User, Account]:
+        """Write a user made by a WeChat sign-in (with its first session, when there is one).
+
+        Raises:
+            ClaimTakenError: the identity (or its UnionID) was claimed meanwhile (nothing was written).
+        """
         now = self.clock()
         open_id = identity.user.open_id
         user = User(
-            user_id=self.ids(),
+            user_id=user_id or self.ids(),
             nickname=identity.user.nickname or f"微信用户{open_id[-4:]}",
             avatar=identity.user.avatar_url,
             union_id=identity.user.union_id,
@@ -245,11 +305,9 @@ class WechatSignIn:
         )
         claims = [identity.claim] + ([keys.union_claim(user.union_id)] if user.union_id else [])
         account = identity.account(now)
-        tokens = self.sessions.new(user.user_id, app, grants, client)
-        audit = {"action": "wechat_register", "at": now, "id": self.ids(), "ip": client.ip}
-        self.users.create(user, claims, [account], grants, tokens.session, audit)
-        record = UserRecord(user=user, accounts=[account], grants=grants)
-        return SignedIn(tokens, record, app, created=True)
+        audit = {"action": "wechat_register", "at": now, "id": self.ids(), "ip": ip}
+        self.users.create(user, claims, [account], grants, session, audit)
+        return user, account
 
     def bind(self, user_id: str, app_name: str, account_type: str, code: str) -> UserRecord:
         """Link the WeChat identity behind ``code`` to the signed-in user.
@@ -308,16 +366,27 @@ class WechatSignIn:
         (``snsapi_userinfo``), every other browser to the QR page (``snsapi_login``)."""
         app = self.apps.get(self.apps.resolve(app_name))
         self.check_redirect(app, callback_url)
-        in_wechat = "micromessenger" in (user_agent or "").lower()
-        account_type = "mp" if in_wechat else "web"
+        account_type = "mp" if in_wechat(user_agent) else "web"
+        # callback_endpoint: this API's /api/auth/wechat/callback, as the browser reaches it
+        return self.authorize_urls(app, account_type, callback_endpoint, {"callback_url": callback_url})[0]
+
+    def authorize_urls(self, app: AppConfig, account_type: str, redirect: str, data: dict[str, Any]) -> tuple[str, str]:
+        """WeChat's authorization URL for a browser: the official-account OAuth (``snsapi_userinfo``,
+        ``mp``) or the open platform's QR page (``snsapi_login``, ``web``), coming back to ``redirect``
+        with a new single-use state that keeps ``data``; and the same inside a frame of the sign-in
+        center's page (the QR page, which WeChat then leaves for ``redirect`` in the whole window).
+
+        Raises:
+            WechatNotConfiguredError: outside local mode without an AppID.
+        """
         app_id = self.redirect_app_id(app, account_type)
-        state = self.new_state({"app_name": app.app_name, "type": account_type, "callback_url": callback_url})
-        redirect = callback_endpoint  # this API's /api/auth/wechat/callback, as the browser reaches it
-        base, scope = (MP_URL, "snsapi_userinfo") if in_wechat else (QR_URL, "snsapi_login")
-        return (
+        state = self.new_state({**data, "app_name": app.app_name, "type": account_type})
+        base, scope = (MP_URL, "snsapi_userinfo") if account_type == "mp" else (QR_URL, "snsapi_login")
+        url = (
             f"{base}?appid={quote(app_id)}&redirect_uri={quote(redirect, safe='')}"
-            f"&response_type=code&scope={scope}&state={state}#wechat_redirect"
+            f"&response_type=code&scope={scope}&state={state}"
         )
+        return f"{url}#wechat_redirect", f"{url}&login_type=jssdk&self_redirect=false#wechat_redirect"
 
     def callback(self, code: str, state: str, client: ClientInfo) -> str:
         """Finish the redirect flow: the callback URL with ``userId``, ``token`` and ``refreshToken``."""

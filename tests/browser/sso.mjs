@@ -5,7 +5,7 @@
 //
 // Input (environment): ISSUER, CLIENTS (JSON: [{client_id, redirect_uri, post_logout_redirect_uri}, x2]),
 // USERNAME, PASSWORD, EMAIL (the user's), PHONE (a new number, mainland form), OUTBOX (the local server's
-// outbox.jsonl, where codes are "sent"), SCREENSHOTS (a folder), CHROMIUM (the executable).
+// outbox.jsonl, where codes are "sent"), WECHAT_ID (a mock WeChat user), SCREENSHOTS (a folder), CHROMIUM (the executable).
 // Output: one JSON object on stdout; any failed check throws (exit code 1).
 import * as oidc from 'openid-client'
 import { chromium } from 'playwright-core'
@@ -142,7 +142,22 @@ try {
     await landed(page, shop)
   }
 
-  // 6. The pages in English, by the switch
+  // 6. WeChat, mocked in local mode: an identifier stands for a WeChat user
+  const wx = await start(shopConfig, shop, { tab: 'wechat' })
+  await page.goto(wx.url.href)
+  await page.screenshot({ path: `${shots}/4-wechat-mock.png`, fullPage: true })
+  await page.getByLabel('模拟的微信用户标识').fill(process.env.WECHAT_ID)
+  await page.getByRole('button', { name: '登录', exact: true }).click()
+  const wxTokens = await oidc.authorizationCodeGrant(shopConfig, new URL(await landed(page, shop)), {
+    pkceCodeVerifier: wx.verifier, expectedState: wx.state, expectedNonce: wx.nonce, idTokenExpected: true
+  })
+  result.wechat = { amr: wxTokens.claims().amr }
+  await page.goto(oidc.buildEndSessionUrl(shopConfig, {
+    id_token_hint: wxTokens.id_token, post_logout_redirect_uri: shop.post_logout_redirect_uri
+  }).href)
+  await landed(page, shop)
+
+  // 7. The pages in English, by the switch
   const english = await start(shopConfig, shop)
   await page.goto(english.url.href)
   await page.getByRole('link', { name: 'English' }).click()

@@ -275,3 +275,19 @@ def test_email_code_sign_in_for_an_account_with_that_email(base_url, make_client
     sent = browser.submit(browser.get(shop.authorize_url(tab="email")), method="email_send", email=nobody)
     refused = browser.submit(sent, method="email", email=nobody, email_code=outbox_code(server, nobody, "login"))
     assert refused.status_code == 404 and "No account uses this email" in refused.text
+
+
+def test_wechat_mock_sign_in_in_local_mode_is_one_person_per_identifier(base_url, make_client, unique) -> None:
+    shop, blog = make_client(), make_client()
+    wechat_id = unique("wx")
+    subs = []
+    for client in (shop, blog):  # two browsers, two clients, one WeChat user
+        browser = Browser(base_url)
+        page = browser.get(client.authorize_url(tab="wechat"))
+        assert page.status_code == 200 and 'name="code"' in page.text and "open.weixin.qq.com" not in page.text
+        back = browser.submit(page, method="wechat", code=wechat_id)
+        assert back.status_code == 302, back.text[:300]
+        claims = client.id_claims(client.token(query_of(back.headers["Location"])["code"]).json()["id_token"])
+        assert claims["amr"] == ["wechat"]
+        subs.append(claims["sub"])
+    assert subs[0] == subs[1]

@@ -60,6 +60,7 @@ def test_openid_client_in_chromium_signs_in_once_for_two_clients_and_out_of_both
             "PASSWORD": PASSWORD,
             "EMAIL": f"{person}@example.com",
             "PHONE": phone,
+            "WECHAT_ID": unique("wx"),
             "OUTBOX": str(server.data_dir / "outbox.jsonl"),
             "SCREENSHOTS": str(SCREENSHOTS),
             "CHROMIUM": chromium(),
@@ -90,13 +91,14 @@ def test_openid_client_in_chromium_signs_in_once_for_two_clients_and_out_of_both
         assert seen["sms"]["amr"] == ["sms"] and seen["sms"]["sub"] != seen["id_token"]["sub"]
         assert seen["email"]["amr"] == ["otp"] and seen["email"]["sub"] == seen["id_token"]["sub"]
         assert "s)" in seen["sms"]["countdown"]
+        assert seen["wechat"]["amr"] == ["wechat"]
 
         # Single logout: the app sessions are gone and both clients were told, with the same sid
         assert api("GET", "/api/auth/user/info", token=seen["access_token"]).status_code == 401
-        # (then one each for the code sign-ins' own logouts, to Demo 1 only)
-        claims = [jwt.decode(t, options={"verify_signature": False}) for t in receiver.wait_for(4)]
+        # (then one each for the SMS, email and WeChat sign-ins' own logouts, to Demo 1 only)
+        claims = [jwt.decode(t, options={"verify_signature": False}) for t in receiver.wait_for(5)]
         first = sorted(c["aud"] for c in claims if c["sid"] == seen["id_token"]["sid"])
         assert first == sorted(c["client_id"] for c in clients)
-        assert len(claims) == 4
+        assert len(claims) == 5
     finally:
         receiver.close()
