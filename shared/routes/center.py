@@ -26,17 +26,12 @@ from shared.domain import ClientInfo
 from shared.envelope import NO_STORE_HEADERS
 from shared.errors import (
     AppError,
-    CaptchaInvalidError,
-    CodeExpiredError,
-    CodeInvalidError,
     InvalidCredentialsError,
     NotFoundError,
     RateLimitedError,
-    ServiceUnavailableError,
-    UserDisabledError,
-    ValidationError,
 )
 from shared.observability import logger, tracer
+from shared.services.accounts import RegisterCommand
 from shared.services.center_sessions import COOKIE
 from shared.services.oidc import discovery, standard_claims
 from shared.services.wechat import in_wechat
@@ -211,7 +206,7 @@ def authorize_sign_in() -> Response[str]:
     """The sign-in page's form (the authorization request stays in the query): CSRF checked, the
     password checked with the API's lockout and limits, then a center session and the code."""
     call = Call(get_services())
-    return _authorize(call, sign_in=call.form.get("method") in SIGN_IN_METHODS)
+    return _authorize(call, sign_in=call.form.get("method") in VIEW_OF)
 
 
 def _authorize(call: Call, sign_in: bool) -> Response[str]:
@@ -247,112 +242,157 @@ def _authorize(call: Call, sign_in: bool) -> Response[str]:
         cookies.append(_cookie(COOKIE, cookie_value, max_age=lifetime))
         cookies.append(_cookie(pages.CSRF_COOKIE, "", max_age=0, same_site=SameSite.STRICT_MODE))
     if session is None:
-        hint = data.get("login_hint") or ""
-        return _sign_in_page(call, client, grant.redirect_uri, call.query.get("tab", "password"), {"username": hint})
+        hint = {"username": data.get("login_hint") or ""}
+        return _sign_in_page(call, client, grant.redirect_uri, call.query.get("tab", "password"), hint)
     answer = call.provider.create_authorization_response(request, grant_user=session, grant=grant)
     return _answer(answer, cookies)
 
 
 SIGN_IN_FIELDS = (
-    "csrf_token", "method", "username", "password", "captcha_key", "captcha_code",
-    "phone", "sms_code", "email", "email_code", "tab",
+    "csrf_token", "method", "username", "password", "confirm_password", "new_password", "captcha_key",
+    "captcha_code", "phone", "sms_code", "email", "email_code", "code", "tab",
 )  # fmt: skip
-TABS = ("password", "sms", "email", "wechat")
-SIGN_IN_METHODS = ("password", "sms", "email", "sms_send", "email_send", "wechat")
+LOGIN_TABS = ("password", "sms", "email", "wechat")
+SENDS = {  # a form's "send code" button: channel, code type, and the view it shows again
+    "sms_send": ("sms", "login", "sms"),
+    "email_send": ("email", "login", "email"),
+    "register_email_send": ("email", "register", "register"),
+    "register_sms_send": ("sms", "register", "register"),
+    "reset_sms_send": ("sms", "reset_password", "forgot"),
+    "reset_email_send": ("email", "reset_password", "forgot_email"),
+}
+VIEW_OF = {  # each form method, and the view that shows it
+    **{tab: tab for tab in LOGIN_TABS},
+    "register": "register",
+    "reset_sms": "forgot",
+    "reset_email": "forgot_email",
+    **{method: sent[2] for method, sent in SENDS.items()},
+}
+KEPT = {  # what a view's form keeps when it is shown again (never a password or a code)
+    "password": ("username",),
+    "sms": ("phone",),
+    "email": ("email",),
+    "wechat": (),
+    "register": ("username", "email", "phone"),
+    "forgot": ("phone",),
+    "forgot_email": ("email",),
+}
 WECHAT_COOKIE = "__Host-uc_wx"  # binds a WeChat round trip to the browser that started it
 WECHAT_ORIGIN = "https://open.weixin.qq.com"
 CODE_FIELDS = {"sms": ("phone", "sms_code"), "email": ("email", "email_code")}
+AMR = {"sms": ["sms"], "email": ["otp"]}  # RFC 8176 values (an emailed code is a one-time password)
 
 
 def _sign_in_page(
     call: Call,
     client: Any,
     redirect_uri: str,
-    tab: str = "password",
+    view: str = "password",
     fields: dict[str, str] | None = None,
     error: str | None = None,
     status: int = 200,
     notice: str | None = None,
     wait: int = 0,
+    sent: str | None = None,
 ) -> Response[str]:
-    wechat = _wechat_choice(call, client, with_urls=tab == "wechat")
-    tabs = [name for name in TABS if name != "wechat" or wechat is not None]
-    tab = tab if tab in tabs else "password"
+    """The center's sign-in page in one of its views: a sign-in tab, register, or forgot password."""
+    view = view if view in KEPT else "password"
+    wechat = _wechat_choice(call, client, with_urls=view == "wechat")
+    tabs = [name for name in LOGIN_TABS if name != "wechat" or wechat is not None]
+    view = "password" if view == "wechat" and wechat is None else view
     cookies: list[Cookie] = []
-    if tab == "wechat" and wechat is not None and "cookie" in wechat:
+    if view == "wechat" and wechat is not None and "cookie" in wechat:
         cookies.append(wechat.pop("cookie"))
-    captcha = None
     settings = call.services.apps.settings_of(client.app_name)
-    if tab == "password" and settings is not None and settings.require_captcha:
+    captcha = None
+    if view == "password" and settings is not None and settings.require_captcha:
         made = call.services.captchas.new()
         captcha = {"key": made["captcha_key"], "image": made["image"]}
+    template = "login.html" if view in LOGIN_TABS else "register.html" if view == "register" else "forgot.html"
     return call.page(
-        "login.html",
+        template,
         status,
         form_targets=[redirect_uri],
-        frames=[WECHAT_ORIGIN] if tab == "wechat" else None,
+        frames=[WECHAT_ORIGIN] if view == "wechat" else None,
         csrf=True,
         cookies=cookies,
         app_name=client.display_name or client.app_name,
-        action=call.here(tab=tab),
-        tab=tab,
+        action=call.here(tab=view),
+        tab=view,
+        channel="email" if view == "forgot_email" else "sms",
         tabs={name: call.here(tab=name) for name in tabs},
-        wechat=wechat if tab == "wechat" else None,
+        views={name: call.here(tab=name) for name in ("password", "register", "forgot", "forgot_email")},
+        wechat=wechat if view == "wechat" else None,
+        need_email=bool(settings and settings.require_email_verification),
+        need_phone=bool(settings and settings.require_phone_verification),
         fields=fields or {},
         error=error,
         notice=notice,
         wait=wait,
+        sent=sent,
         captcha=captcha,
     )
 
 
 def _sign_in(call: Call, app_name: str) -> tuple[str, Any] | Response[str]:
-    """The sign-in page's form: a center session, or the page again with why not (the API's limits,
-    lockout and messages). ``method``: ``password``; ``sms`` / ``email`` (a ``login`` code);
-    ``sms_send`` / ``email_send`` send that code and show the page with its countdown."""
+    """The sign-in page's forms: a center session, or the page again with why not (the API's limits,
+    lockout and messages). ``method``: ``password``; ``sms`` / ``email`` (a ``login`` code); ``wechat``
+    (mocked in local mode); ``register``; ``reset_sms`` / ``reset_email`` (a new password by code,
+    then the password tab); the ``*_send`` buttons send a code and show the view with its countdown."""
     client = call.services.center.client(app_name)
     assert client is not None  # noqa: S101 - the grant found it a moment ago
     redirect_uri = call.query.get("redirect_uri", "")
     method = call.form.get("method", "")
-    channel = method.removesuffix("_send")
-    tab = channel if channel in (*CODE_FIELDS, "wechat") else "password"
-    kept = CODE_FIELDS[tab][:1] if tab in CODE_FIELDS else ("username",) if tab == "password" else ()
-    fields = {k: call.form.get(k, "")[:254] for k in kept}
+    view = VIEW_OF.get(method, "password")
+    fields = {k: call.form.get(k, "")[:254] for k in KEPT[view]}
+    form = {k: call.form.get(k, "")[:128] for k in SIGN_IN_FIELDS}
     lang = "en" if call.lang == "en" else "zh"
 
-    def again(message: str, status: int) -> Response[str]:
-        return _sign_in_page(call, client, redirect_uri, tab, fields, message, status)
+    def again(error: str, status: int) -> Response[str]:
+        return _sign_in_page(call, client, redirect_uri, view, fields, error, status)
 
     if not call.csrf_passes():
         return again(pages.text("form_expired", call.lang), 403)
-    if method.endswith("_send") and channel in CODE_FIELDS:
-        target = fields[CODE_FIELDS[channel][0]]
-        try:
-            sent = call.services.codes.send(channel, target, "login", _client_info(call.event).ip)
-        except (RateLimitedError, ValidationError, ServiceUnavailableError) as exc:
-            return again(exc.message(lang), exc.status)
-        minutes = max(1, int(sent.get("expires_in", 300)) // 60)
-        notice = pages.text("code_sent", call.lang, minutes=minutes)
-        return _sign_in_page(
-            call, client, redirect_uri, tab, fields, notice=notice, wait=int(sent.get("resend_after", 60))
-        )
     try:
+        if method in SENDS:
+            channel, code_type, _ = SENDS[method]
+            target = fields.get(CODE_FIELDS[channel][0], "")
+            answer = call.services.codes.send(channel, target, code_type, _client_info(call.event).ip)
+            notice = pages.text("code_sent", call.lang, minutes=max(1, int(answer.get("expires_in", 300)) // 60))
+            wait = int(answer.get("resend_after", 60))
+            return _sign_in_page(call, client, redirect_uri, view, fields, notice=notice, wait=wait, sent=channel)
+        if method in ("reset_sms", "reset_email"):
+            channel = method.removeprefix("reset_")
+            target_field, code_field = CODE_FIELDS[channel]
+            call.services.code_flows.reset_password(
+                channel, fields[target_field], form[code_field], form["new_password"], form["confirm_password"]
+            )
+            done = pages.text("password_reset_done", call.lang)
+            return _sign_in_page(call, client, redirect_uri, "password", {}, notice=done)
+        if method == "register":
+            command = RegisterCommand(
+                username=fields["username"],
+                password=form["password"],
+                confirm_password=form["confirm_password"],
+                email=fields["email"] or None,
+                phone=fields["phone"] or None,
+                app_name=app_name,
+                email_code=form["email_code"] or None,
+                sms_code=form["sms_code"] or None,
+            )
+            return call.services.center.open(call.services.accounts.sign_up(command, _client_info(call.event)), ["pwd"])
         if method == "wechat":
             kind = "mp" if in_wechat(http.header(call.headers, "user-agent")) else "web"
-            record = call.services.wechat.center_sign_in(app_name, kind, call.form.get("code", "")[:64])
+            record = call.services.wechat.center_sign_in(app_name, kind, form["code"][:64])
             return call.services.center.open(record, ["wechat"])
-        if channel in CODE_FIELDS:
-            target_field, code_field = CODE_FIELDS[channel]
+        if method in CODE_FIELDS:
+            target_field, code_field = CODE_FIELDS[method]
             record, uses = call.services.code_flows.center_sign_in(
-                channel, fields[target_field], call.form.get(code_field, "")[:16], app_name
+                method, fields[target_field], form[code_field], app_name
             )
-            return call.services.center.open(record, ["sms" if channel == "sms" else "otp"], uses)
+            return call.services.center.open(record, AMR[method], uses)
         record = call.services.accounts.verify_password(
-            fields.get("username", ""),
-            call.form.get("password", "")[:128],
-            app_name,
-            call.form.get("captcha_key"),
-            call.form.get("captcha_code"),
+            fields.get("username", ""), form["password"], app_name, form["captcha_key"], form["captcha_code"]
         )
         return call.services.center.open(record, ["pwd"])
     except InvalidCredentialsError:
@@ -361,12 +401,9 @@ def _sign_in(call: Call, app_name: str) -> tuple[str, Any] | Response[str]:
         return again(pages.text("locked", call.lang, seconds=int((exc.data or {}).get("retry_after") or 60)), 429)
     except NotFoundError:
         return again(pages.text("no_email_account", call.lang), 404)
-    except (UserDisabledError, CaptchaInvalidError, CodeInvalidError, CodeExpiredError, ValidationError) as exc:
-        return again(exc.message(lang), exc.status)
-    except AppError as exc:  # WeChat refused the code (4xx), or is unreachable (503)
-        return again(exc.message(lang), exc.status)
-    except ServiceUnavailableError:
-        return again(pages.text("unavailable", call.lang), 503)
+    except AppError as exc:  # the API's answer: a bad field, a taken name, a wrong code, WeChat's refusal
+        detail = "; ".join(f"{name}: {', '.join(texts)}" for name, texts in (exc.errors or {}).items())
+        return again(exc.message(lang) + (f" ({detail})" if detail else ""), exc.status)
 
 
 def _wechat_choice(call: Call, client: Any, with_urls: bool) -> dict[str, Any] | None:

@@ -197,6 +197,21 @@ class AccountService:
             ValidationError, PasswordMismatchError: bad input (an unknown ``referer_id`` too).
             UsernameTakenError, EmailTakenError, PhoneTakenError: an identifier is registered.
         """
+        app_name, record, tokens = self._sign_up(cmd, client, extra_grants or [], with_session=True)
+        assert tokens is not None  # noqa: S101 - with_session
+        return SignedIn(tokens, record, app_name, created=True)
+
+    def sign_up(self, cmd: RegisterCommand, client: ClientInfo) -> UserRecord:
+        """:meth:`register` without an app session: the sign-in center's page, which opens its own.
+
+        Raises:
+            as :meth:`register`.
+        """
+        return self._sign_up(cmd, client, [], with_session=False)[1]
+
+    def _sign_up(
+        self, cmd: RegisterCommand, client: ClientInfo, extra_grants: list[RoleGrant], with_session: bool
+    ) -> tuple[str, UserRecord, TokenPair | None]:
         app_name = self.apps.resolve(cmd.app_name)
         username, email, phone = identifiers_of(cmd)
         self.policy.check(cmd.password, "password")
@@ -211,22 +226,21 @@ class AccountService:
             uses.append(self._require_code("sms", phone, cmd.sms_code, "sms_code"))
         email_proven = any(use.target == email for use in uses)
         phone_proven = any(use.target == phone for use in uses)
-        grants = [grant, *(extra_grants or [])]
+        grants = [grant, *extra_grants]
         now = self.clock()
         user, claims = self._new_user(cmd, username, email, phone, now, with_password=True)
         user.email_verified, user.phone_verified = email_proven, phone_proven
         account = Account(provider="password", open_id=user.user_id, created_at=now)
-        tokens = self.sessions.new(user.user_id, app_name, grants, client)
+        tokens = self.sessions.new(user.user_id, app_name, grants, client) if with_session else None
+        session = tokens.session if tokens is not None else None
         try:
-            self.users.create(
-                user, claims, [account], grants, tokens.session, self._audit("register", now, client), uses
-            )
+            self.users.create(user, claims, [account], grants, session, self._audit("register", now, client), uses)
         except ClaimTakenError as exc:
             raise claim_error(exc.claim) from exc
         except CodeUsedError as exc:
             raise CodeInvalidError() from exc
         record = UserRecord(user=user, accounts=[account], grants=grants, roles=roles_of(grants))
-        return SignedIn(tokens, record, app_name, created=True)
+        return app_name, record, tokens
 
     def _check_referer(self, referer_id: str | None) -> None:
         """Raises: ValidationError: ``referer_id`` names nobody (API.md section 7)."""

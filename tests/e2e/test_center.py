@@ -291,3 +291,58 @@ def test_wechat_mock_sign_in_in_local_mode_is_one_person_per_identifier(base_url
         assert claims["amr"] == ["wechat"]
         subs.append(claims["sub"])
     assert subs[0] == subs[1]
+
+
+def test_register_on_the_page_comes_back_signed_in(base_url, make_client, person, unique, server) -> None:
+    from tests.e2e.test_codes_flow import outbox_code
+
+    shop, browser = make_client(), Browser(base_url)
+    page = browser.get(shop.authorize_url(tab="register"))
+    assert 'name="confirm_password"' in page.text and 'autocomplete="new-password"' in page.text
+    name = unique("rg")
+    mismatch = browser.submit(page, method="register", username=name, password=PASSWORD, confirm_password="other-9x")
+    assert mismatch.status_code == 400 and "两次输入的密码不一致" in mismatch.text
+    taken = browser.submit(mismatch, method="register", username=person, password=PASSWORD, confirm_password=PASSWORD)
+    assert taken.status_code == 409 and f'value="{person}"' in taken.text and PASSWORD not in taken.text
+    done = browser.submit(taken, method="register", username=name, password=PASSWORD, confirm_password=PASSWORD)
+    assert done.status_code == 302, done.text[:300]
+    claims = shop.id_claims(shop.token(query_of(done.headers["Location"])["code"]).json()["id_token"])
+    assert claims["preferred_username"] == name and claims["amr"] == ["pwd"]
+
+    # An app that asks for a proven email: the page asks for its code, and the email is proven
+    strict, browser = make_client(require_email_verification=True), Browser(base_url)
+    page = browser.get(strict.authorize_url(tab="register"))
+    assert 'name="email_code"' in page.text
+    email = f"{unique('rv')}@example.com"
+    sent = browser.submit(page, method="register_email_send", email=email)
+    assert sent.status_code == 200 and 'data-wait="60"' in sent.text
+    fields = {"username": unique("rv"), "password": PASSWORD, "confirm_password": PASSWORD, "email": email}
+    done = browser.submit(sent, method="register", email_code=outbox_code(server, email, "register"), **fields)
+    assert done.status_code == 302, done.text[:300]
+    claims = strict.id_claims(strict.token(query_of(done.headers["Location"])["code"]).json()["id_token"])
+    assert claims["email"] == email and claims["email_verified"] is True
+
+
+def test_forgot_password_by_email_resets_it_and_signs_out_everywhere(
+    base_url, make_client, person, api, server
+) -> None:
+    from tests.e2e.test_codes_flow import outbox_code
+
+    before = api("POST", "/api/auth/login", json={"username": person, "password": PASSWORD}).json()["data"]
+    shop, browser = make_client(), Browser(base_url)
+    page = browser.get(shop.authorize_url(tab="forgot_email"))
+    assert 'name="new_password"' in page.text and 'name="email"' in page.text
+    email = f"{person}@example.com"
+    sent = browser.submit(page, method="reset_email_send", email=email)
+    new = "brand-new-password-2"
+    wrong = browser.submit(
+        sent, method="reset_email", email=email, email_code="000000", new_password=new, confirm_password=new
+    )
+    assert wrong.status_code == 400
+    code = outbox_code(server, email, "reset_password")
+    done = browser.submit(
+        wrong, method="reset_email", email=email, email_code=code, new_password=new, confirm_password=new
+    )
+    assert done.status_code == 200 and 'name="password"' in done.text and "密码已重置" in done.text
+    assert api("GET", "/api/auth/user/info", token=before["access_token"]).status_code == 401
+    assert sign_in(Browser(base_url), shop, person, password=new).status_code == 302
