@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -22,7 +23,7 @@ from shared.center import backchannel, pages
 from shared.center.protocol import Answer, EventRequest, Provider, with_params
 from shared.config import get_settings
 from shared.container import Services, get_services
-from shared.domain import ClientInfo
+from shared.domain import AppConfig, ClientInfo
 from shared.envelope import NO_STORE_HEADERS
 from shared.errors import (
     AppError,
@@ -234,7 +235,7 @@ def _authorize(call: Call, sign_in: bool) -> Response[str]:
     client = grant.client.app
     cookies: list[Cookie] = []
     if sign_in:
-        outcome = _sign_in(call, client.app_name)
+        outcome = _sign_in(call, client, grant.redirect_uri)
         if isinstance(outcome, Response):
             return outcome
         cookie_value, session = outcome
@@ -334,14 +335,12 @@ def _sign_in_page(
     )
 
 
-def _sign_in(call: Call, app_name: str) -> tuple[str, Any] | Response[str]:
+def _sign_in(call: Call, client: AppConfig, redirect_uri: str) -> tuple[str, Any] | Response[str]:
     """The sign-in page's forms: a center session, or the page again with why not (the API's limits,
     lockout and messages). ``method``: ``password``; ``sms`` / ``email`` (a ``login`` code); ``wechat``
     (mocked in local mode); ``register``; ``reset_sms`` / ``reset_email`` (a new password by code,
     then the password tab); the ``*_send`` buttons send a code and show the view with its countdown."""
-    client = call.services.center.client(app_name)
-    assert client is not None  # noqa: S101 - the grant found it a moment ago
-    redirect_uri = call.query.get("redirect_uri", "")
+    app_name = client.app_name
     method = call.form.get("method", "")
     view = VIEW_OF.get(method, "password")
     fields = {k: call.form.get(k, "")[:254] for k in KEPT[view]}
@@ -423,7 +422,9 @@ def _wechat_choice(call: Call, client: Any, with_urls: bool) -> dict[str, Any] |
         return {"mock": False, "in_wechat": inside}
     nonce = pages.new_csrf_token()
     query = urlencode({k: v for k, v in call.query.items() if k != "tab"})
-    data = {"center": query, "browser": hashlib.sha256(nonce.encode()).hexdigest()}
+    # Where the browser goes once signed in: the authorization request again, or the account page
+    after = "/account" if call.event.get("resource") == "/login" else f"/oauth2/authorize?{query}"
+    data = {"center": after, "browser": hashlib.sha256(nonce.encode()).hexdigest()}
     redirect = f"{call.issuer}/center/wechat/callback"
     url, frame_url = wechat.authorize_urls(client, kind, redirect, data)
     return {
@@ -462,8 +463,120 @@ def wechat_callback() -> Response[str]:
         _cookie(COOKIE, cookie_value, max_age=int(session.expires_at - session.auth_time)),
         _cookie(WECHAT_COOKIE, "", max_age=0),
     ]
-    location = f"{call.base}/oauth2/authorize?{data['center']}"
+    location = f"{call.base}{data['center']}"
     return Response(302, headers={"Location": location, "Cache-Control": "no-store"}, body="", cookies=cookies)
+
+
+# -- the center's own sign-in and the account page ------------------------------------------------------
+@router.get("/login", **http.raw_route("page"))
+@tracer.capture_method
+def login_page() -> Response[str]:
+    """The center's own sign-in (no client): the same page and methods, then the account page."""
+    call = Call(get_services())
+    if call.services.center.signed_in(call.cookies.get(COOKIE), None, None) is not None:
+        return _see_other(f"{call.base}/account")
+    app = call.services.apps.get(get_settings().default_app)
+    return _sign_in_page(call, app, "", call.query.get("tab", "password"))
+
+
+@router.post("/login", **http.raw_route("page"))
+@tracer.capture_method
+def login_submit() -> Response[str]:
+    call = Call(get_services())
+    app = call.services.apps.get(get_settings().default_app)
+    outcome = _sign_in(call, app, "")
+    if isinstance(outcome, Response):
+        return outcome
+    cookie_value, session = outcome
+    response = _see_other(f"{call.base}/account")
+    response.cookies.append(_cookie(COOKIE, cookie_value, max_age=int(session.expires_at - session.auth_time)))
+    return response
+
+
+def _see_other(location: str) -> Response[str]:
+    return Response(302, headers={"Location": location, "Cache-Control": "no-store"}, body="")
+
+
+@router.get("/account", **http.raw_route("page"))
+@tracer.capture_method
+def account_page() -> Response[str]:
+    """The signed-in person's account: profile, sign-in methods, the apps and devices signed in (sign
+    out one, or every app), change the password. Without a center session: the center's sign-in."""
+    call = Call(get_services())
+    session = call.services.center.signed_in(call.cookies.get(COOKIE), None, None)
+    if session is None:
+        return _see_other(f"{call.base}/login")
+    return _account(call, session.user_id)
+
+
+@router.post("/account", **http.raw_route("page"))
+@tracer.capture_method
+def account_change() -> Response[str]:
+    call = Call(get_services())
+    session = call.services.center.signed_in(call.cookies.get(COOKIE), None, None)
+    if session is None:
+        return _see_other(f"{call.base}/login")
+    user_id, method = session.user_id, call.form.get("method", "")
+    lang = "en" if call.lang == "en" else "zh"
+    if not call.csrf_passes():
+        return _account(call, user_id, error=pages.text("form_expired", call.lang), status=403)
+    try:
+        if method == "end_session":
+            call.services.sessions.revoke(user_id, call.form.get("session_id", "")[:64])
+            return _account(call, user_id, notice=pages.text("session_ended", call.lang))
+        if method == "end_all":
+            listed = [s.session_id for s in call.services.accounts.sessions_of(user_id)]
+            count = call.services.sessions.delete_ids(listed)
+            return _account(call, user_id, notice=pages.text("sessions_ended", call.lang, count=count))
+        if method == "change_password":
+            form = {k: call.form.get(k, "")[:128] for k in ("old_password", "new_password", "confirm_password")}
+            call.services.accounts.change_password(
+                user_id, None, form["old_password"], form["new_password"], form["confirm_password"]
+            )
+            page = call.message(
+                pages.text("change_password", call.lang), pages.text("password_changed", call.lang), 200
+            )
+            page.cookies.append(_cookie(COOKIE, "", max_age=0))  # the new password ended this session too
+            return page
+    except InvalidCredentialsError:
+        return _account(call, user_id, error=pages.text("bad_credentials", call.lang), status=401)
+    except AppError as exc:
+        detail = "; ".join(f"{name}: {', '.join(texts)}" for name, texts in (exc.errors or {}).items())
+        return _account(call, user_id, error=exc.message(lang) + (f" ({detail})" if detail else ""), status=exc.status)
+    return _account(call, user_id, status=400)
+
+
+def _account(
+    call: Call, user_id: str, notice: str | None = None, error: str | None = None, status: int = 200
+) -> Response[str]:
+    record = call.services.accounts.item(user_id)
+    methods = []
+    for account in record.accounts:
+        kind = {"password": "method_password", "phone": "method_phone"}.get(account.provider, "method_wechat")
+        label = pages.text(kind, call.lang)
+        methods.append(f"{label} ({account.account_type})" if account.account_type else label)
+    sessions = [
+        {
+            "session_id": s.session_id,
+            "app_name": s.app_name,
+            "created": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(s.created_at)),
+            "ip": s.ip,
+            "user_agent": (s.user_agent or "")[:120],
+        }
+        for s in call.services.accounts.sessions_of(user_id)
+    ]
+    return call.page(
+        "account.html",
+        status,
+        csrf=True,
+        action=call.here(),
+        user=record.user,
+        methods=methods,
+        sessions=sessions,
+        logout=f"{call.base}/oauth2/logout",
+        notice=notice,
+        error=error,
+    )
 
 
 # -- token, userinfo, revocation ---------------------------------------------------------------------

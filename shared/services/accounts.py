@@ -529,9 +529,10 @@ class AccountService:
             raise ValidationError({"email_code": ["verification codes are not available"]})
         return self.codes.checked("email", email, "bind", str(code))
 
-    def change_password(self, user_id: str, session_id: str, old: str, new: str, confirm: str | None) -> int:
-        """Replace the password and end every other session (including any being opened right now);
-        returns how many were listed.
+    def change_password(self, user_id: str, session_id: str | None, old: str, new: str, confirm: str | None) -> int:
+        """Replace the password and end every other session (including any being opened right now; every
+        session when ``session_id`` is None: the sign-in center's account page); returns how many were
+        listed.
 
         Raises:
             InvalidCredentialsError: ``old`` is wrong.

@@ -114,7 +114,20 @@ try {
     result.after_logout_grant = error.error || error.code || error.name
   }
 
-  // 5. Code sign-ins: SMS (a new phone registers) and email, codes read from the local outbox
+  // 5. The center's own sign-in, then the account page, then signing out there (confirmed on its page)
+  await page.goto(`${issuer}/login`)
+  await page.getByLabel('用户名 / 邮箱 / 手机号').fill(process.env.USERNAME)
+  await page.getByLabel('密码', { exact: true }).fill(process.env.PASSWORD)
+  await page.getByRole('button', { name: '登录', exact: true }).click()
+  await page.waitForURL(`${issuer}/account`)
+  result.account_heading = await page.locator('h1').innerText()
+  result.account_username = await page.locator('#account-username').innerText()
+  await page.screenshot({ path: `${shots}/5-account.png`, fullPage: true })
+  await page.getByRole('link', { name: '退出登录' }).click()
+  await page.getByRole('button', { name: '退出登录' }).click()
+  await page.waitForSelector('text=您已退出登录')
+
+  // 6. Code sign-ins (an email code proves the email, which takes the password away: API.md section 7): SMS (a new phone registers) and email, codes read from the local outbox
   const outbox = (to) => {
     const lines = readFileSync(process.env.OUTBOX, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
     return lines.filter((m) => m.to === to && m.code_type === 'login').pop().code
@@ -142,7 +155,7 @@ try {
     await landed(page, shop)
   }
 
-  // 6. WeChat, mocked in local mode: an identifier stands for a WeChat user
+  // 7. WeChat, mocked in local mode: an identifier stands for a WeChat user
   const wx = await start(shopConfig, shop, { tab: 'wechat' })
   await page.goto(wx.url.href)
   await page.screenshot({ path: `${shots}/4-wechat-mock.png`, fullPage: true })
@@ -157,12 +170,13 @@ try {
   }).href)
   await landed(page, shop)
 
-  // 7. The pages in English, by the switch
+  // 8. The pages in English, by the switch
   const english = await start(shopConfig, shop)
   await page.goto(english.url.href)
   await page.getByRole('link', { name: 'English' }).click()
   result.english_title = await page.locator('h1').innerText()
   await page.screenshot({ path: `${shots}/2-sign-in-page-en.png`, fullPage: true })
+
   await context.close()
 } finally {
   await browser.close()

@@ -19,6 +19,16 @@ import jwt
 import requests
 
 
+def form_with(page: requests.Response, method: str) -> tuple[str, dict[str, str]]:
+    """The action and hidden fields of the page's form that holds a ``method`` button or field."""
+    for form in re.findall(r'<form method="post" action="[^"]+">.*?</form>', page.text, flags=re.S):
+        if f'name="method" value="{method}"' in form:
+            action = html.unescape(re.search(r'action="([^"]+)"', form).group(1))  # type: ignore[union-attr]
+            hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+            return action, {k: html.unescape(v) for k, v in hidden.items()}
+    raise AssertionError(f"no form with method {method!r}")
+
+
 class Browser:
     """Cookies by name (``Max-Age=0`` deletes), no automatic redirects, ``Origin`` on form posts."""
 
@@ -55,6 +65,11 @@ class Browser:
         response = requests.post(url, data=data, headers=sent, allow_redirects=False, timeout=30)
         self._keep(response)
         return response
+
+    def submit_form(self, page: requests.Response, method: str, **fields: str) -> requests.Response:
+        """Post the page's form that has the ``method`` button (pages with several forms)."""
+        action, hidden = form_with(page, method)
+        return self.post(action, {**hidden, "method": method, **fields})
 
     def submit(self, page: requests.Response, **fields: str) -> requests.Response:
         """Post the page's form with its hidden fields and ``fields``."""

@@ -346,3 +346,45 @@ def test_forgot_password_by_email_resets_it_and_signs_out_everywhere(
     assert done.status_code == 200 and 'name="password"' in done.text and "密码已重置" in done.text
     assert api("GET", "/api/auth/user/info", token=before["access_token"]).status_code == 401
     assert sign_in(Browser(base_url), shop, person, password=new).status_code == 302
+
+
+def test_the_account_page_lists_and_ends_app_sessions_and_changes_the_password(
+    base_url, make_client, person, api
+) -> None:
+    shop, browser = make_client(), Browser(base_url)
+    assert browser.get("/account").headers["Location"].endswith("/login")  # not signed in: the center's sign-in
+    login = browser.get("/login")
+    assert login.status_code == 200 and 'name="password"' in login.text
+    landed = browser.submit(login, username=person, password=PASSWORD)
+    assert landed.status_code == 302 and landed.headers["Location"].endswith("/account")
+    tokens = shop.token(query_of(browser.get(shop.authorize_url()).headers["Location"])["code"]).json()
+    page = browser.get("/account")
+    assert page.status_code == 200 and person in page.text and shop.client_id in page.text
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+
+    # Sign out of every app: the shop's tokens stop working, the center session stays
+    ended = browser.submit_form(page, "end_all")
+    assert (
+        ended.status_code == 200 and api("GET", "/api/auth/user/info", token=tokens["access_token"]).status_code == 401
+    )
+    assert browser.get("/account").status_code == 200
+
+    # A wrong current password is refused; the right one changes it and ends the center session too
+    page = browser.get("/account")
+    wrong = browser.submit_form(
+        page,
+        "change_password",
+        old_password="nope-nope-1",
+        new_password="another-pass-3",
+        confirm_password="another-pass-3",
+    )
+    assert wrong.status_code == 401
+    done = browser.submit_form(
+        wrong,
+        "change_password",
+        old_password=PASSWORD,
+        new_password="another-pass-3",
+        confirm_password="another-pass-3",
+    )
+    assert done.status_code == 200 and "__Host-uc_center" not in browser.cookies
+    assert sign_in(Browser(base_url), shop, person, password="another-pass-3").status_code == 302

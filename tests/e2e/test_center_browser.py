@@ -92,6 +92,7 @@ def test_openid_client_in_chromium_signs_in_once_for_two_clients_and_out_of_both
         assert seen["email"]["amr"] == ["otp"] and seen["email"]["sub"] == seen["id_token"]["sub"]
         assert "s)" in seen["sms"]["countdown"]
         assert seen["wechat"]["amr"] == ["wechat"]
+        assert seen["account_heading"] == "我的账号" and seen["account_username"] == person
 
         # Single logout: the app sessions are gone and both clients were told, with the same sid
         assert api("GET", "/api/auth/user/info", token=seen["access_token"]).status_code == 401
