@@ -8,6 +8,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 
 from shared import http
 from shared.container import get_services
@@ -15,6 +16,7 @@ from shared.errors import ValidationError
 from shared.observability import logger, metrics, tracer
 from shared.schemas import AppName, CompatWechatQrBody, Url, WechatBindBody, WechatCodeBody, WechatQrBody
 from shared.services.accounts import SignedIn
+from shared.services.center_sessions import COOKIE
 from shared.views import QrCode, SignInOrUp, UserInfo
 
 router = http.router()
@@ -109,5 +111,19 @@ def callback(
     code: Annotated[str, Query(min_length=1, max_length=256)],
     state: Annotated[str, Query(max_length=64)] = "",
 ) -> Response[str]:
-    """WeChat's redirect back: 302 to the ``callbackUrl`` with ``userId``, ``token`` and ``refreshToken``."""
-    return _redirect(get_services().wechat.callback(code, state, client))
+    """WeChat's redirect back: 302 to the ``callbackUrl`` with ``userId``, ``token`` and ``refreshToken``
+    (the old clients' contract). The browser is also signed in at the sign-in center, with this app
+    session noted on its center session: a later code-flow client gets single sign-on, and signing out at
+    the center ends this session too (new clients use the code flow: docs/integration.md)."""
+    services = get_services()
+    location, signed_in = services.wechat.callback(code, state, client)
+    cookie_value, session = services.center_sessions.open(signed_in.user_id, signed_in.record.rev, ["wechat"])
+    services.center_sessions.signed_in_to(session.cookie_hash, signed_in.app_name, signed_in.tokens.session.session_id)
+    response = _redirect(location)
+    lifetime = int(session.expires_at - session.auth_time)
+    response.cookies.append(
+        Cookie(
+            COOKIE, cookie_value, path="/", secure=True, http_only=True, max_age=lifetime, same_site=SameSite.LAX_MODE
+        )
+    )
+    return response

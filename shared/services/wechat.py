@@ -388,8 +388,9 @@ class WechatSignIn:
         )
         return f"{url}#wechat_redirect", f"{url}&login_type=jssdk&self_redirect=false#wechat_redirect"
 
-    def callback(self, code: str, state: str, client: ClientInfo) -> str:
-        """Finish the redirect flow: the callback URL with ``userId``, ``token`` and ``refreshToken``."""
+    def callback(self, code: str, state: str, client: ClientInfo) -> tuple[str, SignedIn]:
+        """Finish the redirect flow: the callback URL with ``userId``, ``token`` and ``refreshToken``
+        (what the old clients read), and the sign-in."""
         data = self.take_state(state)
         callback_url = str(data.get("callback_url") or "")
         if not callback_url:
@@ -400,4 +401,4 @@ class WechatSignIn:
             f"userId={quote(signed_in.user_id)}&token={quote(signed_in.tokens.access_token)}"
             f"&refreshToken={quote(signed_in.tokens.refresh_token)}"
         )
-        return f"{callback_url}{joiner}{query}"
+        return f"{callback_url}{joiner}{query}", signed_in

@@ -54,6 +54,32 @@ def test_redirect_login_flow_for_business_systems(api, unique) -> None:
     assert back.headers["Location"].startswith("https://biz.example.com/after?userId=")
     info = api("GET", "/api/auth/user/info/", token=landed["token"][0])
     assert info.status_code == 200 and info.json()["data"]["user_id"] == landed["userId"][0]
+    # The browser is signed in at the sign-in center too: single sign-on into a code-flow client, and
+    # signing out at the center ends the redirect flow's session as well
+    center_cookie = back.cookies.get("__Host-uc_center") or next(
+        c.split("=", 1)[1].split(";", 1)[0]
+        for c in back.raw.headers.getlist("Set-Cookie")
+        if c.startswith("__Host-uc_center=")
+    )
+    client_app = unique("rd")
+    callback = f"http://127.0.0.1:8765/{client_app}/cb"
+    created = api(
+        "POST",
+        "/api/apps/create",
+        token=admin["access_token"],
+        json={"app_name": client_app, "redirect_uris": [callback]},
+    )
+    assert created.status_code == 201
+    from tests.e2e.center_client import Browser, Client, query_of
+
+    browser = Browser(api("GET", "/.well-known/openid-configuration").json()["issuer"])
+    browser.cookies["__Host-uc_center"] = center_cookie
+    rp = Client(browser.base_url, client_app, callback)
+    sso = browser.get(rp.authorize_url())
+    assert sso.status_code == 302 and rp.token(query_of(sso.headers["Location"])["code"]).status_code == 200
+    confirm = browser.get("/oauth2/logout")
+    assert browser.submit(confirm).status_code == 200
+    assert api("GET", "/api/auth/user/info/", token=landed["token"][0]).status_code == 401
     reused = api(
         "GET", "/api/auth/wechat/callback", params={"code": "x", "state": query["state"][0]}, allow_redirects=False
     )

@@ -231,7 +231,7 @@ def test_redirect_flow_by_user_agent_and_back_to_the_callback(svc: Services, clo
     assert desktop.startswith("https://open.weixin.qq.com/connect/qrconnect") and desktop_query["scope"] == [
         "snsapi_login"
     ]
-    back = svc.wechat.callback("henry", query["state"][0], CLIENT)
+    back, _ = svc.wechat.callback("henry", query["state"][0], CLIENT)
     landed = urlsplit(back)
     params = parse_qs(landed.query)
     assert landed.netloc == "shop.example.com" and landed.path == "/done"
@@ -239,7 +239,7 @@ def test_redirect_flow_by_user_agent_and_back_to_the_callback(svc: Services, clo
     assert svc.sessions.verify(params["token"][0])[0].user_id == params["userId"][0]
     with pytest.raises(StateInvalidError):
         svc.wechat.callback("henry", query["state"][0], CLIENT)  # state is single use
-    with_query = svc.wechat.callback("ivan", desktop_query["state"][0], CLIENT)
+    with_query, _ = svc.wechat.callback("ivan", desktop_query["state"][0], CLIENT)
     assert "?x=1&userId=" in with_query
     stale = parse_qs(urlsplit(svc.wechat.login_redirect(None, "https://shop.example.com/", "x", endpoint)).query)
     clock.advance(601)
