@@ -57,6 +57,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "session_ended": {"zh": "已退出该应用", "en": "That app is signed out"},
     "sessions_ended": {"zh": "已退出 {count} 个应用会话", "en": "{count} app session(s) signed out"},
     "change_password": {"zh": "修改密码", "en": "Change the password"},
+    "link_methods": {"zh": "绑定与更换", "en": "Link and change"},
+    "change_phone": {"zh": "更换手机号", "en": "Change the phone number"},
+    "phone_changed": {"zh": "手机号已更换", "en": "Your phone number is changed"},
+    "bind_wechat": {"zh": "绑定微信", "en": "Link WeChat"},
+    "wechat_bound": {"zh": "微信已绑定", "en": "WeChat is linked"},
     "old_password": {"zh": "当前密码", "en": "Current password"},
     "password_changed": {
         "zh": "密码已修改，所有设备已退出登录，请重新登录",

@@ -219,6 +219,8 @@ class CodeFlow(grants.AuthorizationCodeGrant):  # type: ignore[misc]
             scope=scope_to_list(request.scope) or [],
             nonce=data.get("nonce"),
             amr=list(session.amr),
+            ip=request.info.ip,
+            user_agent=(request.info.user_agent or "")[:512] or None,
         )
         self.server.center.issue_code(code, grant)
 
@@ -242,7 +244,10 @@ class CodeFlow(grants.AuthorizationCodeGrant):  # type: ignore[misc]
 
     def generate_token(self, user: StoredCode, scope: str, **_: Any) -> dict[str, Any]:
         try:
-            signed_in = self.server.center.open_app_session(user.code, user.grant, self.request.info)
+            # The app session is the browser's (its address and User-Agent when the code was issued), not
+            # that of the client's back end exchanging the code.
+            browser = ClientInfo(ip=user.grant.ip, user_agent=user.grant.user_agent)
+            signed_in = self.server.center.open_app_session(user.code, user.grant, browser)
         except GrantRefused as exc:
             raise InvalidGrantError(str(exc)) from exc
         self.request.signed_in = signed_in

@@ -405,11 +405,12 @@ def _sign_in(call: Call, client: AppConfig, redirect_uri: str) -> tuple[str, Any
         return again(exc.message(lang) + (f" ({detail})" if detail else ""), exc.status)
 
 
-def _wechat_choice(call: Call, client: Any, with_urls: bool) -> dict[str, Any] | None:
+def _wechat_choice(call: Call, client: Any, with_urls: bool, bind: str | None = None) -> dict[str, Any] | None:
     """How the page offers WeChat: mocked (local mode without an AppID), the official-account OAuth in
     WeChat's own browser, the QR page elsewhere (framed, and as a link); None when the app has no
     AppID for it outside local mode. A real round trip gets a state (single use, 10 minutes) that keeps
-    the authorization request and is bound to this browser by a cookie."""
+    the authorization request (or, with ``bind``, the user who links WeChat from the account page) and
+    is bound to this browser by a cookie."""
     wechat = call.services.wechat
     inside = in_wechat(http.header(call.headers, "user-agent"))
     kind = "mp" if inside else "web"
@@ -423,8 +424,10 @@ def _wechat_choice(call: Call, client: Any, with_urls: bool) -> dict[str, Any] |
     nonce = pages.new_csrf_token()
     query = urlencode({k: v for k, v in call.query.items() if k != "tab"})
     # Where the browser goes once signed in: the authorization request again, or the account page
-    after = "/account" if call.event.get("resource") == "/login" else f"/oauth2/authorize?{query}"
+    after = "/account" if call.event.get("resource") in ("/login", "/account") else f"/oauth2/authorize?{query}"
     data = {"center": after, "browser": hashlib.sha256(nonce.encode()).hexdigest()}
+    if bind:
+        data["bind"] = bind
     redirect = f"{call.issuer}/center/wechat/callback"
     url, frame_url = wechat.authorize_urls(client, kind, redirect, data)
     return {
@@ -452,10 +455,18 @@ def wechat_callback() -> Response[str]:
     expected = str(data.get("browser") or "")
     if not data.get("center") or not hmac.compare_digest(hashlib.sha256(nonce.encode()).hexdigest(), expected):
         return call.message(title, pages.text("form_expired", call.lang), 403)
+    kind, code = str(data.get("type") or "web"), call.query.get("code", "")[:256]
+    if data.get("bind"):  # linking WeChat from the account page, still signed in as that user
+        session = call.services.center.signed_in(call.cookies.get(COOKIE), None, None)
+        if session is None or session.user_id != data["bind"]:
+            return call.message(title, pages.text("form_expired", call.lang), 403)
+        try:
+            call.services.wechat.bind(session.user_id, str(data.get("app_name") or ""), kind, code)
+        except AppError as exc:
+            return call.message(title, exc.message(lang), exc.status)
+        return _see_other(f"{call.base}/account")
     try:
-        record = call.services.wechat.center_sign_in(
-            data.get("app_name"), str(data.get("type") or "web"), call.query.get("code", "")[:256]
-        )
+        record = call.services.wechat.center_sign_in(data.get("app_name"), kind, code)
         cookie_value, session = call.services.center.open(record, ["wechat"])
     except AppError as exc:
         return call.message(title, exc.message(lang), exc.status)
@@ -528,6 +539,21 @@ def account_change() -> Response[str]:
             listed = [s.session_id for s in call.services.accounts.sessions_of(user_id)]
             count = call.services.sessions.delete_ids(listed)
             return _account(call, user_id, notice=pages.text("sessions_ended", call.lang, count=count))
+        if method == "change_phone_send":
+            phone = call.form.get("phone", "")[:32]
+            answer = call.services.codes.send("sms", phone, "change_phone", _client_info(call.event).ip)
+            notice = pages.text("code_sent", call.lang, minutes=max(1, int(answer.get("expires_in", 300)) // 60))
+            fields = {"phone": phone}
+            return _account(call, user_id, notice=notice, fields=fields, wait=int(answer.get("resend_after", 60)))
+        if method == "change_phone":
+            app = get_settings().default_app
+            phone, code = call.form.get("phone", "")[:32], call.form.get("sms_code", "")[:16]
+            call.services.code_flows.change_phone(user_id, app, phone, code)
+            return _account(call, user_id, notice=pages.text("phone_changed", call.lang))
+        if method == "bind_wechat":
+            kind = "mp" if in_wechat(http.header(call.headers, "user-agent")) else "web"
+            call.services.wechat.bind(user_id, get_settings().default_app, kind, call.form.get("code", "")[:64])
+            return _account(call, user_id, notice=pages.text("wechat_bound", call.lang))
         if method == "change_password":
             form = {k: call.form.get(k, "")[:128] for k in ("old_password", "new_password", "confirm_password")}
             call.services.accounts.change_password(
@@ -547,9 +573,18 @@ def account_change() -> Response[str]:
 
 
 def _account(
-    call: Call, user_id: str, notice: str | None = None, error: str | None = None, status: int = 200
+    call: Call,
+    user_id: str,
+    notice: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+    fields: dict[str, str] | None = None,
+    wait: int = 0,
 ) -> Response[str]:
     record = call.services.accounts.item(user_id)
+    app = call.services.apps.get(get_settings().default_app)
+    wechat = _wechat_choice(call, app, with_urls=True, bind=user_id)
+    cookies = [wechat.pop("cookie")] if wechat and "cookie" in wechat else []
     methods = []
     for account in record.accounts:
         kind = {"password": "method_password", "phone": "method_phone"}.get(account.provider, "method_wechat")
@@ -569,7 +604,12 @@ def _account(
         "account.html",
         status,
         csrf=True,
+        cookies=cookies,
         action=call.here(),
+        wechat=wechat,
+        fields=fields or {},
+        wait=wait,
+        sent="sms" if wait else None,
         user=record.user,
         methods=methods,
         sessions=sessions,

@@ -48,6 +48,8 @@ class CodeGrant:
     scope: list[str] = field(default_factory=list)
     nonce: str | None = None
     amr: list[str] = field(default_factory=list)
+    ip: str | None = None  # the browser's, shown with the app session on the account page
+    user_agent: str | None = None
 
 
 def s256(verifier: str) -> str:

@@ -29,6 +29,9 @@ def form_with(page: requests.Response, method: str) -> tuple[str, dict[str, str]
     raise AssertionError(f"no form with method {method!r}")
 
 
+USER_AGENT = "Mozilla/5.0 (TestBrowser) center-tests/1.0"
+
+
 class Browser:
     """Cookies by name (``Max-Age=0`` deletes), no automatic redirects, ``Origin`` on form posts."""
 
@@ -46,7 +49,7 @@ class Browser:
                 self.cookies[name] = rest.split(";", 1)[0]
 
     def _headers(self, extra: dict[str, str] | None) -> dict[str, str]:
-        headers = {"Accept-Language": self.lang, **(extra or {})}
+        headers = {"Accept-Language": self.lang, "User-Agent": USER_AGENT, **(extra or {})}
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         return headers

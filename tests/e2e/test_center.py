@@ -360,6 +360,7 @@ def test_the_account_page_lists_and_ends_app_sessions_and_changes_the_password(
     tokens = shop.token(query_of(browser.get(shop.authorize_url()).headers["Location"])["code"]).json()
     page = browser.get("/account")
     assert page.status_code == 200 and person in page.text and shop.client_id in page.text
+    assert "center-tests/1.0" in page.text  # the app session shows the browser, not the client's back end
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
 
     # Sign out of every app: the shop's tokens stop working, the center session stays
@@ -388,3 +389,38 @@ def test_the_account_page_lists_and_ends_app_sessions_and_changes_the_password(
     )
     assert done.status_code == 200 and "__Host-uc_center" not in browser.cookies
     assert sign_in(Browser(base_url), shop, person, password="another-pass-3").status_code == 302
+
+
+def test_an_app_that_requires_a_captcha_gets_one_on_its_page(base_url, make_client, person) -> None:
+    guarded, browser = make_client(require_captcha=True), Browser(base_url)
+    page = browser.get(guarded.authorize_url())
+    assert '<img src="data:image/png;base64,' in page.text and 'name="captcha_key"' in page.text
+    refused = browser.submit(page, username=person, password=PASSWORD, captcha_code="wrong")
+    assert refused.status_code == 400 and "__Host-uc_center" not in browser.cookies
+    assert 'name="captcha_code"' in refused.text  # a new captcha to try again
+    # The plain tab of another app shows none
+    assert 'name="captcha_key"' not in Browser(base_url).get(make_client().authorize_url()).text
+
+
+def test_the_account_page_changes_the_phone_by_code_and_links_wechat(base_url, person, server, unique) -> None:
+    from tests.e2e.test_codes_flow import new_phone, outbox_code
+
+    browser = Browser(base_url)
+    browser.submit(browser.get("/login"), username=person, password=PASSWORD)
+    page = browser.get("/account")
+    local, e164 = new_phone()
+    sent = browser.submit_form(page, "change_phone_send", phone=local)
+    assert sent.status_code == 200 and 'data-wait="60"' in sent.text
+    wrong = browser.submit_form(sent, "change_phone", phone=local, sms_code="000000")
+    assert wrong.status_code == 400
+    done = browser.submit_form(wrong, "change_phone", phone=local, sms_code=outbox_code(server, e164, "change_phone"))
+    assert done.status_code == 200 and e164 in done.text
+
+    # WeChat, mocked locally: linked to this person; the same WeChat user then signs in as them
+    wechat_id = unique("wb")
+    linked = browser.submit_form(done, "bind_wechat", code=wechat_id)
+    assert linked.status_code == 200 and "微信 (web)" in linked.text
+    other = Browser(base_url)
+    page = other.get("/login", tab="wechat")
+    assert other.submit(page, method="wechat", code=wechat_id).headers["Location"].endswith("/account")
+    assert person in other.get("/account").text

@@ -165,3 +165,52 @@ def test_the_password_tab_offers_wechat_without_starting_a_round_trip(shop: Serv
     assert page["statusCode"] == 200 and "open.weixin.qq.com" not in page["body"]
     assert "__Host-uc_wx" not in cookies_set(page)
     assert "tab=wechat" in page["body"].replace("&amp;", "&")  # the tab is offered
+
+
+def test_linking_wechat_from_the_account_page_round_trips_through_wechat(
+    make_services: Callable[..., Services], context
+) -> None:
+    from shared.domain import ClientInfo
+    from shared.services.accounts import RegisterCommand
+
+    def start(cookie: str) -> tuple[str, str]:
+        page = center.lambda_handler(request("/account", {}, {"__Host-uc_center": cookie}), context)
+        assert page["statusCode"] == 200
+        link = re.search(r'<a class="button" href="([^"]+)"', page["body"]).group(1).replace("&amp;", "&")  # type: ignore[union-attr]
+        return parse_qs(urlsplit(link).query)["state"][0], cookies_set(page)["__Host-uc_wx"]
+
+    with fake_wechat(SECRETS) as wechat:
+        built = make_services(
+            wechat_api_base=wechat.url,
+            wechat_timeout=1.0,
+            wechat_secrets=json.dumps(SECRETS),
+            wechat_web_app_id="wxweb",
+        )
+        container.override(built)
+        try:
+            carol, dave = (
+                built.accounts.register(RegisterCommand(username=name, password="a-password-1"), ClientInfo())
+                for name in ("carol", "dave")
+            )
+            carol_cookie, _ = built.center.open(built.accounts.item(carol.user_id), ["pwd"])
+            dave_cookie, _ = built.center.open(built.accounts.item(dave.user_id), ["pwd"])
+
+            # Carol's round trip finished in a browser signed in as Dave links nothing
+            state, nonce = start(carol_cookie)
+            jar = {"__Host-uc_wx": nonce, "__Host-uc_center": dave_cookie}
+            refused = center.lambda_handler(
+                request("/center/wechat/callback", {"code": "x", "state": state}, jar), context
+            )
+            assert refused["statusCode"] == 403
+            assert [a.provider for a in built.accounts.item(dave.user_id).accounts] == ["password"]
+
+            state, nonce = start(carol_cookie)
+            jar = {"__Host-uc_wx": nonce, "__Host-uc_center": carol_cookie}
+            back = center.lambda_handler(
+                request("/center/wechat/callback", {"code": "carol", "state": state}, jar), context
+            )
+            assert back["statusCode"] == 302 and headers_of(back)["Location"].endswith("/account")
+            accounts = built.accounts.item(carol.user_id).accounts
+            assert ("web", "o-wxweb-carol") in [(a.account_type, a.open_id) for a in accounts]
+        finally:
+            container.override(None)
