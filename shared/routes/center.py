@@ -27,6 +27,8 @@ from shared.domain import AppConfig, ClientInfo
 from shared.envelope import NO_STORE_HEADERS
 from shared.errors import (
     AppError,
+    CaptchaInvalidError,
+    CaptchaRequiredError,
     InvalidCredentialsError,
     NotFoundError,
     RateLimitedError,
@@ -295,8 +297,10 @@ def _sign_in_page(
     notice: str | None = None,
     wait: int = 0,
     sent: str | None = None,
+    send_captcha: bool = False,
 ) -> Response[str]:
-    """The center's sign-in page in one of its views: a sign-in tab, register, or forgot password."""
+    """The center's sign-in page in one of its views: a sign-in tab, register, or forgot password
+    (``send_captcha``: the next "send code" needs a captcha, as the API's 429 ``captcha_required`` says)."""
     view = view if view in KEPT else "password"
     wechat = _wechat_choice(call, client, with_urls=view == "wechat")
     tabs = [name for name in LOGIN_TABS if name != "wechat" or wechat is not None]
@@ -306,7 +310,7 @@ def _sign_in_page(
         cookies.append(wechat.pop("cookie"))
     settings = call.services.apps.settings_of(client.app_name)
     captcha = None
-    if view == "password" and settings is not None and settings.require_captcha:
+    if (view == "password" and settings is not None and settings.require_captcha) or send_captcha:
         made = call.services.captchas.new()
         captcha = {"key": made["captcha_key"], "image": made["image"]}
     template = "login.html" if view in LOGIN_TABS else "register.html" if view == "register" else "forgot.html"
@@ -331,7 +335,8 @@ def _sign_in_page(
         notice=notice,
         wait=wait,
         sent=sent,
-        captcha=captcha,
+        captcha=captcha if view == "password" else None,
+        send_captcha=captcha if send_captcha else None,
     )
 
 
@@ -356,7 +361,9 @@ def _sign_in(call: Call, client: AppConfig, redirect_uri: str) -> tuple[str, Any
         if method in SENDS:
             channel, code_type, _ = SENDS[method]
             target = fields.get(CODE_FIELDS[channel][0], "")
-            answer = call.services.codes.send(channel, target, code_type, _client_info(call.event).ip)
+            key, typed = form["captcha_key"], form["captcha_code"]
+            captcha = (lambda: call.services.captchas.check(key, typed)) if key else None
+            answer = call.services.codes.send(channel, target, code_type, _client_info(call.event).ip, captcha)
             notice = pages.text("code_sent", call.lang, minutes=max(1, int(answer.get("expires_in", 300)) // 60))
             wait = int(answer.get("resend_after", 60))
             return _sign_in_page(call, client, redirect_uri, view, fields, notice=notice, wait=wait, sent=channel)
@@ -396,6 +403,11 @@ def _sign_in(call: Call, client: AppConfig, redirect_uri: str) -> tuple[str, Any
         return call.services.center.open(record, ["pwd"])
     except InvalidCredentialsError:
         return again(pages.text("bad_credentials", call.lang), 401)
+    except CaptchaRequiredError as exc:
+        return _sign_in_page(call, client, redirect_uri, view, fields, exc.message(lang), 429, send_captcha=True)
+    except CaptchaInvalidError as exc:
+        retry = method in SENDS  # a send's captcha was wrong: a new one for the next try
+        return _sign_in_page(call, client, redirect_uri, view, fields, exc.message(lang), 400, send_captcha=retry)
     except RateLimitedError as exc:
         return again(pages.text("locked", call.lang, seconds=int((exc.data or {}).get("retry_after") or 60)), 429)
     except NotFoundError:
