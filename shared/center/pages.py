@@ -38,6 +38,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Local mode: WeChat is mocked; any identifier you enter stands for one WeChat user",
     },
     "wechat_mock_code": {"zh": "模拟的微信用户标识", "en": "Mock WeChat user"},
+    "wechat_scan_qr": {
+        "zh": "请用微信扫一扫，在手机上确认后本页自动登录",
+        "en": "Scan with WeChat and confirm on your phone: this page signs in by itself",
+    },
+    "ticket_gone": {
+        "zh": "二维码已失效，请在电脑上刷新后重新扫描",
+        "en": "This QR code expired: refresh the page and scan again",
+    },
+    "open_in_wechat": {"zh": "请使用微信扫描二维码", "en": "Scan the code with WeChat"},
+    "scan_done": {"zh": "扫码成功，请回到电脑上继续", "en": "Done: go back to your computer"},
     "phone": {"zh": "手机号", "en": "Phone number"},
     "email": {"zh": "邮箱", "en": "Email"},
     "sms_code": {"zh": "短信验证码", "en": "Code from the SMS"},

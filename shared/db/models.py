@@ -298,6 +298,7 @@ class StateItem(BaseItem, discriminator="state"):
 
     data = JSONAttribute()
     expires_at = NumberAttribute()
+    scanned_by = UnicodeAttribute(null=True)  # a sign-in QR ticket: the user whose WeChat scanned it
 
 
 class AuthCodeItem(BaseItem, discriminator="auth_code"):

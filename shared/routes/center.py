@@ -14,6 +14,7 @@ import time
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import segno
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
@@ -417,38 +418,128 @@ def _sign_in(call: Call, client: AppConfig, redirect_uri: str) -> tuple[str, Any
         return again(exc.message(lang) + (f" ({detail})" if detail else ""), exc.status)
 
 
-def _wechat_choice(call: Call, client: Any, with_urls: bool, bind: str | None = None) -> dict[str, Any] | None:
-    """How the page offers WeChat: mocked (local mode without an AppID), the official-account OAuth in
-    WeChat's own browser, the QR page elsewhere (framed, and as a link); None when the app has no
-    AppID for it outside local mode. A real round trip gets a state (single use, 10 minutes) that keeps
-    the authorization request (or, with ``bind``, the user who links WeChat from the account page) and
-    is bound to this browser by a cookie."""
-    wechat = call.services.wechat
-    inside = in_wechat(http.header(call.headers, "user-agent"))
-    kind = "mp" if inside else "web"
+def _wechat_usable(call: Call, client: Any, kind: str) -> str | None:
+    """``mock`` (local mode without an AppID), ``real``, or None (no AppID for it outside local mode)."""
     try:
-        if wechat.mock_mode(client, kind):
-            return {"mock": True, "in_wechat": inside}
-    except AppError:  # WechatNotConfiguredError: no WeChat for this app here
+        return "mock" if call.services.wechat.mock_mode(client, kind) else "real"
+    except AppError:  # WechatNotConfiguredError
         return None
-    if not with_urls:
-        return {"mock": False, "in_wechat": inside}
+
+
+def _wechat_choice(call: Call, client: Any, with_urls: bool, bind: str | None = None) -> dict[str, Any] | None:
+    """How the page offers WeChat (None: not at all, the app has no AppID for it outside local mode).
+
+    Inside WeChat's browser: the official-account OAuth. Elsewhere: a sign-in QR code that the phone's
+    WeChat scans (the official account's OAuth on the phone), while this page polls until the scan is
+    done; or, with only an open-platform AppID, WeChat's own QR page in a frame. Locally, WeChat is mocked
+    (a form here, and on the page the QR code opens). Every round trip is bound to this browser by a
+    cookie; ``bind``: the account page's "link WeChat" (no QR ticket, the signed-in user links)."""
+    inside = in_wechat(http.header(call.headers, "user-agent"))
+    mp, web = _wechat_usable(call, client, "mp"), _wechat_usable(call, client, "web")
+    if (mp if inside else mp or web) is None:
+        return None
+    choice: dict[str, Any] = {"mock": (mp if inside else web if web == "real" or mp is None else mp) == "mock"}
+    choice["in_wechat"] = inside
+    if not with_urls or (choice["mock"] and (inside or bind)):
+        return choice
     nonce = pages.new_csrf_token()
     query = urlencode({k: v for k, v in call.query.items() if k != "tab"})
     # Where the browser goes once signed in: the authorization request again, or the account page
     after = "/account" if call.event.get("resource") in ("/login", "/account") else f"/oauth2/authorize?{query}"
-    data = {"center": after, "browser": hashlib.sha256(nonce.encode()).hexdigest()}
-    if bind:
-        data["bind"] = bind
-    redirect = f"{call.issuer}/center/wechat/callback"
-    url, frame_url = wechat.authorize_urls(client, kind, redirect, data)
-    return {
-        "mock": False,
-        "in_wechat": inside,
-        "url": url,
-        "frame_url": frame_url,
-        "cookie": _cookie(WECHAT_COOKIE, nonce, max_age=600),
-    }
+    data: dict[str, Any] = {"center": after, "browser": hashlib.sha256(nonce.encode()).hexdigest()}
+    choice["cookie"] = _cookie(WECHAT_COOKIE, nonce, max_age=600)
+    wechat = call.services.wechat
+    # The QR ticket needs the official account (or its mock); a real open-platform AppID, when the
+    # official account is not real too, is WeChat's own QR page
+    ticket_flow = mp == "real" or (mp == "mock" and web != "real")
+    if bind or inside or not ticket_flow:
+        if bind:
+            data["bind"] = bind
+        kind = "mp" if inside else "web"
+        choice["url"], choice["frame_url"] = wechat.authorize_urls(
+            client, kind, f"{call.issuer}/center/wechat/callback", data
+        )
+        return choice
+    ticket = wechat.new_ticket({**data, "app_name": client.app_name})
+    scan_url = f"{call.issuer}/center/wechat/scan?{urlencode({'ticket': ticket})}"
+    choice["qr"] = segno.make(scan_url, error="m").svg_data_uri(scale=5, border=2)
+    choice["scan_url"] = scan_url
+    choice["poll"] = f"{call.base}/center/wechat/poll?{urlencode({'ticket': ticket})}"
+    return choice
+
+
+@router.get("/center/wechat/scan", **http.raw_route("page"))
+@tracer.capture_method
+def wechat_scan() -> Response[str]:
+    """What a sign-in QR code opens on the phone: the official account's OAuth in WeChat (mocked locally:
+    a form), whose answer signs in the computer that shows the code."""
+    call = Call(get_services())
+    title = pages.text("error_title", call.lang)
+    ticket = call.query.get("ticket", "")
+    found = call.services.wechat.ticket(ticket)
+    if found is None or found[1] is not None:
+        return call.message(title, pages.text("ticket_gone", call.lang), 410)
+    app = call.services.apps.get(str(found[0].get("app_name") or get_settings().default_app))
+    if _wechat_usable(call, app, "mp") == "mock":
+        return call.page("scan.html", csrf=True, action=call.here())
+    if not in_wechat(http.header(call.headers, "user-agent")):
+        return call.message(title, pages.text("open_in_wechat", call.lang), 400)
+    url, _ = call.services.wechat.authorize_urls(app, "mp", f"{call.issuer}/center/wechat/callback", {"scan": ticket})
+    return _see_other(url)
+
+
+@router.post("/center/wechat/scan", **http.raw_route("page"))
+@tracer.capture_method
+def wechat_scan_mock() -> Response[str]:
+    """Local mode: the mocked WeChat user who scans the code."""
+    call = Call(get_services())
+    title = pages.text("error_title", call.lang)
+    found = call.services.wechat.ticket(call.query.get("ticket", ""))
+    if found is None:
+        return call.message(title, pages.text("ticket_gone", call.lang), 410)
+    app = call.services.apps.get(str(found[0].get("app_name") or get_settings().default_app))
+    if _wechat_usable(call, app, "mp") != "mock" or not call.csrf_passes():
+        return call.message(title, pages.text("form_expired", call.lang), 403)
+    return _scanned(call, call.query.get("ticket", ""), app.app_name, call.form.get("code", "")[:64])
+
+
+def _scanned(call: Call, ticket: str, app_name: str, code: str) -> Response[str]:
+    lang = "en" if call.lang == "en" else "zh"
+    title = pages.text("error_title", call.lang)
+    try:
+        record = call.services.wechat.center_sign_in(app_name, "mp", code)
+    except AppError as exc:
+        return call.message(title, exc.message(lang), exc.status)
+    if not call.services.wechat.scan(ticket, record.user.user_id):
+        return call.message(title, pages.text("ticket_gone", call.lang), 410)
+    return call.message(pages.text("tab_wechat", call.lang), pages.text("scan_done", call.lang), 200, alert=False)
+
+
+@router.get("/center/wechat/poll", **http.raw_route("json"))
+def wechat_poll() -> Response[str]:
+    """The computer's page asks whether its QR code was scanned: ``pending``, ``expired``, or ``done``
+    with where to go (the center session is set then, for the browser that showed the code only)."""
+    call = Call(get_services())
+    ticket = call.query.get("ticket", "")
+    found = call.services.wechat.ticket(ticket)
+    if found is None:
+        return http.raw({"status": "expired"}, no_store=True)
+    data, scanner = found
+    nonce = call.cookies.get(WECHAT_COOKIE, "")
+    if not hmac.compare_digest(hashlib.sha256(nonce.encode()).hexdigest(), str(data.get("browser") or "")):
+        return http.raw({"status": "expired"}, status=403, no_store=True)
+    if scanner is None:
+        return http.raw({"status": "pending"}, no_store=True)
+    if call.services.wechat.states.take(ticket, call.services.wechat.clock()) is None:
+        return http.raw({"status": "expired"}, no_store=True)  # another poll of this browser took it
+    record = call.services.accounts.item(scanner)
+    if record.user.status != "active":
+        return http.raw({"status": "expired"}, no_store=True)
+    cookie_value, session = call.services.center.open(record, ["wechat"])
+    answer = http.raw({"status": "done", "next": f"{call.base}{data['center']}"}, no_store=True)
+    answer.cookies.append(_cookie(COOKIE, cookie_value, max_age=int(session.expires_at - session.auth_time)))
+    answer.cookies.append(_cookie(WECHAT_COOKIE, "", max_age=0))
+    return answer
 
 
 @router.get("/center/wechat/callback", **http.raw_route("page"))
@@ -463,6 +554,8 @@ def wechat_callback() -> Response[str]:
         data = call.services.wechat.take_state(call.query.get("state"))
     except AppError as exc:
         return call.message(title, exc.message(lang), exc.status)
+    if data.get("scan"):  # on the phone: no cookie of the computer's browser here
+        return _scanned(call, str(data["scan"]), str(data.get("app_name") or ""), call.query.get("code", "")[:256])
     nonce = call.cookies.get(WECHAT_COOKIE, "")
     expected = str(data.get("browser") or "")
     if not data.get("center") or not hmac.compare_digest(hashlib.sha256(nonce.encode()).hexdigest(), expected):

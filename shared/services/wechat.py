@@ -353,6 +353,22 @@ class WechatSignIn:
         )
         return {"qr_code_url": url, "state": state}
 
+    # -- sign-in QR tickets: a computer's page shows a QR code, a phone's WeChat scans it -------------
+    def new_ticket(self, data: dict[str, Any]) -> str:
+        """A sign-in QR ticket (a state, 10 minutes) keeping ``data``."""
+        return self.new_state({**data, "ticket": True})
+
+    def ticket(self, ticket: str | None) -> tuple[dict[str, Any], str | None] | None:
+        """A ticket's data and the user who scanned it (None while nobody has); None when unknown."""
+        if not ticket or len(ticket) > 64:
+            return None
+        found = self.states.peek(ticket, self.clock())
+        return found if found is not None and found[0].get("ticket") else None
+
+    def scan(self, ticket: str, user_id: str) -> bool:
+        """The WeChat user who scanned ``ticket`` (once); False when it is gone or was scanned."""
+        return self.ticket(ticket) is not None and self.states.scanned(ticket, user_id, self.clock())
+
     def take_state(self, state: str | None) -> dict[str, Any]:
         data = self.states.take(state, self.clock()) if state and len(state) <= 64 else None
         if data is None:

@@ -122,7 +122,7 @@ try {
   await page.waitForURL(`${issuer}/account`)
   result.account_heading = await page.locator('h1').innerText()
   result.account_username = await page.locator('#account-username').innerText()
-  await page.screenshot({ path: `${shots}/5-account.png`, fullPage: true })
+  await page.screenshot({ path: `${shots}/6-account.png`, fullPage: true })
   await page.getByRole('link', { name: '退出登录' }).click()
   await page.getByRole('button', { name: '退出登录' }).click()
   await page.waitForSelector('text=您已退出登录')
@@ -155,12 +155,22 @@ try {
     await landed(page, shop)
   }
 
-  // 7. WeChat, mocked in local mode: an identifier stands for a WeChat user
+  // 7. WeChat, mocked in local mode (an identifier stands for a WeChat user): the computer shows a QR
+  // code and polls; a phone (another browser, WeChat's User-Agent) opens what the code holds and signs in
   const wx = await start(shopConfig, shop, { tab: 'wechat' })
   await page.goto(wx.url.href)
-  await page.screenshot({ path: `${shots}/4-wechat-mock.png`, fullPage: true })
-  await page.getByLabel('模拟的微信用户标识').fill(process.env.WECHAT_ID)
-  await page.getByRole('button', { name: '登录', exact: true }).click()
+  await page.screenshot({ path: `${shots}/4-wechat-qr.png`, fullPage: true })
+  const scanUrl = await page.locator('img.qr').getAttribute('data-scan')
+  const phone = await browser.newContext({
+    locale: 'zh-CN', userAgent: 'Mozilla/5.0 (iPhone) AppleWebKit/605.1.15 MicroMessenger/8.0.50', viewport: { width: 390, height: 844 }
+  })
+  const phonePage = await phone.newPage()
+  await phonePage.goto(scanUrl)
+  await phonePage.getByLabel('模拟的微信用户标识').fill(process.env.WECHAT_ID)
+  await phonePage.getByRole('button', { name: '登录', exact: true }).click()
+  await phonePage.waitForSelector('text=扫码成功')
+  await phonePage.screenshot({ path: `${shots}/5-wechat-phone.png`, fullPage: true })
+  await phone.close()
   const wxTokens = await oidc.authorizationCodeGrant(shopConfig, new URL(await landed(page, shop)), {
     pkceCodeVerifier: wx.verifier, expectedState: wx.state, expectedNonce: wx.nonce, idTokenExpected: true
   })

@@ -35,6 +35,8 @@ def shop(make_services: Callable[..., Services]) -> Iterator[Services]:
         built = make_services(wechat_api_base=wechat.url, wechat_timeout=1.0, wechat_secrets=json.dumps(SECRETS))
         ids = {"web_app_id": "wxweb", "mp_app_id": "wxmp"}
         built.apps.create(AppBody(app_name="shop", redirect_uris=[CALLBACK], wechat=ids))
+        # An app with only an open-platform AppID: WeChat's own QR page, framed
+        built.apps.create(AppBody(app_name="web", redirect_uris=[CALLBACK], wechat={"web_app_id": "wxweb"}))
         container.override(built)
         yield built
         container.override(None)
@@ -83,14 +85,15 @@ def cookies_set(response: dict[str, Any]) -> dict[str, str]:
     return {c.split("=", 1)[0]: c.split("=", 1)[1].split(";", 1)[0] for c in values}
 
 
-def wechat_page(ua: str = "Chrome") -> tuple[dict[str, Any], dict[str, str]]:
-    response = center.lambda_handler(request("/oauth2/authorize", {**AUTHORIZE, "tab": "wechat"}, ua=ua), CONTEXT)
+def wechat_page(ua: str = "Chrome", client: str = "shop") -> tuple[dict[str, Any], dict[str, str]]:
+    query = {**AUTHORIZE, "tab": "wechat", "client_id": client}
+    response = center.lambda_handler(request("/oauth2/authorize", query, ua=ua), CONTEXT)
     assert response["statusCode"] == 200, response["body"][:300]
     return response, cookies_set(response)
 
 
 def test_the_qr_page_is_framed_and_the_scan_comes_back_to_a_code(shop: Services, context) -> None:
-    page, cookies = wechat_page()
+    page, cookies = wechat_page(client="web")
     frame = re.search(r'<iframe class="wechat-qr" src="([^"]+)"', page["body"]).group(1)  # type: ignore[union-attr]
     url = urlsplit(frame.replace("&amp;", "&"))
     params = {k: v[0] for k, v in parse_qs(url.query).items()}
@@ -105,7 +108,7 @@ def test_the_qr_page_is_framed_and_the_scan_comes_back_to_a_code(shop: Services,
     assert stolen["statusCode"] == 403 and "__Host-uc_center" not in cookies_set(stolen)
 
     # The states are single use; this browser starts again and WeChat sends it back after the scan
-    page, cookies = wechat_page()
+    page, cookies = wechat_page(client="web")
     frame = re.search(r'<iframe class="wechat-qr" src="([^"]+)"', page["body"]).group(1)  # type: ignore[union-attr]
     state = parse_qs(urlsplit(frame.replace("&amp;", "&")).query)["state"][0]
     back = center.lambda_handler(
@@ -128,6 +131,7 @@ def test_the_qr_page_is_framed_and_the_scan_comes_back_to_a_code(shop: Services,
 
     # The authorization request, answered from the new center session: a code for the client
     query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    assert query["client_id"] == "web"
     answer = center.lambda_handler(request("/oauth2/authorize", query, {"__Host-uc_center": center_cookie}), context)
     assert answer["statusCode"] == 302 and headers_of(answer)["Location"].startswith(CALLBACK + "?code=")
     session = shop.center_sessions.current(center_cookie)
@@ -214,3 +218,39 @@ def test_linking_wechat_from_the_account_page_round_trips_through_wechat(
             assert ("web", "o-wxweb-carol") in [(a.account_type, a.open_id) for a in accounts]
         finally:
             container.override(None)
+
+
+def test_a_computer_shows_a_qr_code_the_phone_scans_and_the_page_polls_until_then(shop: Services, context) -> None:
+    page, cookies = wechat_page()
+    image = re.search(
+        r'<img class="qr" src="([^"]+)" alt="[^"]*" data-poll="([^"]+)" data-scan="([^"]+)"', page["body"]
+    )
+    assert image is not None and image.group(1).startswith("data:image/svg+xml")
+    poll, scan = image.group(2).replace("&amp;", "&"), image.group(3).replace("&amp;", "&")
+    ticket = parse_qs(urlsplit(poll).query)["ticket"][0]
+    jar = {"__Host-uc_wx": cookies["__Host-uc_wx"]}
+
+    def polled(cookies: dict[str, str]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        answer = center.lambda_handler(request("/center/wechat/poll", {"ticket": ticket}, cookies), context)
+        return answer["statusCode"], json.loads(answer["body"]), cookies_set(answer)
+
+    assert polled(jar)[1] == {"status": "pending"}
+    assert polled({})[0] == 403  # another browser cannot wait for this code
+    # The phone: the QR code opens the official account's OAuth in WeChat
+    opened = center.lambda_handler(request("/center/wechat/scan", {"ticket": ticket}, ua=WECHAT_UA), context)
+    assert opened["statusCode"] == 302
+    oauth = urlsplit(headers_of(opened)["Location"])
+    params = {k: v[0] for k, v in parse_qs(oauth.query).items()}
+    assert oauth.path == "/connect/oauth2/authorize" and params["appid"] == "wxmp"
+    assert scan.endswith(f"ticket={ticket}")
+    back = center.lambda_handler(
+        request("/center/wechat/callback", {"code": "dan", "state": params["state"]}, ua=WECHAT_UA), context
+    )
+    assert back["statusCode"] == 200 and "__Host-uc_center" not in cookies_set(back)  # the phone is not signed in
+    # The computer's next poll: signed in, and sent on to the authorization request
+    status, body, set_cookies = polled(jar)
+    assert status == 200 and body["status"] == "done" and body["next"].startswith("/oauth2/authorize?")
+    session = shop.center_sessions.current(set_cookies["__Host-uc_center"])
+    assert session is not None and session.amr == ["wechat"]
+    assert [a.open_id for a in shop.accounts.item(session.user_id).accounts] == ["o-wxmp-dan"]
+    assert polled(jar)[1] == {"status": "expired"}  # the ticket is used up

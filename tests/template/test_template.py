@@ -69,7 +69,7 @@ def test_no_other_function_loads_the_center_libraries() -> None:
     for name in ("account", "authorizer", "admin", "codes", "wechat", "docs"):
         code = (
             f"import sys, functions.{name}.app; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'authlib', 'jinja2', 'joserfc'}))"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'authlib', 'jinja2', 'joserfc', 'segno'}))"
         )
         done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
         assert done.stdout.strip() == "[]", (name, done.stdout)
@@ -148,7 +148,7 @@ def test_sam_build_makes_arm64_python314_artifacts_without_boto3(tmp_path: Path)
     # The sign-in center's libraries are in its own layer only (pure Python), with its templates in the
     # shared package
     center = {p.name for p in (build_dir / "CenterLayer" / "python").iterdir()}
-    assert {"authlib", "jinja2", "joserfc", "markupsafe"} <= center and "shared" not in center
+    assert {"authlib", "jinja2", "joserfc", "markupsafe", "segno"} <= center and "shared" not in center
     assert not {n for n in names if n in ("authlib", "jinja2", "joserfc")}, names
     assert (layer / "shared" / "center" / "templates" / "login.html").exists()
     assert (layer / "shared" / "center" / "static" / "center.css").exists()

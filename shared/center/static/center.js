@@ -16,3 +16,20 @@ document.querySelectorAll('button[data-wait]').forEach((button) => {
   }
   tick()
 })
+
+// A sign-in QR code with data-poll: ask every two seconds whether the phone has scanned it; once it
+// has, go where the answer says (the center session is set by then). An expired code reloads the page.
+document.querySelectorAll('img[data-poll]').forEach((image) => {
+  const poll = async () => {
+    try {
+      const answer = await fetch(image.dataset.poll, { credentials: 'same-origin', cache: 'no-store' })
+      const state = await answer.json()
+      if (state.status === 'done') return window.location.assign(state.next)
+      if (state.status === 'expired') return window.location.reload()
+    } catch (error) {
+      // a network hiccup: try again at the next tick
+    }
+    setTimeout(poll, 2000)
+  }
+  setTimeout(poll, 2000)
+})
