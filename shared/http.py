@@ -102,6 +102,20 @@ def header(headers: Mapping[str, str] | None, name: str) -> str | None:
     return None
 
 
+def public_url(event: Mapping[str, Any]) -> str:
+    """This API's base URL as the browser reaches it: its ``Host`` (``http://`` on a loopback host, the
+    local server), plus what API Gateway put before the route's path: the stage on its own
+    ``execute-api`` domain, the base path mapping on a custom domain."""
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    context = event.get("requestContext") or {}
+    host = headers.get("host") or str(context.get("domainName") or "localhost")
+    loopback = host.rsplit(":", 1)[0] in ("127.0.0.1", "localhost", "[::1]")
+    proto = headers.get("x-forwarded-proto") or ("http" if loopback else "https")
+    request_path, path = str(context.get("path") or ""), str(event.get("path") or "")
+    prefix = "" if loopback or not request_path.endswith(path) else request_path[: len(request_path) - len(path)]
+    return f"{proto}://{host}{prefix}"
+
+
 def raw_body(event: Mapping[str, Any], max_bytes: int) -> bytes:
     """The request body as bytes (base64-decoded when API Gateway encoded it).
 
@@ -315,7 +329,11 @@ def current_caller(request: Request) -> Principal:
 
 def current_client(request: Request) -> ClientInfo:
     """Source IP and User-Agent of the request (a ``Depends`` dependency)."""
-    event = request.resolved_event.raw_event
+    return client_info(request.resolved_event.raw_event)
+
+
+def client_info(event: Mapping[str, Any]) -> ClientInfo:
+    """Source IP and User-Agent of an API Gateway event."""
     identity = (event.get("requestContext") or {}).get("identity") or {}
     return ClientInfo(ip=identity.get("sourceIp"), user_agent=header(event.get("headers"), "user-agent"))
 

@@ -70,17 +70,7 @@ def bind(body: WechatBindBody, me: http.Me) -> Response[str]:
 
 def _callback_endpoint() -> str:
     """This API's callback URL as the browser reaches it (custom domain or execute-api with stage)."""
-    event = router.current_event.raw_event
-    context = event.get("requestContext") or {}
-    host = http.header(event.get("headers"), "host") or context.get("domainName") or "localhost"
-    proto = http.header(event.get("headers"), "x-forwarded-proto") or (
-        "http" if host.startswith(("127.", "localhost")) else "https"
-    )
-    prefix = ""
-    request_path, path = str(context.get("path") or ""), str(event.get("path") or "")
-    if request_path.endswith(path) and request_path != path:
-        prefix = request_path[: len(request_path) - len(path)]  # the stage, on execute-api hosts
-    return f"{proto}://{host}{prefix}/api/auth/wechat/callback"
+    return f"{http.public_url(router.current_event.raw_event)}/api/auth/wechat/callback"
 
 
 def _redirect(location: str) -> Response[str]:
