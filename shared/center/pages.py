@@ -112,7 +112,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "sign_out": {"zh": "退出登录", "en": "Sign out"},
     "sign_out_confirm": {"zh": "确定要退出统一登录吗？", "en": "Sign out of the sign-in center?"},
     "signed_out": {"zh": "您已退出登录", "en": "You are signed out"},
-    "unavailable": {"zh": "服务暂时不可用，请稍后再试", "en": "The service is unavailable: try again shortly"},
 }
 
 

@@ -141,7 +141,7 @@ class Answer:
 
 
 class StoredCode:
-    """A redeemed code as Authlib reads it."""
+    """A redeemed code as Authlib reads it (its ID token claims come from ``IdToken``, not from here)."""
 
     def __init__(self, code: str, grant: CodeGrant) -> None:
         self.code = code
@@ -154,18 +154,6 @@ class StoredCode:
 
     def get_scope(self) -> str:
         return " ".join(self.grant.scope)
-
-    def get_nonce(self) -> str | None:
-        return self.grant.nonce
-
-    def get_auth_time(self) -> int:
-        return self.grant.auth_time
-
-    def get_acr(self) -> None:
-        return None
-
-    def get_amr(self) -> list[str]:
-        return list(self.grant.amr)
 
 
 class S256Challenge(CodeChallenge):  # type: ignore[misc]
