@@ -24,7 +24,7 @@ from shared.center import backchannel, pages
 from shared.center.protocol import Answer, EventRequest, Provider, with_params
 from shared.config import get_settings
 from shared.container import Services, get_services
-from shared.domain import AppConfig, ClientInfo
+from shared.domain import AppConfig
 from shared.envelope import NO_STORE_HEADERS
 from shared.errors import (
     AppError,
@@ -54,18 +54,11 @@ def _headers(event: dict[str, Any]) -> dict[str, str]:
 
 
 def issuer_of(event: dict[str, Any]) -> str:
-    """The center's public URL: ``ISSUER_URL`` when set (a custom domain), else the request's own:
-    ``https://<host>/<stage>`` on API Gateway's domain, ``http://`` on a loopback host (``make run``)."""
+    """The center's public URL: ``ISSUER_URL`` when set (a custom domain), else the request's own
+    (``http.public_url``: ``https://<host>/<stage>`` on API Gateway's domain, ``http://127.0.0.1:3000``
+    under ``make run``)."""
     configured = get_settings().issuer_url
-    if configured:
-        return configured.rstrip("/")
-    headers = {k.lower(): v for k, v in _headers(event).items()}
-    context = event.get("requestContext") or {}
-    host = headers.get("host") or str(context.get("domainName") or "localhost")
-    loopback = host.rsplit(":", 1)[0] in ("127.0.0.1", "localhost", "[::1]")
-    proto = headers.get("x-forwarded-proto") or ("http" if loopback else "https")
-    stage = f"/{context['stage']}" if str(context.get("domainName", "")).endswith(".amazonaws.com") else ""
-    return f"{proto}://{host}{stage}"
+    return configured.rstrip("/") if configured else http.public_url(event)
 
 
 def _form(event: dict[str, Any]) -> dict[str, str]:
@@ -75,11 +68,6 @@ def _form(event: dict[str, Any]) -> dict[str, str]:
     except ValueError:
         return {}
     return {k: v for k, v in body.items() if isinstance(v, str)} if isinstance(body, dict) else {}
-
-
-def _client_info(event: dict[str, Any]) -> ClientInfo:
-    identity = (event.get("requestContext") or {}).get("identity") or {}
-    return ClientInfo(ip=identity.get("sourceIp"), user_agent=http.header(event.get("headers"), "user-agent"))
 
 
 class Call:
@@ -108,7 +96,7 @@ class Call:
     def request(self, form: dict[str, str] | None = None) -> EventRequest:
         path = str(self.event.get("path") or "/")
         return EventRequest(
-            self.event, self.issuer + path, self.form if form is None else form, _client_info(self.event)
+            self.event, self.issuer + path, self.form if form is None else form, http.client_info(self.event)
         )
 
     @property
@@ -364,7 +352,7 @@ def _sign_in(call: Call, client: AppConfig, redirect_uri: str) -> tuple[str, Any
             target = fields.get(CODE_FIELDS[channel][0], "")
             key, typed = form["captcha_key"], form["captcha_code"]
             captcha = (lambda: call.services.captchas.check(key, typed)) if key else None
-            answer = call.services.codes.send(channel, target, code_type, _client_info(call.event).ip, captcha)
+            answer = call.services.codes.send(channel, target, code_type, http.client_info(call.event).ip, captcha)
             notice = pages.text("code_sent", call.lang, minutes=max(1, int(answer.get("expires_in", 300)) // 60))
             wait = int(answer.get("resend_after", 60))
             return _sign_in_page(call, client, redirect_uri, view, fields, notice=notice, wait=wait, sent=channel)
@@ -387,7 +375,9 @@ def _sign_in(call: Call, client: AppConfig, redirect_uri: str) -> tuple[str, Any
                 email_code=form["email_code"] or None,
                 sms_code=form["sms_code"] or None,
             )
-            return call.services.center.open(call.services.accounts.sign_up(command, _client_info(call.event)), ["pwd"])
+            return call.services.center.open(
+                call.services.accounts.sign_up(command, http.client_info(call.event)), ["pwd"]
+            )
         if method == "wechat":
             kind = "mp" if in_wechat(http.header(call.headers, "user-agent")) else "web"
             record = call.services.wechat.center_sign_in(app_name, kind, form["code"][:64])
@@ -468,6 +458,23 @@ def _wechat_choice(call: Call, client: Any, with_urls: bool, bind: str | None = 
     return choice
 
 
+@router.get("/center/wechat/bind", **http.raw_route("page"))
+@tracer.capture_method
+def wechat_bind() -> Response[str]:
+    """The account page's "link WeChat": a WeChat round trip that links the signed-in user's WeChat."""
+    call = Call(get_services())
+    session = call.services.center.signed_in(call.cookies.get(COOKIE), None, None)
+    if session is None:
+        return _redirect(f"{call.base}/login")
+    app = call.services.apps.get(get_settings().default_app)
+    choice = _wechat_choice(call, app, with_urls=True, bind=session.user_id)
+    if choice is None or "url" not in choice:  # no WeChat here, or mocked (the account page has the form)
+        return _redirect(f"{call.base}/account")
+    response = _redirect(str(choice["url"]))
+    response.cookies.append(choice["cookie"])
+    return response
+
+
 @router.get("/center/wechat/scan", **http.raw_route("page"))
 @tracer.capture_method
 def wechat_scan() -> Response[str]:
@@ -485,7 +492,7 @@ def wechat_scan() -> Response[str]:
     if not in_wechat(http.header(call.headers, "user-agent")):
         return call.message(title, pages.text("open_in_wechat", call.lang), 400)
     url, _ = call.services.wechat.authorize_urls(app, "mp", f"{call.issuer}/center/wechat/callback", {"scan": ticket})
-    return _see_other(url)
+    return _redirect(url)
 
 
 @router.post("/center/wechat/scan", **http.raw_route("page"))
@@ -569,7 +576,7 @@ def wechat_callback() -> Response[str]:
             call.services.wechat.bind(session.user_id, str(data.get("app_name") or ""), kind, code)
         except AppError as exc:
             return call.message(title, exc.message(lang), exc.status)
-        return _see_other(f"{call.base}/account")
+        return _redirect(f"{call.base}/account")
     try:
         record = call.services.wechat.center_sign_in(data.get("app_name"), kind, code)
         cookie_value, session = call.services.center.open(record, ["wechat"])
@@ -590,7 +597,7 @@ def login_page() -> Response[str]:
     """The center's own sign-in (no client): the same page and methods, then the account page."""
     call = Call(get_services())
     if call.services.center.signed_in(call.cookies.get(COOKIE), None, None) is not None:
-        return _see_other(f"{call.base}/account")
+        return _redirect(f"{call.base}/account")
     app = call.services.apps.get(get_settings().default_app)
     return _sign_in_page(call, app, "", call.query.get("tab", "password"))
 
@@ -604,12 +611,12 @@ def login_submit() -> Response[str]:
     if isinstance(outcome, Response):
         return outcome
     cookie_value, session = outcome
-    response = _see_other(f"{call.base}/account")
+    response = _redirect(f"{call.base}/account")
     response.cookies.append(_cookie(COOKIE, cookie_value, max_age=int(session.expires_at - session.auth_time)))
     return response
 
 
-def _see_other(location: str) -> Response[str]:
+def _redirect(location: str) -> Response[str]:
     return Response(302, headers={"Location": location, "Cache-Control": "no-store"}, body="")
 
 
@@ -621,7 +628,7 @@ def account_page() -> Response[str]:
     call = Call(get_services())
     session = call.services.center.signed_in(call.cookies.get(COOKIE), None, None)
     if session is None:
-        return _see_other(f"{call.base}/login")
+        return _redirect(f"{call.base}/login")
     return _account(call, session.user_id)
 
 
@@ -631,7 +638,7 @@ def account_change() -> Response[str]:
     call = Call(get_services())
     session = call.services.center.signed_in(call.cookies.get(COOKIE), None, None)
     if session is None:
-        return _see_other(f"{call.base}/login")
+        return _redirect(f"{call.base}/login")
     user_id, method = session.user_id, call.form.get("method", "")
     lang = "en" if call.lang == "en" else "zh"
     if not call.csrf_passes():
@@ -646,7 +653,7 @@ def account_change() -> Response[str]:
             return _account(call, user_id, notice=pages.text("sessions_ended", call.lang, count=count))
         if method == "change_phone_send":
             phone = call.form.get("phone", "")[:32]
-            answer = call.services.codes.send("sms", phone, "change_phone", _client_info(call.event).ip)
+            answer = call.services.codes.send("sms", phone, "change_phone", http.client_info(call.event).ip)
             notice = pages.text("code_sent", call.lang, minutes=max(1, int(answer.get("expires_in", 300)) // 60))
             fields = {"phone": phone}
             return _account(call, user_id, notice=notice, fields=fields, wait=int(answer.get("resend_after", 60)))
@@ -688,8 +695,7 @@ def _account(
 ) -> Response[str]:
     record = call.services.accounts.item(user_id)
     app = call.services.apps.get(get_settings().default_app)
-    wechat = _wechat_choice(call, app, with_urls=True, bind=user_id)
-    cookies = [wechat.pop("cookie")] if wechat and "cookie" in wechat else []
+    wechat = _wechat_choice(call, app, with_urls=False, bind=user_id)  # the link starts a round trip
     methods = []
     for account in record.accounts:
         kind = {"password": "method_password", "phone": "method_phone"}.get(account.provider, "method_wechat")
@@ -709,9 +715,9 @@ def _account(
         "account.html",
         status,
         csrf=True,
-        cookies=cookies,
         action=call.here(),
         wechat=wechat,
+        bind_url=f"{call.base}/center/wechat/bind",
         fields=fields or {},
         wait=wait,
         sent="sms" if wait else None,

@@ -179,9 +179,13 @@ def test_linking_wechat_from_the_account_page_round_trips_through_wechat(
 
     def start(cookie: str) -> tuple[str, str]:
         page = center.lambda_handler(request("/account", {}, {"__Host-uc_center": cookie}), context)
-        assert page["statusCode"] == 200
-        link = re.search(r'<a class="button" href="([^"]+)"', page["body"]).group(1).replace("&amp;", "&")  # type: ignore[union-attr]
-        return parse_qs(urlsplit(link).query)["state"][0], cookies_set(page)["__Host-uc_wx"]
+        assert page["statusCode"] == 200 and "__Host-uc_wx" not in cookies_set(page)  # no round trip per view
+        link = re.search(r'<a class="button" href="([^"]+)"', page["body"]).group(1)  # type: ignore[union-attr]
+        assert link == "/center/wechat/bind"
+        started = center.lambda_handler(request(link, {}, {"__Host-uc_center": cookie}), context)
+        location = headers_of(started)["Location"]
+        assert started["statusCode"] == 302 and location.startswith("https://open.weixin.qq.com/")
+        return parse_qs(urlsplit(location).query)["state"][0], cookies_set(started)["__Host-uc_wx"]
 
     with fake_wechat(SECRETS) as wechat:
         built = make_services(
