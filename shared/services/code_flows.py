@@ -12,7 +12,7 @@ from shared.clock import Clock, IdFactory, new_id, system_clock
 from shared.db import keys
 from shared.db.codes import CodeUse, CodeUsedError
 from shared.db.users import ClaimTakenError, StaleRecordError, UserRepository, roles_of
-from shared.domain import Account, ClientInfo, RoleGrant, User, UserRecord
+from shared.domain import Account, ClientInfo, RoleGrant, Session, User, UserRecord
 from shared.errors import (
     CodeInvalidError,
     NotFoundError,
@@ -117,11 +117,7 @@ class CodeFlows:
                 use = self.codes.checked("email", target, "login", code)
                 owner = self.users.login_lookup([keys.email_claim(target)], app).user_id
             if owner is not None:
-                record = self.accounts.get(owner, app)
-                proven = "phone" if channel == "sms" else "email"
-                if not (record.user.phone_verified if channel == "sms" else record.user.email_verified):
-                    self.sessions.free(self.users.take_over(record, proven))
-                    record = self.accounts.get(owner, app)
+                record = self._owner(owner, app, "phone" if channel == "sms" else "email")
                 if record.user.status != "active":
                     raise UserDisabledError()
                 return record, [use]
@@ -134,36 +130,56 @@ class CodeFlows:
                 continue  # registered a moment ago: sign that user in instead
         raise PhoneTakenError()
 
-    def _new_phone_user(self, phone: str, grant: RoleGrant, use: CodeUse) -> UserRecord:
-        """A user registered by a phone code at the center (no app session yet)."""
+    def _new_phone_user(
+        self,
+        phone: str,
+        grant: RoleGrant,
+        use: CodeUse,
+        session: Session | None = None,
+        referer_id: str | None = None,
+        ip: str | None = None,
+        user_id: str | None = None,
+    ) -> UserRecord:
+        """Write a user registered by a phone code (with its first session, when there is one; the
+        sign-in center opens its own instead).
+
+        Raises:
+            PhoneTakenError: the phone was registered meanwhile; CodeInvalidError: the code was used.
+        """
         now = self.clock()
         user = User(
-            user_id=self.ids(),
+            user_id=user_id or self.ids(),
             nickname=masked(phone),
             phone=phone,
             phone_verified=True,
+            referer_id=referer_id,
             created_at=now,
             last_login_at=now,
         )
         account = Account(provider="phone", open_id=phone, created_at=now)
-        audit = {"action": "phone_register", "at": now, "id": self.ids(), "ip": None}
+        audit = {"action": "phone_register", "at": now, "id": self.ids(), "ip": ip}
         try:
-            self.users.create(user, [keys.phone_claim(phone)], [account], [grant], None, audit, [use])
+            self.users.create(user, [keys.phone_claim(phone)], [account], [grant], session, audit, [use])
         except ClaimTakenError as exc:
             raise PhoneTakenError() from exc
         except CodeUsedError as exc:
             raise CodeInvalidError() from exc
         return UserRecord(user=user, accounts=[account], grants=[grant], roles=roles_of([grant]))
 
-    def _login(self, user_id: str, app: str, client: ClientInfo, use: CodeUse) -> SignedIn:
-        """Sign in the phone's owner. When the account holds the phone unproven (registered without a
-        code), the code's bearer proves it now: first the account loses everything the registrant
-        brought unproven (password, sessions, unproven email, WeChat identities), so it is never
-        reachable by two people (API.md section 7)."""
+    def _owner(self, user_id: str, app: str, proven: str) -> UserRecord:
+        """The owner of the identifier a code proved (``phone`` or ``email``). When the account holds it
+        unproven (registered without a code), the code's bearer proves it now: first the account loses
+        everything the registrant brought unproven (password, sessions, unproven email, WeChat
+        identities), so it is never reachable by two people (API.md section 7)."""
         record = self.accounts.get(user_id, app)
-        if not record.user.phone_verified:
-            self.sessions.free(self.users.take_over(record, "phone"))
+        if not (record.user.phone_verified if proven == "phone" else record.user.email_verified):
+            self.sessions.free(self.users.take_over(record, proven))
             record = self.accounts.get(user_id, app)
+        return record
+
+    def _login(self, user_id: str, app: str, client: ClientInfo, use: CodeUse) -> SignedIn:
+        """Sign in the phone's owner (taken over first when the phone was unproven: :meth:`_owner`)."""
+        record = self._owner(user_id, app, "phone")
 
         def active(current: UserRecord) -> None:
             if current.user.status != "active":
@@ -174,28 +190,11 @@ class CodeFlows:
     def _create(
         self, phone: str, app: str, grant: RoleGrant, client: ClientInfo, referer_id: str | None, use: CodeUse
     ) -> SignedIn:
-        now = self.clock()
         if referer_id is not None and self.users.load(str(referer_id), apps=[]) is None:
             raise ValidationError({"referer_id": ["no such user"]})
-        user = User(
-            user_id=self.ids(),
-            nickname=masked(phone),
-            phone=phone,
-            phone_verified=True,
-            referer_id=referer_id,
-            created_at=now,
-            last_login_at=now,
-        )
-        account = Account(provider="phone", open_id=phone, created_at=now)
-        tokens = self.sessions.new(user.user_id, app, [grant], client)
-        audit = {"action": "phone_register", "at": now, "id": self.ids(), "ip": client.ip}
-        try:
-            self.users.create(user, [keys.phone_claim(phone)], [account], [grant], tokens.session, audit, [use])
-        except ClaimTakenError as exc:
-            raise PhoneTakenError() from exc
-        except CodeUsedError as exc:
-            raise CodeInvalidError() from exc
-        record = UserRecord(user=user, accounts=[account], grants=[grant], roles=roles_of([grant]))
+        user_id = self.ids()
+        tokens = self.sessions.new(user_id, app, [grant], client)
+        record = self._new_phone_user(phone, grant, use, tokens.session, referer_id, client.ip, user_id)
         return SignedIn(tokens, record, app, created=True)
 
     def change_phone(
