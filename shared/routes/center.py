@@ -485,7 +485,7 @@ def wechat_scan() -> Response[str]:
     ticket = call.query.get("ticket", "")
     found = call.services.wechat.ticket(ticket)
     if found is None or found[1] is not None:
-        return call.message(title, pages.text("ticket_gone", call.lang), 410)
+        return call.message(title, pages.text("ticket_gone", call.lang), 400)
     app = call.services.apps.get(str(found[0].get("app_name") or get_settings().default_app))
     if _wechat_usable(call, app, "mp") == "mock":
         return call.page("scan.html", csrf=True, action=call.here())
@@ -503,7 +503,7 @@ def wechat_scan_mock() -> Response[str]:
     title = pages.text("error_title", call.lang)
     found = call.services.wechat.ticket(call.query.get("ticket", ""))
     if found is None:
-        return call.message(title, pages.text("ticket_gone", call.lang), 410)
+        return call.message(title, pages.text("ticket_gone", call.lang), 400)
     app = call.services.apps.get(str(found[0].get("app_name") or get_settings().default_app))
     if _wechat_usable(call, app, "mp") != "mock" or not call.csrf_passes():
         return call.message(title, pages.text("form_expired", call.lang), 403)
@@ -518,7 +518,7 @@ def _scanned(call: Call, ticket: str, app_name: str, code: str) -> Response[str]
     except AppError as exc:
         return call.message(title, exc.message(lang), exc.status)
     if not call.services.wechat.scan(ticket, record.user.user_id):
-        return call.message(title, pages.text("ticket_gone", call.lang), 410)
+        return call.message(title, pages.text("ticket_gone", call.lang), 400)
     return call.message(pages.text("tab_wechat", call.lang), pages.text("scan_done", call.lang), 200, alert=False)
 
 
