@@ -424,3 +424,29 @@ def test_the_account_page_changes_the_phone_by_code_and_links_wechat(base_url, p
     page = other.get("/login", tab="wechat")
     assert other.submit(page, method="wechat", code=wechat_id).headers["Location"].endswith("/account")
     assert person in other.get("/account").text
+
+
+def test_what_an_attacker_tries_with_the_center(base_url, make_client, person, api) -> None:
+    shop = make_client()
+    # A token the center did not issue (the API's own sign-in): userinfo will not speak for it, and the
+    # center's token endpoint will not refresh it
+    signed_in = api("POST", "/api/auth/login", json={"username": person, "password": PASSWORD}).json()["data"]
+    info = requests.get(
+        f"{base_url}/oauth2/userinfo", headers={"Authorization": f"Bearer {signed_in['access_token']}"}, timeout=10
+    )
+    assert info.status_code == 403 and info.json() == {"error": "insufficient_scope"}
+    assert Client(base_url, "app0", shop.redirect_uri).refresh(signed_in["refresh_token"]).json()["error"] in (
+        "invalid_grant",
+        "invalid_client",
+    )
+    # A forged post to the account page (no token from the page) changes nothing
+    browser = Browser(base_url)
+    browser.submit(browser.get("/login"), username=person, password=PASSWORD)
+    tokens = shop.token(query_of(browser.get(shop.authorize_url()).headers["Location"])["code"]).json()
+    forged = browser.post("/account", {"method": "end_all", "csrf_token": "guess"})
+    assert forged.status_code == 403
+    assert api("GET", "/api/auth/user/info", token=tokens["access_token"]).status_code == 200
+    # A parameter far too long is refused before anything else
+    assert browser.get(shop.authorize_url(state="s" * 5000)).status_code == 400
+    # The static route serves only the center's own files
+    assert requests.get(f"{base_url}/center/static/..%2Fpages.py", timeout=10).status_code == 404
