@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -735,12 +736,7 @@ def _account(
 @tracer.capture_method
 def token() -> Response[str]:
     """The token endpoint: ``authorization_code`` (with the PKCE verifier) and ``refresh_token``."""
-    call = Call(get_services())
-    try:
-        request = call.request()
-    except OAuth2Error as error:
-        return _oauth_error(error)
-    return _answer(call.provider.create_token_response(request))
+    return _client_endpoint(lambda provider, request: provider.create_token_response(request))
 
 
 @router.get("/oauth2/userinfo", **http.raw_route("json"))
@@ -752,11 +748,7 @@ def userinfo() -> Response[str]:
     services = get_services()
     header = http.header(router.current_event.headers, "authorization") or ""
     scheme, _, credential = header.partition(" ")
-    refused = Response(
-        401,
-        headers={"WWW-Authenticate": 'Bearer error="invalid_token"', "Content-Type": "application/json"},
-        body=json.dumps({"error": "invalid_token"}),
-    )
+    refused = _bearer_error(401, "invalid_token")
     if scheme.lower() != "bearer" or not credential:
         return refused
     try:
@@ -765,24 +757,31 @@ def userinfo() -> Response[str]:
     except AppError:
         return refused
     if "openid" not in session.scope:
-        return Response(
-            403,
-            headers={"WWW-Authenticate": 'Bearer error="insufficient_scope"', "Content-Type": "application/json"},
-            body=json.dumps({"error": "insufficient_scope"}),
-        )
+        return _bearer_error(403, "insufficient_scope")
     return http.raw(standard_claims(user, session.scope), no_store=True)
+
+
+def _bearer_error(status: int, error: str) -> Response[str]:
+    """RFC 6750 section 3: the error in ``WWW-Authenticate`` and in the body."""
+    headers = {"WWW-Authenticate": f'Bearer error="{error}"', "Content-Type": "application/json"}
+    return Response(status, headers=headers, body=json.dumps({"error": error}))
 
 
 @router.post("/oauth2/revoke", **http.raw_route("json"))
 @tracer.capture_method
 def revoke() -> Response[str]:
     """RFC 7009: ends the app session of a refresh or access token the client holds."""
+    return _client_endpoint(lambda provider, request: provider.create_endpoint_response("revocation", request))
+
+
+def _client_endpoint(respond: Callable[[Provider, EventRequest], Answer]) -> Response[str]:
+    """An endpoint a client calls (token, revocation): Authlib's answer, or its error for a malformed request."""
     call = Call(get_services())
     try:
         request = call.request()
     except OAuth2Error as error:
         return _oauth_error(error)
-    return _answer(call.provider.create_endpoint_response("revocation", request))
+    return _answer(respond(call.provider, request))
 
 
 # -- logout -------------------------------------------------------------------------------------------
