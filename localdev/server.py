@@ -165,6 +165,9 @@ class LocalServer:
                 "AWS_REGION": self.env.get("AWS_REGION", "us-east-1"),
                 "SIGNING_KEYS_FILE": self.env.get("SIGNING_KEYS_FILE", str(self.data_dir / "signing-keys.json")),
                 "SIGNING_KEYS_PARAMETER": "",
+                # TOTP secrets sealed with a local AES key (KMS in AWS), generated on first use.
+                "MFA_KEY_FILE": self.env.get("MFA_KEY_FILE", str(self.data_dir / "mfa.key")),
+                "MFA_KMS_KEY_ID": "",
                 # One process per function locally: a change made through one is seen by the others at once.
                 "APP_SETTINGS_CACHE_SECONDS": self.env.get("APP_SETTINGS_CACHE_SECONDS", "0"),
                 "ROUTE_MAPS_PARAMETER_PREFIX": "",

@@ -120,6 +120,11 @@ class Settings:
     app_settings_cache_seconds: float = setting(
         "APP_SETTINGS_CACHE_SECONDS", 5.0, "how long a container keeps an app's settings", parse=float
     )
+    # Second factors: TOTP secrets are sealed with KMS in AWS, with a local AES key otherwise.
+    mfa_kms_key_id: str | None = setting("MFA_KMS_KEY_ID", None, "KMS key that seals TOTP secrets (AWS)")
+    mfa_key_file: str | None = setting("MFA_KEY_FILE", None, "AES key file sealing TOTP secrets (local: generated)")
+    mfa_key: str | None = setting("MFA_KEY", None, "AES-256 key as base64 sealing TOTP secrets (tests)", secret=True)
+    mfa_issuer: str = setting("MFA_ISSUER", "User Center", "the issuer name authenticator apps show")
     # Passwords
     bcrypt_rounds: int = setting("BCRYPT_ROUNDS", 10, "bcrypt cost", parse=_int_in(4, 16))
     password_min_length: int = setting("PASSWORD_MIN_LENGTH", 6, "minimum password length", parse=_int_in(1, 72))

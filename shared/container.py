@@ -23,6 +23,7 @@ from shared.services.tokens import TokenService
 
 if TYPE_CHECKING:
     from shared.db.apps import AppRepository
+    from shared.db.mfa import MfaRepository
     from shared.db.throttle import ThrottleRepository
     from shared.db.users import UserRepository
     from shared.providers.base import CodeSender
@@ -37,8 +38,10 @@ if TYPE_CHECKING:
     from shared.services.codes import CodeService
     from shared.services.departments import DepartmentService
     from shared.services.menus import MenuService
+    from shared.services.mfa import SecondFactors
     from shared.services.role_admin import RoleAdmin
     from shared.services.roles import RoleService
+    from shared.services.secret_box import SecretBox
     from shared.services.user_admin import UserAdmin
     from shared.services.wechat import WechatSignIn
 
@@ -188,6 +191,7 @@ class Services:
     @cached_property
     def accounts(self) -> AccountService:
         from shared.services.accounts import AccountService, LoginLimits
+        from shared.services.mfa_gate import MfaGate
         from shared.services.passwords import BcryptHasher, PasswordPolicy
 
         s = self.settings
@@ -205,6 +209,27 @@ class Services:
             limits=LoginLimits(s.login_max_failures, s.login_lock_seconds),
             codes=self.codes,
             max_sessions=s.max_sessions_per_user,
+            gate=MfaGate(self.apps, self.mfa_records, self.clock),
+        )
+
+    @cached_property
+    def mfa_records(self) -> MfaRepository:
+        from shared.db.mfa import MfaRepository
+
+        return MfaRepository(self.table)
+
+    @cached_property
+    def secret_box(self) -> SecretBox:
+        from shared.services.secret_box import box_from_settings
+
+        return box_from_settings(self.settings)
+
+    @cached_property
+    def mfa(self) -> SecondFactors:
+        from shared.services.mfa import SecondFactors
+
+        return SecondFactors(
+            self.accounts, self.mfa_records, lambda: self.secret_box, self.settings.mfa_issuer, self.clock, self.ids
         )
 
     @cached_property
@@ -282,6 +307,7 @@ class Services:
             self.user_admin,
             self.menus,
             self.departments,
+            self.mfa,
         )
 
 

@@ -85,6 +85,24 @@ class RoleDefs:
 
 
 @dataclass
+class MfaState:
+    """The user's second factor (API.md section 12): the TOTP secret sealed (never in clear at rest), the
+    last accepted time step (a code is accepted once), the SHA-256 of the unused recovery codes, and a
+    version every change of these bumps (their writes are conditional on it)."""
+
+    totp_secret: str | None = None  # sealed by shared.services.secret_box
+    totp_pending: str | None = None  # a secret set up and not confirmed yet (sealed)
+    totp_pending_at: float | None = None
+    totp_step: int = 0
+    recovery_codes: list[str] = field(default_factory=list)
+    version: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.totp_secret is not None
+
+
+@dataclass
 class UserRecord:
     """The user item: profile, accounts, role grants of every app, sessions, and its two counters.
 
@@ -102,6 +120,7 @@ class UserRecord:
     ver: int = 0
     login_fails: int = 0
     login_window: float | None = None
+    mfa: MfaState = field(default_factory=MfaState)
 
     def grants_in(self, app_name: str) -> list[RoleGrant]:
         return [g for g in self.grants if g.app_name == app_name]
@@ -135,6 +154,7 @@ class AppConfig:
     require_captcha: bool = False
     require_email_verification: bool = False
     require_phone_verification: bool = False
+    require_mfa: str = "none"  # none | admins (holders of any system:* permission here) | all
     wechat: dict[str, Any] = field(default_factory=dict)
     # The app as an OpenID Connect client of the sign-in center (``client_id`` is ``app_name``).
     redirect_uris: list[str] = field(default_factory=list)

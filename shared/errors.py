@@ -177,3 +177,49 @@ class ResourceInUseError(AppError):
 
     code, status = "RESOURCE_IN_USE", 409
     message_zh, message_en = "资源仍在使用中", "Resource is still in use"
+
+
+class MfaCodeInvalidError(AppError):
+    """A TOTP or recovery code that is wrong, already used (a replayed step, a spent recovery code) or
+    not one of the user's: every try counts toward the account's lockout, like a wrong password."""
+
+    code, status = "MFA_CODE_INVALID", 400
+    message_zh, message_en = "动态验证码错误", "Authentication code is wrong"
+
+
+class MfaTokenInvalidError(AppError):
+    """The ``mfa_token`` of a sign-in is unknown, used or past its 5 minutes: sign in again."""
+
+    code, status = "MFA_TOKEN_INVALID", 400
+    message_zh, message_en = "登录已失效，请重新登录", "The sign-in expired, sign in again"
+
+
+class MfaAlreadyEnabledError(AppError):
+    code, status = "MFA_ALREADY_ENABLED", 409
+    message_zh, message_en = "已开启两步验证", "Two-step verification is already on"
+
+
+class MfaNotEnabledError(AppError):
+    code, status = "MFA_NOT_ENABLED", 400
+    message_zh, message_en = "未开启两步验证", "Two-step verification is not on"
+
+
+class MfaSetupRequiredError(AppError):
+    """Confirming (or enrolling at sign-in) before a secret was set up, or after it expired."""
+
+    code, status = "MFA_SETUP_REQUIRED", 400
+    message_zh, message_en = "请先设置验证器", "Set up the authenticator first"
+
+
+class MfaRequired(Exception):
+    """Not a failure: a sign-in whose second factor is due answers 200 with ``data`` and no tokens
+    (API.md section 12); raised by ``shared.services.mfa_gate`` from wherever the sign-in began."""
+
+    def __init__(self, mfa_token: str, methods: list[str]) -> None:
+        super().__init__("second factor required")
+        self.mfa_token = mfa_token
+        self.methods = methods
+
+    @property
+    def data(self) -> dict[str, object]:
+        return {"mfa_required": True, "mfa_token": self.mfa_token, "methods": self.methods}

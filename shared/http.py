@@ -33,6 +33,7 @@ from shared.errors import (
     AppError,
     BadRequestError,
     InternalError,
+    MfaRequired,
     NotFoundError,
     PayloadTooLargeError,
     ServiceUnavailableError,
@@ -415,6 +416,12 @@ def install_error_handlers(app: APIGatewayRestResolver, logger: Any) -> None:
         else:
             logger.info("request refused", extra={"error": exc.code, "status": exc.status})
         return error_response(app, exc)
+
+    @app.exception_handler(MfaRequired)  # type: ignore[untyped-decorator]
+    def handle_mfa_required(exc: MfaRequired) -> Response[str]:
+        # Any sign-in route: the first factor passed and the second is due (API.md section 12).
+        logger.info("second factor due", extra={"methods": exc.methods})
+        return ok(app, exc.data, no_store=True)
 
     @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
     def handle_validation_error(exc: RequestValidationError) -> Response[str]:

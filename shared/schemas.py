@@ -216,6 +216,8 @@ class AppBody(Body):
     require_captcha: Flag | None = None
     require_email_verification: Flag | None = None
     require_phone_verification: Flag | None = None
+    # Who must pass a second factor to sign in: nobody, holders of any system:* permission here, everyone.
+    require_mfa: Literal["none", "admins", "all"] | None = None
     wechat: WechatAppIds | None = None
     # The app as a client of the sign-in center (issue 11): redirect URIs are matched exactly.
     redirect_uris: Annotated[list[RedirectUri], Field(max_length=20)] | None = None
@@ -391,3 +393,23 @@ class DepartmentBody(Body):
 
 class AdminUserCreateBody(AdminUserUpdateBody):
     username: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+# -- second factors (API.md section 12) -------------------------------------------------------------------
+MfaCode = Annotated[str, BeforeValidator(_stringify), Field(min_length=1, max_length=32)]
+MfaToken = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class MfaCodeBody(Body):
+    """A current TOTP code (6 digits) or one of the recovery codes."""
+
+    code: MfaCode
+
+
+class MfaTokenBody(Body):
+    mfa_token: MfaToken
+
+
+class MfaVerifyBody(Body):
+    mfa_token: MfaToken
+    code: MfaCode

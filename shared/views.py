@@ -313,6 +313,7 @@ class AppView(View):
     require_captcha: bool
     require_email_verification: bool
     require_phone_verification: bool
+    require_mfa: str
     wechat: dict[str, Any]
     client_id: str
     client_type: str
@@ -565,3 +566,37 @@ class SimpleSignIn(View):
 class Message(View):
     revoked: int
     message: str
+
+
+# -- second factors (API.md section 12) -------------------------------------------------------------------
+class MfaChallenge(View):
+    """A sign-in whose second factor is due: no tokens yet. ``methods``: ``totp``, ``recovery_code``, or
+    ``enroll`` (the app requires a second factor the user has not set up: ``/api/auth/mfa/enroll/``)."""
+
+    mfa_required: Literal[True] = True
+    mfa_token: str = Field(description="finishes this sign-in at /api/auth/mfa/verify/; single use, 5 minutes")
+    methods: list[str]
+
+
+class TotpSetupView(View):
+    secret: str = Field(description="base32, for typing in; the same as in otpauth_uri")
+    otpauth_uri: str = Field(description="show it as a QR code for authenticator apps")
+
+
+class RecoveryCodes(View):
+    recovery_codes: list[str] = Field(description="ten one-time codes; shown this once, stored hashed")
+
+
+class MfaStatus(View):
+    totp: bool
+    recovery_codes_left: int
+
+
+class MfaSignIn(SignIn):
+    """A sign-in finished by its second factor; ``recovery_codes`` when it also turned TOTP on."""
+
+    recovery_codes: list[str] | None = None
+
+
+class MfaReset(View):
+    reset: bool = Field(description="false when the user had no second factor")

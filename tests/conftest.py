@@ -4,6 +4,7 @@ template.yaml's definition, a fake clock, and services wired to them (bcrypt cos
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import uuid
@@ -73,6 +74,7 @@ def settings(table_name: str, dynamo_endpoint: str, ring_document: str, tmp_path
         dynamodb_endpoint=dynamo_endpoint,
         bcrypt_rounds=4,
         signing_keys_json=ring_document,
+        mfa_key=base64.b64encode(b"k" * 32).decode(),
     )
 
 

@@ -12,10 +12,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import http
 from shared.observability import logger, metrics, tracer
-from shared.routes import keys, me, oauth, sessions, sign_in
+from shared.routes import keys, me, mfa, oauth, sessions, sign_in
 
 app = http.resolver(logger)
-for resource in (sign_in, oauth, me, sessions, keys):
+for resource in (sign_in, oauth, me, sessions, keys, mfa):
     app.include_router(resource.router)
 
 

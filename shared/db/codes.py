@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -129,18 +129,26 @@ class CodeUse:
         return CodeItem(pk=keys.code_pk(self.code_type, self.target), sk=keys.CODE)
 
 
+class Consumable(Protocol):
+    """Something a transaction deletes once, on a condition (a checked code, a waiting sign-in)."""
+
+    def item(self) -> Any: ...
+
+    def delete_condition(self) -> Any: ...
+
+
 class CodeUsedError(Exception):
     """The code was consumed (or burnt) by a concurrent request; the transaction wrote nothing."""
 
 
-def delete_codes(tx: TransactWrite, uses: Sequence[CodeUse]) -> None:
+def delete_codes(tx: TransactWrite, uses: Sequence[Consumable]) -> None:
     """Consume ``uses`` inside a transaction. Call it before any other delete: PynamoDB sends deletes
     before puts and updates, in call order, so the codes take positions ``0 .. len(uses) - 1``."""
     for use in uses:
         tx.delete(use.item(), condition=use.delete_condition())
 
 
-def raise_if_code_used(error: TransactWriteError, uses: Sequence[CodeUse]) -> None:
+def raise_if_code_used(error: TransactWriteError, uses: Sequence[Consumable]) -> None:
     """Raises: CodeUsedError when the cancelled transaction lost one of ``uses`` (see :func:`delete_codes`)."""
     if any(i < len(uses) for i in failed_indexes(error)):
         raise CodeUsedError() from error

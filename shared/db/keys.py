@@ -144,6 +144,11 @@ def state_pk(state: str) -> str:
     return f"STATE#{state}"
 
 
+def mfa_ticket_pk(token_hash: str) -> str:
+    """A sign-in waiting for its second factor, by the SHA-256 of its ``mfa_token``."""
+    return f"MFA#{token_hash}"
+
+
 def menu_sk(menu_id: str) -> str:
     return f"MENU#{menu_id}"
 

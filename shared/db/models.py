@@ -136,6 +136,13 @@ class UserItem(BaseItem, discriminator="user"):
     sessions: Any = MapAttribute(null=True)  # type: ignore[no-untyped-call]
     login_fails = NumberAttribute(null=True)  # sign-in attempts reserved in the current lockout window
     login_window = NumberAttribute(null=True)  # when that window started
+    # The second factor (shared.services.mfa): the TOTP secret sealed, never in clear.
+    totp_secret = UnicodeAttribute(null=True)
+    totp_pending = UnicodeAttribute(null=True)  # set up, not confirmed yet
+    totp_pending_at = NumberAttribute(null=True)
+    totp_step = NumberAttribute(null=True)  # the last accepted time step: a code is accepted once
+    recovery_codes = ListAttribute[str](null=True)  # SHA-256 of each unused recovery code
+    mfa_ver = NumberAttribute(null=True)  # bumped by every change of the four above
 
 
 class ClaimItem(BaseItem, discriminator="claim"):
@@ -199,6 +206,7 @@ class AppItem(BaseItem, discriminator="app"):
     require_captcha = BooleanAttribute(default=False)
     require_email_verification = BooleanAttribute(default=False)
     require_phone_verification = BooleanAttribute(default=False)
+    require_mfa = UnicodeAttribute(null=True)  # none | admins | all
     wechat = JSONAttribute(null=True)
     redirect_uris = ListAttribute[str](null=True)
     post_logout_redirect_uris = ListAttribute[str](null=True)

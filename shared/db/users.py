@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.expressions.condition import Condition
@@ -19,7 +19,7 @@ from pynamodb.expressions.update import Action
 from shared.clock import Clock, system_clock
 from shared.db import keys
 from shared.db.apps import complete_defs, read_role_defs
-from shared.db.codes import CodeRecord, CodeUse, delete_codes, raise_if_code_used, to_record
+from shared.db.codes import CodeRecord, CodeUse, Consumable, delete_codes, raise_if_code_used, to_record
 from shared.db.models import (
     PROFILE_ATTRIBUTES,
     VERIFIED_FLAGS,
@@ -37,7 +37,7 @@ from shared.db.models import (
 from shared.db.pages import Part, key_value, merge, one_page
 from shared.db.sessions import session_item
 from shared.db.table import Table, failed_indexes, is_conflict
-from shared.domain import Account, RoleDefs, RoleGrant, Session, User, UserRecord
+from shared.domain import Account, MfaState, RoleDefs, RoleGrant, Session, User, UserRecord
 from shared.errors import ServiceUnavailableError
 from shared.identifiers import username_key
 
@@ -152,12 +152,35 @@ def record_of(item: UserItem, defs: dict[str, RoleDefs] | None = None) -> UserRe
         ver=int(item.ver or 0),
         login_fails=int(item.login_fails or 0),
         login_window=float(item.login_window) if item.login_window is not None else None,
+        mfa=mfa_of(item),
+    )
+
+
+def mfa_of(item: UserItem) -> MfaState:
+    return MfaState(
+        totp_secret=item.totp_secret,
+        totp_pending=item.totp_pending,
+        totp_pending_at=float(item.totp_pending_at) if item.totp_pending_at is not None else None,
+        totp_step=int(item.totp_step or 0),
+        recovery_codes=[str(h) for h in (item.recovery_codes or [])],
+        version=int(item.mfa_ver or 0),
     )
 
 
 def _session_map(item: UserItem) -> dict[str, float]:
     raw: dict[str, Any] = item.sessions.as_dict() if item.sessions else {}
     return {str(sid): float(created) for sid, created in raw.items()}
+
+
+class UserItemChange(Protocol):
+    """More to write on the user item with a sign-in (a second factor accepted), on its own condition."""
+
+    @property
+    def bumps_version(self) -> bool: ...
+
+    def actions(self) -> list[Action]: ...
+
+    def condition(self) -> Condition: ...
 
 
 class StaleRecordError(ServiceUnavailableError):
@@ -292,6 +315,14 @@ class UserRepository:
         held = sorted(user.roles or {})
         return record_of(user, read_role_defs(held, user_id))
 
+    def current(self, user_id: str) -> UserRecord | None:
+        """The user item as it is now (a strongly consistent GetItem), grants unresolved: for a change
+        that follows another at once (a second factor confirmed right after its set-up)."""
+        try:
+            return record_of(UserItem.get(keys.user_pk(user_id), keys.PROFILE, consistent_read=True))
+        except DoesNotExist:
+            return None
+
     def resolve(self, item: UserItem, defs: RoleDefs) -> UserRecord:
         """A user item read by the sign-in's attempt reservation, with the sign-in app's grants."""
         return record_of(item, {defs.app_name: defs})
@@ -363,15 +394,16 @@ class UserRepository:
         max_sessions: int,
         audit: dict[str, Any] | None = None,
         clear_failures: bool = False,
-        consume: CodeUse | None = None,
+        consume: Consumable | None = None,
         new_grants: list[RoleGrant] | None = None,
+        factor: UserItemChange | None = None,
     ) -> list[str]:
         """Write a new session for the user as read in ``record``, in one transaction: the session (a
         conditional put), the user item (its session list with the oldest sessions past ``max_sessions``
         ended, ``new_grants`` added, the attempt counter cleared when ``clear_failures``, and
         ``last_login_at`` when it is older than ``LAST_LOGIN_EVERY``, so most sign-ins leave the
-        directory index alone), the audit event, and the verification code consumed, when given.
-        Returns the session ids it ended.
+        directory index alone), the audit event, the verification code (or waiting sign-in) consumed, and
+        the second factor accepted (``factor``), when given. Returns the session ids it ended.
 
         The user item is written only if its ``ver`` is still ``record.ver``: a change of rights or
         credentials made meanwhile (which all bump it) makes the caller read again, so no session is
@@ -400,8 +432,13 @@ class UserRepository:
             roles = {app: dict(held) for app, held in record.roles.items()}
             for grant in grants:
                 roles.setdefault(grant.app_name, {})[grant.role_code] = grant.epoch
-            actions += [UserItem.roles.set(roles), UserItem.ver.set(record.ver + 1)]
+            actions.append(UserItem.roles.set(roles))
+        if grants or (factor is not None and factor.bumps_version):
+            actions.append(UserItem.ver.set(record.ver + 1))
         condition = UserItem.pk.exists() & is_version(UserItem.ver, record.ver)
+        if factor is not None:
+            actions += factor.actions()
+            condition = condition & factor.condition()
         uses = [consume] if consume is not None else []
         if not record.has_session_map:
             condition = condition & UserItem.sessions.does_not_exist()
@@ -863,17 +900,22 @@ class UserRepository:
         return item
 
     def _audit_item(self, user_id: str, audit: dict[str, Any]) -> AuditItem:
-        at = float(audit["at"])
-        return AuditItem(
-            pk=keys.audit_pk(user_id),
-            sk=keys.audit_sk(at, str(audit["id"])),
-            user_id=user_id,
-            action=str(audit["action"]),
-            at=int(at),
-            ip=audit.get("ip"),
-            detail=audit.get("detail"),
-            ttl=audit.get("ttl"),
-        )
+        return audit_item(user_id, audit)
+
+
+def audit_item(user_id: str, audit: dict[str, Any]) -> AuditItem:
+    """An audit event in the user's partition (``audit``: action, at, id, ip, detail, ttl)."""
+    at = float(audit["at"])
+    return AuditItem(
+        pk=keys.audit_pk(user_id),
+        sk=keys.audit_sk(at, str(audit["id"])),
+        user_id=user_id,
+        action=str(audit["action"]),
+        at=int(at),
+        ip=audit.get("ip"),
+        detail=audit.get("detail"),
+        ttl=audit.get("ttl"),
+    )
 
 
 def grant_item(user_id: str, grant: RoleGrant, created_at: float) -> UserRoleItem:

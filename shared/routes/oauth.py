@@ -11,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from shared import http
 from shared.container import get_services
 from shared.envelope import JSON_HEADERS, NO_STORE_HEADERS
-from shared.errors import AppError, InvalidCredentialsError, ValidationError
+from shared.errors import AppError, InvalidCredentialsError, MfaRequired, ValidationError
 from shared.observability import metrics, tracer
 from shared.schemas import TokenGrantBody
 from shared.views import Tokens
@@ -41,6 +41,9 @@ def oauth_token(client: http.Client) -> Response[str]:
             metrics.add_metric(name="TokenRefreshes", unit=MetricUnit.Count, value=1)
         else:
             return _oauth_error("unsupported_grant_type", "grant_type must be password or refresh_token")
+    except MfaRequired as due:  # as Auth0 answers it: the client finishes at /api/auth/mfa/verify/
+        answer = {"error": "mfa_required", "error_description": "a second factor is required", **due.data}
+        return http.raw(answer, status=403, no_store=True)
     except InvalidCredentialsError:
         metrics.add_metric(name="LoginFailures", unit=MetricUnit.Count, value=1)
         return _oauth_error("invalid_grant", "invalid username or password")

@@ -11,7 +11,7 @@ from shared import http
 from shared.observability import logger, tracer
 from shared.routes.admin_caller import Admin, AppQuery, Filter, PageNumber, PageSize, actions
 from shared.schemas import AdminUserCreateBody, AdminUserUpdateBody
-from shared.views import AdminUser, Deleted, ProfilePage
+from shared.views import AdminUser, Deleted, MfaReset, ProfilePage
 
 router = http.router()
 
@@ -75,6 +75,15 @@ def update_user(user_id: str, body: AdminUserUpdateBody, me: Admin) -> Response[
         "user updated by admin", extra={"user_id": user_id, "fields": sorted(body.model_fields_set - {"password"})}
     )
     return http.ok(router, AdminUser.of_record(record, me.app_name))
+
+
+@router.post("/api/users/<user_id>/mfa/reset", **http.requires("perm:system:user:edit"), **http.answers(MfaReset))
+@tracer.capture_method
+def reset_mfa(user_id: str, me: Admin, client: http.Client) -> Response[str]:
+    """Turn a user's second factor off (their device is lost): managed from app0, like identifiers."""
+    was_on = actions().reset_mfa(me, user_id, client)
+    logger.info("second factor reset by admin", extra={"user_id": user_id, "was_on": was_on})
+    return http.ok(router, MfaReset(reset=was_on))
 
 
 @router.delete("/api/users/<user_id>/delete", **http.requires("perm:system:user:remove"), **http.answers(Deleted))

@@ -107,6 +107,8 @@ def callback(
     the center ends this session too (new clients use the code flow: docs/integration.md)."""
     services = get_services()
     location, signed_in = services.wechat.callback(code, state, client)
+    if signed_in is None:  # the second factor is due: the client finishes the sign-in (mfa_token)
+        return _redirect(location)
     cookie_value, session = services.center_sessions.open(signed_in.user_id, signed_in.record.rev, ["wechat"])
     services.center_sessions.signed_in_to(session.cookie_hash, signed_in.app_name, signed_in.tokens.session.session_id)
     response = _redirect(location)

@@ -12,11 +12,19 @@ from typing import Any
 
 from shared.clock import Clock, IdFactory, new_id, system_clock
 from shared.db import keys
-from shared.db.codes import CodeUse, CodeUsedError
+from shared.db.codes import CodeUse, CodeUsedError, Consumable
 from shared.db.lockout import Locked, LockoutRepository
+from shared.db.models import UserItem
 from shared.db.table import conflict_backoff
 from shared.db.throttle import ThrottleRepository
-from shared.db.users import ClaimTakenError, StaleRecordError, UserRepository, login_time_due, roles_of
+from shared.db.users import (
+    ClaimTakenError,
+    StaleRecordError,
+    UserItemChange,
+    UserRepository,
+    login_time_due,
+    roles_of,
+)
 from shared.domain import Account, ClientInfo, RoleGrant, Session, User, UserRecord
 from shared.errors import (
     AppError,
@@ -37,6 +45,7 @@ from shared.identifiers import is_valid_username, normalize_email, normalize_pho
 from shared.services.apps import AppDirectory
 from shared.services.captcha import CaptchaService
 from shared.services.codes import CodeService
+from shared.services.mfa_gate import MfaGate
 from shared.services.passwords import PasswordHasher, PasswordPolicy
 from shared.services.sessions import SessionService, TokenPair
 
@@ -144,7 +153,9 @@ class AccountService:
         codes: CodeService | None = None,
         lockout: LockoutRepository | None = None,
         max_sessions: int = 100,
+        gate: MfaGate | None = None,
     ) -> None:
+        self.gate = gate
         self.codes = codes
         self.lockout = lockout or LockoutRepository()
         self.max_sessions = max_sessions
@@ -180,7 +191,9 @@ class AccountService:
         user.email_verified, user.phone_verified = bool(email and vouched), bool(phone and vouched)
         accounts = [Account(provider="password", open_id=user.user_id, created_at=now)] if with_password else []
         try:
-            self.users.create(user, claims, accounts, [grant], None, self._audit("admin_create", now, ClientInfo()))
+            self.users.create(
+                user, claims, accounts, [grant], None, self.audit_event("admin_create", now, ClientInfo())
+            )
         except ClaimTakenError as exc:
             raise claim_error(exc.claim) from exc
         return user
@@ -234,7 +247,7 @@ class AccountService:
         tokens = self.sessions.new(user.user_id, app_name, grants, client) if with_session else None
         session = tokens.session if tokens is not None else None
         try:
-            self.users.create(user, claims, [account], grants, session, self._audit("register", now, client), uses)
+            self.users.create(user, claims, [account], grants, session, self.audit_event("register", now, client), uses)
         except ClaimTakenError as exc:
             raise claim_error(exc.claim) from exc
         except CodeUsedError as exc:
@@ -362,6 +375,20 @@ class AccountService:
 
         return app, record, check
 
+    def reserve_attempt(self, user_id: str) -> UserItem | None:
+        """One sign-in attempt reserved on the user's lockout counter (a second factor's code counts like
+        a password); the user item after it, None when there is no such user.
+
+        Raises:
+            RateLimitedError: the account is locked.
+        """
+        try:
+            return self.lockout.reserve_account(
+                user_id, self.limits.max_failures, self.limits.lock_seconds, self.clock()
+            )
+        except Locked as exc:
+            raise RateLimitedError(exc.retry_after) from exc
+
     def sign_in(
         self,
         record: UserRecord,
@@ -371,24 +398,35 @@ class AccountService:
         check: Callable[[UserRecord], None],
         *,
         clear_failures: bool = False,
-        consume: CodeUse | None = None,
+        consume: Consumable | None = None,
         extra_grants: list[RoleGrant] | None = None,
         scope: list[str] | None = None,
+        mfa_due: bool = True,
+        factor: Callable[[UserRecord], UserItemChange] | None = None,
     ) -> SignedIn:
         """Open a session for the user read in ``record`` once ``check`` accepts it (every sign-in
         method ends here; ``extra_grants`` are given with it, when not held yet). Should the user
-        change meanwhile (rights, password, status, sessions), the session is not written: the user is
-        read again and checked again.
+        change meanwhile (rights, password, status, sessions, second factor), the session is not
+        written: the user is read again and checked again.
+
+        A first factor (``mfa_due``) of a user who needs a second one opens no session: the sign-in
+        waits for it (``shared.services.mfa_gate``). ``factor`` is the second step: it checks its code
+        against the user as read and says what to write with the session (the step, the code spent).
 
         Raises:
-            whatever ``check`` raises; CodeInvalidError: ``consume`` names a code used meanwhile;
+            whatever ``check`` or ``factor`` raise; MfaRequired: a second factor is due;
+            CodeInvalidError: ``consume`` names a code used meanwhile;
             ServiceUnavailableError: the user kept changing underneath.
         """
+        grants, roles = extra_grants or [], scope or []
         for attempt in range(ATTEMPTS):
             check(record)
+            change = factor(record) if factor is not None else None
+            if mfa_due and change is None and self.gate is not None:
+                self.gate.challenge(record, app_name, client, action, consume, grants, roles)
             try:
                 return self._open_session(
-                    record, app_name, client, action, clear_failures, consume, extra_grants or [], scope or []
+                    record, app_name, client, action, clear_failures, consume, grants, roles, change
                 )
             except StaleRecordError:
                 conflict_backoff(attempt)
@@ -403,7 +441,7 @@ class AccountService:
     ) -> SignedIn:
         """Open a session for an authenticated user whose state needs no further check (``scope``: the
         OpenID scopes a sign-in center client was granted, kept on the session for userinfo)."""
-        return self.sign_in(record, app_name, client, action, lambda _: None, scope=scope)
+        return self.sign_in(record, app_name, client, action, lambda _: None, scope=scope, mfa_due=False)
 
     def _open_session(
         self,
@@ -412,9 +450,10 @@ class AccountService:
         client: ClientInfo,
         action: str,
         clear_failures: bool,
-        consume: CodeUse | None,
+        consume: Consumable | None,
         extra: list[RoleGrant],
         scope: list[str],
+        change: UserItemChange | None,
     ) -> SignedIn:
         new_grants = [g for g in extra if record.roles.get(g.app_name, {}).get(g.role_code) != g.epoch]
         if not record.grants_in(app_name) and not any(g.app_name == app_name for g in new_grants):
@@ -429,10 +468,11 @@ class AccountService:
                 record,
                 tokens.session,
                 self.max_sessions,
-                self._audit(action, now, client),
+                self.audit_event(action, now, client),
                 clear_failures=clear_failures,
                 consume=consume,
                 new_grants=new_grants,
+                factor=change,
             )
         except CodeUsedError as exc:
             raise CodeInvalidError() from exc
@@ -603,5 +643,6 @@ class AccountService:
         self.sessions.free(ended)
         return len(ended)
 
-    def _audit(self, action: str, now: float, client: ClientInfo) -> dict[str, Any]:
+    def audit_event(self, action: str, now: float, client: ClientInfo) -> dict[str, Any]:
+        """An audit event to write with a change (in the user's partition, kept ``audit_retention_days``)."""
         return {"action": action, "at": now, "id": self.ids(), "ip": client.ip, "ttl": int(now + self.audit_seconds)}

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from shared.db.departments import Department
 from shared.db.menus import Menu
-from shared.domain import AppConfig, Page, Role, RoleGrant, User, UserRecord
+from shared.domain import AppConfig, ClientInfo, Page, Role, RoleGrant, User, UserRecord
 from shared.errors import NotFoundError
 from shared.schemas import AdminUserCreateBody, AdminUserUpdateBody, AppBody, DepartmentBody, MenuBody, RoleBody
 from shared.services.accounts import AccountService
@@ -22,6 +22,7 @@ from shared.services.apps import AppDirectory
 from shared.services.catalog import builtin_role
 from shared.services.departments import DepartmentService
 from shared.services.menus import MenuService
+from shared.services.mfa import SecondFactors
 from shared.services.role_admin import RoleAdmin, split_role_id
 from shared.services.roles import RoleService
 from shared.services.user_admin import ORG_FIELDS, UserAdmin
@@ -40,7 +41,9 @@ class AdminActions:
         user_admin: UserAdmin,
         menus: MenuService,
         departments: DepartmentService,
+        mfa: SecondFactors | None = None,
     ) -> None:
+        self.mfa = mfa
         self.scope = scope
         self.accounts = accounts
         self.apps = apps
@@ -130,6 +133,19 @@ class AdminActions:
         target = Target(app=caller.app_name, org=org, user=user, access=UserAccess.CHANGE)
         self.scope.check(caller, "system:user:edit", target)
         return self.seen_by(caller, self.user_admin.update(user_id, caller.app_name, change))
+
+    def reset_mfa(self, caller: Caller, user_id: str, client: ClientInfo) -> bool:
+        """Turn a user's second factor off (a lost device): it changes a person, so it is managed from
+        app0, and never on someone more powerful. False when it was off.
+
+        Raises:
+            PermissionDeniedError: the admin scope refuses.
+        """
+        user = self.accounts.get(user_id)
+        self.scope.check(caller, "system:user:edit", Target(org=True, user=user, access=UserAccess.CHANGE))
+        if self.mfa is None:
+            raise NotFoundError()
+        return self.mfa.reset(user_id, caller.user_id, client)
 
     def delete_user(self, caller: Caller, user_id: str) -> None:
         user = self.accounts.get(user_id)

@@ -224,6 +224,8 @@ class AppDirectory:
         for flag in ("require_captcha", "require_email_verification", "require_phone_verification"):
             if flag in fields and fields[flag] is not None:
                 changes[flag] = bool(fields[flag])
+        if fields.get("require_mfa"):
+            changes["require_mfa"] = str(fields["require_mfa"])
         if "wechat" in fields:
             wechat = fields["wechat"] or {}
             unknown = set(wechat) - {f"{t}_app_id" for t in WECHAT_TYPES}

@@ -29,6 +29,7 @@ from shared.db.users import ClaimTakenError, UserRepository
 from shared.domain import Account, AppConfig, ClientInfo, RoleGrant, Session, User, UserRecord
 from shared.errors import (
     AppError,
+    MfaRequired,
     RateLimitedError,
     UpstreamUnavailableError,
     UserDisabledError,
@@ -404,15 +405,21 @@ class WechatSignIn:
         )
         return f"{url}#wechat_redirect", f"{url}&login_type=jssdk&self_redirect=false#wechat_redirect"
 
-    def callback(self, code: str, state: str, client: ClientInfo) -> tuple[str, SignedIn]:
+    def callback(self, code: str, state: str, client: ClientInfo) -> tuple[str, SignedIn | None]:
         """Finish the redirect flow: the callback URL with ``userId``, ``token`` and ``refreshToken``
-        (what the old clients read), and the sign-in."""
+        (what the old clients read), and the sign-in. A user whose second factor is due comes back with
+        ``mfa_required=1``, ``mfa_token`` and ``methods`` instead (no sign-in yet: the client finishes it
+        at ``/api/auth/mfa/verify/``)."""
         data = self.take_state(state)
         callback_url = str(data.get("callback_url") or "")
         if not callback_url:
             raise StateInvalidError()
-        signed_in = self.sign_in(data.get("app_name"), str(data.get("type", "web")), code, client)
         joiner = "&" if "?" in callback_url else "?"
+        try:
+            signed_in = self.sign_in(data.get("app_name"), str(data.get("type", "web")), code, client)
+        except MfaRequired as due:
+            query = f"mfa_required=1&mfa_token={quote(due.mfa_token)}&methods={quote(','.join(due.methods))}"
+            return f"{callback_url}{joiner}{query}", None
         query = (
             f"userId={quote(signed_in.user_id)}&token={quote(signed_in.tokens.access_token)}"
             f"&refreshToken={quote(signed_in.tokens.refresh_token)}"

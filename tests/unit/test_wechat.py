@@ -280,3 +280,29 @@ def test_a_successful_trial_closes_the_breaker() -> None:
     assert breaker.allow() is False  # others wait while it runs
     breaker.succeeded()
     assert all(breaker.allow() for _ in range(5))  # closed again
+
+
+def test_a_wechat_user_with_totp_finishes_with_a_code_in_both_flows(svc: Services, clock: FakeClock) -> None:
+    import pyotp
+
+    from shared.errors import MfaRequired
+
+    first = svc.wechat.sign_in(None, "miniapp", "mia", CLIENT)
+    setup = svc.mfa.setup(first.user_id)
+    generator = pyotp.TOTP(setup.secret)
+    svc.mfa.confirm(first.user_id, generator.at(clock()), CLIENT)
+    clock.advance(30)
+    with pytest.raises(MfaRequired) as due:
+        svc.wechat.sign_in(None, "miniapp", "mia", CLIENT)
+    assert due.value.methods == ["totp", "recovery_code"]
+    step = svc.mfa.verify(due.value.mfa_token, generator.at(clock()), CLIENT)
+    assert step.signed_in.user_id == first.user_id and step.amr == ["wechat", "otp", "mfa"]
+    # the redirect flow comes back to the callback with the mfa_token instead of tokens
+    endpoint = "https://api.example.com/prod/api/auth/wechat/callback"
+    start = svc.wechat.login_redirect(None, "https://shop.example.com/done", "Mozilla/5.0 MicroMessenger/8.0", endpoint)
+    back, signed_in = svc.wechat.callback("mia", parse_qs(urlsplit(start).query)["state"][0], CLIENT)
+    params = parse_qs(urlsplit(back).query)
+    assert signed_in is None and set(params) == {"mfa_required", "mfa_token", "methods"}
+    assert params["methods"] == ["totp,recovery_code"]
+    clock.advance(30)
+    assert svc.mfa.verify(params["mfa_token"][0], generator.at(clock()), CLIENT).signed_in.user_id == first.user_id

@@ -1,0 +1,100 @@
+"""The second-factor step of a sign-in: who needs one, and the waiting sign-in that ``mfa_token`` names.
+
+Every sign-in method (password, phone code, WeChat) ends in ``AccountService.sign_in``, which asks
+:meth:`MfaGate.challenge` before it opens a session. A user with TOTP on, or one the app's
+``require_mfa`` covers (``admins``: holders of any ``system:*`` permission in the app; ``all``), gets no
+tokens: :class:`MfaRequired` carries an ``mfa_token`` (256 random bits, stored as its SHA-256, 5 minutes,
+single use) and the methods that can finish the sign-in (``enroll`` when the user must first set up TOTP).
+The first step's code, if any, is consumed with the waiting sign-in; its lockout attempt is not cleared
+until the second step succeeds, so passwords and codes share one counter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import asdict
+
+from shared.clock import Clock, system_clock
+from shared.db.codes import CodeUsedError, Consumable
+from shared.db.mfa import MfaRepository
+from shared.domain import ClientInfo, RoleGrant, UserRecord
+from shared.errors import CodeInvalidError, MfaRequired
+from shared.services.apps import AppDirectory
+
+TICKET_SECONDS = 300
+AMR = {"login": "pwd", "phone_login": "sms", "wechat_login": "wechat"}  # first factors, RFC 8176 names
+
+
+def token_hash(mfa_token: str) -> str:
+    return hashlib.sha256(mfa_token.encode()).hexdigest()
+
+
+def is_admin(record: UserRecord, app_name: str, extra: Sequence[RoleGrant] = ()) -> bool:
+    """Holds any ``system:*`` permission in ``app_name`` (the grants it signs in with included)."""
+    grants = [*record.grants_in(app_name), *(g for g in extra if g.app_name == app_name)]
+    return any(p.startswith("system:") for g in grants for p in g.permissions)
+
+
+def account_label(record: UserRecord) -> str:
+    """How an authenticator app lists the account."""
+    user = record.user
+    return user.username or user.email or user.phone or user.user_id
+
+
+class MfaGate:
+    def __init__(self, apps: AppDirectory, repo: MfaRepository, clock: Clock = system_clock) -> None:
+        self.apps = apps
+        self.repo = repo
+        self.clock = clock
+
+    def methods(self, record: UserRecord, app_name: str, extra: Sequence[RoleGrant] = ()) -> list[str]:
+        """How this user finishes a sign-in to ``app_name``: empty when no second factor is due."""
+        if record.mfa.enabled:
+            return ["totp"] + (["recovery_code"] if record.mfa.recovery_codes else [])
+        settings = self.apps.settings_of(app_name)
+        rule = settings.require_mfa if settings is not None else "none"
+        if rule == "all" or (rule == "admins" and is_admin(record, app_name, extra)):
+            return ["enroll"]
+        return []
+
+    def challenge(
+        self,
+        record: UserRecord,
+        app_name: str,
+        client: ClientInfo,
+        action: str,
+        consume: Consumable | None,
+        extra: Sequence[RoleGrant],
+        scope: Sequence[str],
+    ) -> None:
+        """Return when no second factor is due; else keep the sign-in waiting and raise.
+
+        Raises:
+            MfaRequired: with the new ``mfa_token``.
+            CodeInvalidError: ``consume`` names a code used meanwhile.
+        """
+        methods = self.methods(record, app_name, extra)
+        if not methods:
+            return
+        mfa_token = secrets.token_urlsafe(32)
+        data = {
+            "user_id": record.user.user_id,
+            "app_name": app_name,
+            "action": action,
+            "amr": [AMR.get(action, action)],
+            "ip": client.ip,
+            "user_agent": client.user_agent,
+            "grants": [asdict(g) for g in extra],
+            "scope": list(scope),
+            "enroll": methods == ["enroll"],
+            "label": account_label(record),
+        }
+        try:
+            self.repo.put_ticket(
+                token_hash(mfa_token), data, self.clock() + TICKET_SECONDS, [consume] if consume else []
+            )
+        except CodeUsedError as exc:
+            raise CodeInvalidError() from exc
+        raise MfaRequired(mfa_token, methods)
