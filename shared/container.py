@@ -229,7 +229,13 @@ class Services:
         from shared.services.mfa import SecondFactors
 
         return SecondFactors(
-            self.accounts, self.mfa_records, lambda: self.secret_box, self.settings.mfa_issuer, self.clock, self.ids
+            self.accounts,
+            self.center_sessions,
+            self.mfa_records,
+            lambda: self.secret_box,
+            self.settings.mfa_issuer,
+            self.clock,
+            self.ids,
         )
 
     @cached_property

@@ -112,6 +112,45 @@ MESSAGES: dict[str, dict[str, str]] = {
     "sign_out": {"zh": "退出登录", "en": "Sign out"},
     "sign_out_confirm": {"zh": "确定要退出统一登录吗？", "en": "Sign out of the sign-in center?"},
     "signed_out": {"zh": "您已退出登录", "en": "You are signed out"},
+    # second factors (issue 13)
+    "mfa_title": {"zh": "两步验证", "en": "Two-step verification"},
+    "mfa_code_label": {"zh": "验证器应用中的 6 位动态码", "en": "6-digit code from your authenticator app"},
+    "mfa_recovery_label": {"zh": "恢复码（形如 ABCDE-FGHJK）", "en": "Recovery code (like ABCDE-FGHJK)"},
+    "mfa_lost_device": {"zh": "手机丢了？使用恢复码", "en": "Lost your device? Use a recovery code"},
+    "mfa_use_app": {"zh": "使用验证器应用中的动态码", "en": "Use a code from your authenticator app"},
+    "mfa_enrol_title": {"zh": "设置两步验证", "en": "Set up two-step verification"},
+    "mfa_enrol_hint": {
+        "zh": "此应用要求两步验证：请用验证器应用（如 Google Authenticator、Microsoft Authenticator、"
+        "腾讯身份验证器）扫描二维码，然后输入显示的 6 位动态码",
+        "en": "This app requires two-step verification: scan the QR code with an authenticator app (Google "
+        "Authenticator, Microsoft Authenticator, Tencent Authenticator...), then enter the 6-digit code it shows",
+    },
+    "mfa_secret": {"zh": "无法扫码？手动输入密钥：", "en": "Cannot scan? Type this key:"},
+    "mfa_qr": {"zh": "验证器二维码", "en": "Authenticator QR code"},
+    "mfa_expired": {
+        "zh": "登录已超时（5 分钟），请重新登录",
+        "en": "The sign-in timed out (5 minutes): sign in again",
+    },
+    "verify": {"zh": "验证", "en": "Verify"},
+    "continue": {"zh": "继续", "en": "Continue"},
+    "recovery_codes_title": {"zh": "保存恢复码", "en": "Save your recovery codes"},
+    "recovery_codes_hint": {
+        "zh": "手机丢失时，可用以下恢复码登录，每个只能用一次。请妥善保存，它们只显示这一次",
+        "en": "If you lose your device, each of these codes signs you in once. Keep them safe: they are shown only now",
+    },
+    "totp": {"zh": "两步验证", "en": "Two-step verification"},
+    "totp_on": {"zh": "已开启，剩余 {count} 个恢复码", "en": "On, with {count} recovery codes left"},
+    "totp_off": {"zh": "未开启", "en": "Off"},
+    "totp_setup": {"zh": "开启两步验证", "en": "Turn on two-step verification"},
+    "totp_setup_hint": {
+        "zh": "用验证器应用扫描二维码，然后输入显示的 6 位动态码",
+        "en": "Scan the QR code with an authenticator app, then enter the 6-digit code it shows",
+    },
+    "totp_enabled": {"zh": "两步验证已开启", "en": "Two-step verification is on"},
+    "totp_disable": {"zh": "关闭两步验证", "en": "Turn off two-step verification"},
+    "totp_disabled": {"zh": "两步验证已关闭", "en": "Two-step verification is off"},
+    "recovery_new": {"zh": "生成新的恢复码", "en": "New recovery codes"},
+    "current_code": {"zh": "当前动态码或恢复码", "en": "Current code or a recovery code"},
 }
 
 

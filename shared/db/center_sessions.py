@@ -12,11 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 
 from shared.db import keys
-from shared.db.codes import CodeUse, delete_codes, raise_if_code_used
+from shared.db.codes import Consumable, delete_codes, raise_if_code_used
 from shared.db.models import BaseItem, CenterSessionItem, UserItem
-from shared.db.table import Table, conditionally
+from shared.db.table import Table, conditionally, failed_indexes
+from shared.db.users import StaleRecordError, UserItemChange
 
 
 @dataclass(frozen=True)
@@ -51,13 +54,21 @@ class CenterSessionRepository:
     def __init__(self, table: Table) -> None:
         self.table = table
 
-    def put(self, session: CenterSession, clear_failures: bool = False, consume: Sequence[CodeUse] = ()) -> None:
+    def put(
+        self,
+        session: CenterSession,
+        clear_failures: bool = False,
+        consume: Sequence[Consumable] = (),
+        factor: UserItemChange | None = None,
+    ) -> None:
         """Write a new session; with ``clear_failures``, in one transaction with clearing its user's
-        reserved sign-in attempts (the password that opened it was right); ``consume``: the codes that
-        proved the sign-in, used in the same transaction.
+        reserved sign-in attempts (the password that opened it was right); ``consume``: the codes (or the
+        waiting sign-in) that proved the sign-in, used in the same transaction; ``factor``: the second
+        factor accepted, written on the user item on its own condition.
 
         Raises:
             CodeUsedError: a code of ``consume`` was used meanwhile (nothing was written).
+            StaleRecordError: ``factor``'s condition failed (a replayed step, a spent code).
         """
         item = CenterSessionItem(
             pk=keys.center_session_pk(session.cookie_hash),
@@ -72,21 +83,30 @@ class CenterSessionRepository:
             clients={},
             ttl=int(session.expires_at),
         )
-        if not clear_failures and not consume:
+        if not clear_failures and not consume and factor is None:
             item.save(condition=CenterSessionItem.pk.does_not_exist())
             return
+        actions: list[Action] = []
+        condition: Condition = UserItem.pk.exists()
+        if clear_failures:
+            actions += [UserItem.login_fails.remove(), UserItem.login_window.remove()]
+        if factor is not None:
+            actions += factor.actions()
+            condition = condition & factor.condition()
         try:
             with self.table.transaction() as tx:
                 delete_codes(tx, consume)
                 tx.save(item, condition=CenterSessionItem.pk.does_not_exist())
-                if clear_failures:
+                if actions:
                     tx.update(
                         UserItem(pk=keys.user_pk(session.user_id), sk=keys.PROFILE),
-                        actions=[UserItem.login_fails.remove(), UserItem.login_window.remove()],
-                        condition=UserItem.pk.exists(),
+                        actions=actions,
+                        condition=condition,
                     )
         except TransactWriteError as exc:
             raise_if_code_used(exc, consume)
+            if factor is not None and failed_indexes(exc):
+                raise StaleRecordError() from exc
             raise
 
     def with_user(self, cookie_hash: str) -> tuple[CenterSession | None, UserItem | None]:

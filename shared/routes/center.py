@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import segno
 from authlib.oauth2.rfc6749.errors import OAuth2Error
@@ -21,23 +21,26 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 
 from shared import http
-from shared.center import backchannel, pages
-from shared.center.protocol import Answer, EventRequest, Provider, with_params
+from shared.center import backchannel, pages, second_step
+from shared.center.call import Call, answer_of, host_cookie, issuer_of, redirect_to
+from shared.center.protocol import Answer, EventRequest, Provider
 from shared.config import get_settings
-from shared.container import Services, get_services
+from shared.container import get_services
 from shared.domain import AppConfig
-from shared.envelope import NO_STORE_HEADERS
 from shared.errors import (
     AppError,
     CaptchaInvalidError,
     CaptchaRequiredError,
     InvalidCredentialsError,
+    MfaRequired,
+    MfaTokenInvalidError,
     NotFoundError,
     RateLimitedError,
 )
 from shared.observability import logger, tracer
 from shared.services.accounts import RegisterCommand
 from shared.services.center_sessions import COOKIE
+from shared.services.mfa_gate import TICKET_SECONDS
 from shared.services.oidc import discovery, standard_claims
 from shared.services.wechat import in_wechat
 
@@ -50,115 +53,9 @@ def _event() -> dict[str, Any]:
     return dict(router.current_event.raw_event)
 
 
-def _headers(event: dict[str, Any]) -> dict[str, str]:
-    return {str(k): str(v) for k, v in (event.get("headers") or {}).items()}
-
-
-def issuer_of(event: dict[str, Any]) -> str:
-    """The center's public URL: ``ISSUER_URL`` when set (a custom domain), else the request's own
-    (``http.public_url``: ``https://<host>/<stage>`` on API Gateway's domain, ``http://127.0.0.1:3000``
-    under ``make run``)."""
-    configured = get_settings().issuer_url
-    return configured.rstrip("/") if configured else http.public_url(event)
-
-
-def _form(event: dict[str, Any]) -> dict[str, str]:
-    """The body's fields (``http.serve`` made a form a JSON object); non-string values are dropped."""
-    try:
-        body = json.loads(event.get("body") or "{}")
-    except ValueError:
-        return {}
-    return {k: v for k, v in body.items() if isinstance(v, str)} if isinstance(body, dict) else {}
-
-
-class Call:
-    """One request to the center: its event, issuer, cookies, language and Authlib's view of it."""
-
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        self.event = _event()
-        self.issuer = issuer_of(self.event)
-        self.headers = _headers(self.event)
-        self.cookies = pages.cookies_of(self.headers)
-        self.form = _form(self.event)
-        self.query = {k: v for k, v in (self.event.get("queryStringParameters") or {}).items() if isinstance(v, str)}
-        self.lang = pages.language(
-            self.query.get("ui_locales") or self.form.get("ui_locales"),
-            http.header(self.headers, "accept-language"),
-        )
-        self.provider = Provider(
-            services.center,
-            services.sessions,
-            self.issuer,
-            services.tokens.keys.ring().jwks(),
-            self.cookies.get(COOKIE),
-        )
-
-    def request(self, form: dict[str, str] | None = None) -> EventRequest:
-        path = str(self.event.get("path") or "/")
-        return EventRequest(
-            self.event, self.issuer + path, self.form if form is None else form, http.client_info(self.event)
-        )
-
-    @property
-    def base(self) -> str:
-        """The path prefix of the center's own URLs (the stage on API Gateway's domain)."""
-        return urlsplit(self.issuer).path.rstrip("/")
-
-    def here(self, **changes: str) -> str:
-        """This page's URL (path and query, the query changed by ``changes``)."""
-        query = {**self.query, **changes}
-        path = self.base + str(self.event.get("resource") or self.event.get("path") or "/")
-        return with_params(path, list(query.items())) if query else path
-
-    def page(
-        self,
-        template: str,
-        status: int = 200,
-        form_targets: list[str] | None = None,
-        frames: list[str] | None = None,
-        csrf: bool = False,
-        cookies: list[Cookie] | None = None,
-        **context: Any,
-    ) -> Response[str]:
-        jar = list(cookies or [])
-        if csrf:
-            token = pages.new_csrf_token()
-            context["csrf_token"] = token
-            jar.append(_cookie(pages.CSRF_COOKIE, token, max_age=3600, same_site=SameSite.STRICT_MODE))
-        switch = "en" if self.lang == "zh" else "zh"
-        body = pages.render(template, self.lang, base=self.base, switch_url=self.here(ui_locales=switch), **context)
-        return Response(status, headers=pages.security_headers(form_targets, frames), body=body, cookies=jar)
-
-    def message(self, title: str, message: str, status: int, alert: bool = True) -> Response[str]:
-        return self.page("message.html", status, title=title, message=message, alert=alert)
-
-    def csrf_passes(self) -> bool:
-        return pages.csrf_passes(
-            self.form.get("csrf_token"), self.cookies.get(pages.CSRF_COOKIE), self.headers, self.issuer
-        )
-
-
-def _cookie(name: str, value: str, max_age: int, same_site: SameSite = SameSite.LAX_MODE) -> Cookie:
-    """A ``__Host-`` cookie: Secure, HttpOnly, Path=/, no Domain (browsers treat loopback as secure)."""
-    return Cookie(name, value, path="/", secure=True, http_only=True, max_age=max_age, same_site=same_site)
-
-
-def _answer(answer: Answer, cookies: list[Cookie] | None = None) -> Response[str]:
-    """An Authlib answer as a response: JSON bodies for the back-channel endpoints, redirects for the
-    browser."""
-    headers: dict[str, str] = {k: v for k, v in answer.headers}
-    if answer.status in (301, 302, 303):
-        headers.setdefault("Cache-Control", "no-store")
-        return Response(302, headers=headers, body="", cookies=list(cookies or []))
-    headers.update({"Content-Type": "application/json", **NO_STORE_HEADERS})
-    body = json.dumps(answer.body if answer.body is not None else {}, separators=(",", ":"))
-    return Response(answer.status, headers=headers, body=body, cookies=list(cookies or []))
-
-
 def _oauth_error(error: OAuth2Error) -> Response[str]:
     status, body, headers = error()
-    return _answer(Answer(status, dict(body), list(headers)))
+    return answer_of(Answer(status, dict(body), list(headers)))
 
 
 # -- discovery ---------------------------------------------------------------------------------------
@@ -189,7 +86,7 @@ def static_file(name: str) -> Response[str]:
 def authorize() -> Response[str]:
     """The authorization endpoint: a browser with a center session goes straight back to the client
     with a code; otherwise the sign-in page. A bad client or redirect URI is a page, never a redirect."""
-    call = Call(get_services())
+    call = Call(get_services(), _event())
     return _authorize(call, sign_in=False)
 
 
@@ -198,8 +95,8 @@ def authorize() -> Response[str]:
 def authorize_sign_in() -> Response[str]:
     """The sign-in page's form (the authorization request stays in the query): CSRF checked, the
     password checked with the API's lockout and limits, then a center session and the code."""
-    call = Call(get_services())
-    return _authorize(call, sign_in=call.form.get("method") in VIEW_OF)
+    call = Call(get_services(), _event())
+    return _authorize(call, sign_in=call.form.get("method") in FORM_METHODS)
 
 
 def _authorize(call: Call, sign_in: bool) -> Response[str]:
@@ -215,6 +112,9 @@ def _authorize(call: Call, sign_in: bool) -> Response[str]:
         session = call.services.center.signed_in(
             call.cookies.get(COOKIE), data.get("prompt"), int(max_age) if max_age and max_age.isdigit() else None
         )
+        wanted = call.services.center.client(data.get("client_id")) if session is not None else None
+        if session is not None and wanted is not None and not call.services.center.satisfies(session, wanted.app_name):
+            session = None  # the app requires a second factor this session has not passed: sign in again
     try:
         grant = call.provider.get_consent_grant(request, end_user=session)
     except OAuth2Error as error:
@@ -232,18 +132,18 @@ def _authorize(call: Call, sign_in: bool) -> Response[str]:
             return outcome
         cookie_value, session = outcome
         lifetime = int(session.expires_at - session.auth_time)
-        cookies.append(_cookie(COOKIE, cookie_value, max_age=lifetime))
-        cookies.append(_cookie(pages.CSRF_COOKIE, "", max_age=0, same_site=SameSite.STRICT_MODE))
+        cookies.append(host_cookie(COOKIE, cookie_value, max_age=lifetime))
+        cookies.append(host_cookie(pages.CSRF_COOKIE, "", max_age=0, same_site=SameSite.STRICT_MODE))
     if session is None:
         hint = {"username": data.get("login_hint") or ""}
-        return _sign_in_page(call, client, grant.redirect_uri, call.query.get("tab", "password"), hint)
+        return _sign_in_view(call, client, grant.redirect_uri, call.query.get("tab", "password"), hint)
     answer = call.provider.create_authorization_response(request, grant_user=session, grant=grant)
-    return _answer(answer, cookies)
+    return answer_of(answer, cookies)
 
 
 SIGN_IN_FIELDS = (
     "csrf_token", "method", "username", "password", "confirm_password", "new_password", "captcha_key",
-    "captcha_code", "phone", "sms_code", "email", "email_code", "code", "tab",
+    "captcha_code", "phone", "sms_code", "email", "email_code", "code", "tab", "mfa_code",
 )  # fmt: skip
 LOGIN_TABS = ("password", "sms", "email", "wechat")
 SENDS = {  # a form's "send code" button: channel, code type, and the view it shows again
@@ -261,6 +161,7 @@ VIEW_OF = {  # each form method, and the view that shows it
     "reset_email": "forgot_email",
     **{method: sent[2] for method, sent in SENDS.items()},
 }
+FORM_METHODS = {*VIEW_OF, "mfa"}  # "mfa": the second step (shared.center.second_step)
 KEPT = {  # what a view's form keeps when it is shown again (never a password or a code)
     "password": ("username",),
     "sms": ("phone",),
@@ -330,6 +231,42 @@ def _sign_in_page(
     )
 
 
+def _sign_in_view(
+    call: Call, client: AppConfig, redirect_uri: str, view: str, fields: dict[str, str] | None = None
+) -> Response[str]:
+    """A GET of the sign-in page: the view asked for, or the second step when this browser holds a
+    sign-in waiting for it (an expired one: the sign-in page, saying so)."""
+    if view in second_step.VIEWS:
+        if second_step.waiting(call):
+            return second_step.page(call, [redirect_uri] if redirect_uri else [], view=view)
+        return _sign_in_page(call, client, redirect_uri, "password", error=second_step.expired(call), status=400)
+    return _sign_in_page(call, client, redirect_uri, view, fields)
+
+
+def _second_step(call: Call, client: AppConfig, redirect_uri: str) -> tuple[str, Any] | Response[str]:
+    """The second step's form: the center session (with the recovery codes to save first, when it set up
+    the second factor), or the step again with why not; an expired sign-in starts again."""
+    targets = [redirect_uri] if redirect_uri else []
+    lang = "en" if call.lang == "en" else "zh"
+    try:
+        cookie_value, session, codes = call.services.mfa.center_verify(
+            second_step.token_of(call), call.form.get("mfa_code", "")[:32]
+        )
+    except MfaTokenInvalidError:
+        return _sign_in_page(call, client, redirect_uri, "password", error=second_step.expired(call), status=400)
+    except RateLimitedError as exc:
+        locked = pages.text("locked", call.lang, seconds=int((exc.data or {}).get("retry_after") or 60))
+        return second_step.page(call, targets, error=locked, status=429)
+    except AppError as exc:  # a wrong, replayed or spent code
+        return second_step.page(call, targets, error=exc.message(lang), status=exc.status)
+    if not codes:
+        return cookie_value, session
+    after = call.here() if redirect_uri else f"{call.base}/account"
+    response = second_step.codes_page(call, codes, after)
+    response.cookies.append(host_cookie(COOKIE, cookie_value, max_age=int(session.expires_at - session.auth_time)))
+    return response
+
+
 def _sign_in(call: Call, client: AppConfig, redirect_uri: str) -> tuple[str, Any] | Response[str]:
     """The sign-in page's forms: a center session, or the page again with why not (the API's limits,
     lockout and messages). ``method``: ``password``; ``sms`` / ``email`` (a ``login`` code); ``wechat``
@@ -347,6 +284,8 @@ def _sign_in(call: Call, client: AppConfig, redirect_uri: str) -> tuple[str, Any
 
     if not call.csrf_passes():
         return again(pages.text("form_expired", call.lang), 403)
+    if method == "mfa":
+        return _second_step(call, client, redirect_uri)
     try:
         if method in SENDS:
             channel, code_type, _ = SENDS[method]
@@ -377,22 +316,24 @@ def _sign_in(call: Call, client: AppConfig, redirect_uri: str) -> tuple[str, Any
                 sms_code=form["sms_code"] or None,
             )
             return call.services.center.open(
-                call.services.accounts.sign_up(command, http.client_info(call.event)), ["pwd"]
+                call.services.accounts.sign_up(command, http.client_info(call.event)), ["pwd"], app_name=app_name
             )
         if method == "wechat":
             kind = "mp" if in_wechat(http.header(call.headers, "user-agent")) else "web"
             record = call.services.wechat.center_sign_in(app_name, kind, form["code"][:64])
-            return call.services.center.open(record, ["wechat"])
+            return call.services.center.open(record, ["wechat"], app_name=app_name)
         if method in CODE_FIELDS:
             target_field, code_field = CODE_FIELDS[method]
             record, uses = call.services.code_flows.center_sign_in(
                 method, fields[target_field], form[code_field], app_name
             )
-            return call.services.center.open(record, AMR[method], uses)
+            return call.services.center.open(record, AMR[method], uses, app_name=app_name)
         record = call.services.accounts.verify_password(
             fields.get("username", ""), form["password"], app_name, form["captcha_key"], form["captcha_code"]
         )
-        return call.services.center.open(record, ["pwd"])
+        return call.services.center.open(record, ["pwd"], app_name=app_name)
+    except MfaRequired as due:
+        return second_step.page(call, [redirect_uri] if redirect_uri else [], token=due.mfa_token)
     except InvalidCredentialsError:
         return again(pages.text("bad_credentials", call.lang), 401)
     except CaptchaRequiredError as exc:
@@ -438,7 +379,7 @@ def _wechat_choice(call: Call, client: Any, with_urls: bool, bind: str | None = 
     # Where the browser goes once signed in: the authorization request again, or the account page
     after = "/account" if call.event.get("resource") in ("/login", "/account") else f"/oauth2/authorize?{query}"
     data: dict[str, Any] = {"center": after, "browser": hashlib.sha256(nonce.encode()).hexdigest()}
-    choice["cookie"] = _cookie(WECHAT_COOKIE, nonce, max_age=600)
+    choice["cookie"] = host_cookie(WECHAT_COOKIE, nonce, max_age=600)
     wechat = call.services.wechat
     # The QR ticket needs the official account (or its mock); a real open-platform AppID, when the
     # official account is not real too, is WeChat's own QR page
@@ -463,15 +404,15 @@ def _wechat_choice(call: Call, client: Any, with_urls: bool, bind: str | None = 
 @tracer.capture_method
 def wechat_bind() -> Response[str]:
     """The account page's "link WeChat": a WeChat round trip that links the signed-in user's WeChat."""
-    call = Call(get_services())
+    call = Call(get_services(), _event())
     session = call.services.center.signed_in(call.cookies.get(COOKIE), None, None)
     if session is None:
-        return _redirect(f"{call.base}/login")
+        return redirect_to(f"{call.base}/login")
     app = call.services.apps.get(get_settings().default_app)
     choice = _wechat_choice(call, app, with_urls=True, bind=session.user_id)
     if choice is None or "url" not in choice:  # no WeChat here, or mocked (the account page has the form)
-        return _redirect(f"{call.base}/account")
-    response = _redirect(str(choice["url"]))
+        return redirect_to(f"{call.base}/account")
+    response = redirect_to(str(choice["url"]))
     response.cookies.append(choice["cookie"])
     return response
 
@@ -481,7 +422,7 @@ def wechat_bind() -> Response[str]:
 def wechat_scan() -> Response[str]:
     """What a sign-in QR code opens on the phone: the official account's OAuth in WeChat (mocked locally:
     a form), whose answer signs in the computer that shows the code."""
-    call = Call(get_services())
+    call = Call(get_services(), _event())
     title = pages.text("error_title", call.lang)
     ticket = call.query.get("ticket", "")
     found = call.services.wechat.ticket(ticket)
@@ -493,14 +434,14 @@ def wechat_scan() -> Response[str]:
     if not in_wechat(http.header(call.headers, "user-agent")):
         return call.message(title, pages.text("open_in_wechat", call.lang), 400)
     url, _ = call.services.wechat.authorize_urls(app, "mp", f"{call.issuer}/center/wechat/callback", {"scan": ticket})
-    return _redirect(url)
+    return redirect_to(url)
 
 
 @router.post("/center/wechat/scan", **http.raw_route("page"))
 @tracer.capture_method
 def wechat_scan_mock() -> Response[str]:
     """Local mode: the mocked WeChat user who scans the code."""
-    call = Call(get_services())
+    call = Call(get_services(), _event())
     title = pages.text("error_title", call.lang)
     found = call.services.wechat.ticket(call.query.get("ticket", ""))
     if found is None:
@@ -527,7 +468,7 @@ def _scanned(call: Call, ticket: str, app_name: str, code: str) -> Response[str]
 def wechat_poll() -> Response[str]:
     """The computer's page asks whether its QR code was scanned: ``pending``, ``expired``, or ``done``
     with where to go (the center session is set then, for the browser that showed the code only)."""
-    call = Call(get_services())
+    call = Call(get_services(), _event())
     ticket = call.query.get("ticket", "")
     found = call.services.wechat.ticket(ticket)
     if found is None:
@@ -543,10 +484,15 @@ def wechat_poll() -> Response[str]:
     record = call.services.accounts.item(scanner)
     if record.user.status != "active":
         return http.raw({"status": "expired"}, no_store=True)
-    cookie_value, session = call.services.center.open(record, ["wechat"])
+    try:
+        cookie_value, session = call.services.center.open(record, ["wechat"], app_name=data.get("app_name"))
+    except MfaRequired as due:  # the page goes on to the second step, its token in this browser's cookie
+        answer = http.raw({"status": "done", "next": _second_step_url(call, str(data["center"]))}, no_store=True)
+        answer.cookies += [_mfa_cookie(due), host_cookie(WECHAT_COOKIE, "", max_age=0)]
+        return answer
     answer = http.raw({"status": "done", "next": f"{call.base}{data['center']}"}, no_store=True)
-    answer.cookies.append(_cookie(COOKIE, cookie_value, max_age=int(session.expires_at - session.auth_time)))
-    answer.cookies.append(_cookie(WECHAT_COOKIE, "", max_age=0))
+    answer.cookies.append(host_cookie(COOKIE, cookie_value, max_age=int(session.expires_at - session.auth_time)))
+    answer.cookies.append(host_cookie(WECHAT_COOKIE, "", max_age=0))
     return answer
 
 
@@ -555,7 +501,7 @@ def wechat_poll() -> Response[str]:
 def wechat_callback() -> Response[str]:
     """WeChat's redirect back after a sign-in at the center: the WeChat user's center session, then the
     authorization request again, which the session now answers with a code."""
-    call = Call(get_services())
+    call = Call(get_services(), _event())
     lang = "en" if call.lang == "en" else "zh"
     title = pages.text("error_title", call.lang)
     try:
@@ -577,18 +523,34 @@ def wechat_callback() -> Response[str]:
             call.services.wechat.bind(session.user_id, str(data.get("app_name") or ""), kind, code)
         except AppError as exc:
             return call.message(title, exc.message(lang), exc.status)
-        return _redirect(f"{call.base}/account")
+        return redirect_to(f"{call.base}/account")
     try:
         record = call.services.wechat.center_sign_in(data.get("app_name"), kind, code)
-        cookie_value, session = call.services.center.open(record, ["wechat"])
+        cookie_value, session = call.services.center.open(record, ["wechat"], app_name=data.get("app_name"))
+    except MfaRequired as due:
+        location = _second_step_url(call, str(data["center"]))
+        cookies = [_mfa_cookie(due), host_cookie(WECHAT_COOKIE, "", max_age=0)]
+        return Response(302, headers={"Location": location, "Cache-Control": "no-store"}, body="", cookies=cookies)
     except AppError as exc:
         return call.message(title, exc.message(lang), exc.status)
     cookies = [
-        _cookie(COOKIE, cookie_value, max_age=int(session.expires_at - session.auth_time)),
-        _cookie(WECHAT_COOKIE, "", max_age=0),
+        host_cookie(COOKIE, cookie_value, max_age=int(session.expires_at - session.auth_time)),
+        host_cookie(WECHAT_COOKIE, "", max_age=0),
     ]
     location = f"{call.base}{data['center']}"
     return Response(302, headers={"Location": location, "Cache-Control": "no-store"}, body="", cookies=cookies)
+
+
+def _second_step_url(call: Call, after: str) -> str:
+    """Where a WeChat sign-in that needs its second factor goes: the second-step view of the page it
+    came from (the authorization request, or the center's own sign-in)."""
+    if after.startswith("/oauth2/authorize"):
+        return f"{call.base}{after}{'&' if '?' in after else '?'}tab=mfa"
+    return f"{call.base}/login?tab=mfa"
+
+
+def _mfa_cookie(due: MfaRequired) -> Cookie:
+    return host_cookie(second_step.MFA_COOKIE, due.mfa_token, max_age=TICKET_SECONDS)
 
 
 # -- the center's own sign-in and the account page ------------------------------------------------------
@@ -596,29 +558,25 @@ def wechat_callback() -> Response[str]:
 @tracer.capture_method
 def login_page() -> Response[str]:
     """The center's own sign-in (no client): the same page and methods, then the account page."""
-    call = Call(get_services())
+    call = Call(get_services(), _event())
     if call.services.center.signed_in(call.cookies.get(COOKIE), None, None) is not None:
-        return _redirect(f"{call.base}/account")
+        return redirect_to(f"{call.base}/account")
     app = call.services.apps.get(get_settings().default_app)
-    return _sign_in_page(call, app, "", call.query.get("tab", "password"))
+    return _sign_in_view(call, app, "", call.query.get("tab", "password"))
 
 
 @router.post("/login", **http.raw_route("page"))
 @tracer.capture_method
 def login_submit() -> Response[str]:
-    call = Call(get_services())
+    call = Call(get_services(), _event())
     app = call.services.apps.get(get_settings().default_app)
     outcome = _sign_in(call, app, "")
     if isinstance(outcome, Response):
         return outcome
     cookie_value, session = outcome
-    response = _redirect(f"{call.base}/account")
-    response.cookies.append(_cookie(COOKIE, cookie_value, max_age=int(session.expires_at - session.auth_time)))
+    response = redirect_to(f"{call.base}/account")
+    response.cookies.append(host_cookie(COOKIE, cookie_value, max_age=int(session.expires_at - session.auth_time)))
     return response
-
-
-def _redirect(location: str) -> Response[str]:
-    return Response(302, headers={"Location": location, "Cache-Control": "no-store"}, body="")
 
 
 @router.get("/account", **http.raw_route("page"))
@@ -626,20 +584,20 @@ def _redirect(location: str) -> Response[str]:
 def account_page() -> Response[str]:
     """The signed-in person's account: profile, sign-in methods, the apps and devices signed in (sign
     out one, or every app), change the password. Without a center session: the center's sign-in."""
-    call = Call(get_services())
+    call = Call(get_services(), _event())
     session = call.services.center.signed_in(call.cookies.get(COOKIE), None, None)
     if session is None:
-        return _redirect(f"{call.base}/login")
+        return redirect_to(f"{call.base}/login")
     return _account(call, session.user_id)
 
 
 @router.post("/account", **http.raw_route("page"))
 @tracer.capture_method
 def account_change() -> Response[str]:
-    call = Call(get_services())
+    call = Call(get_services(), _event())
     session = call.services.center.signed_in(call.cookies.get(COOKIE), None, None)
     if session is None:
-        return _redirect(f"{call.base}/login")
+        return redirect_to(f"{call.base}/login")
     user_id, method = session.user_id, call.form.get("method", "")
     lang = "en" if call.lang == "en" else "zh"
     if not call.csrf_passes():
@@ -667,6 +625,8 @@ def account_change() -> Response[str]:
             kind = "mp" if in_wechat(http.header(call.headers, "user-agent")) else "web"
             call.services.wechat.bind(user_id, get_settings().default_app, kind, call.form.get("code", "")[:64])
             return _account(call, user_id, notice=pages.text("wechat_bound", call.lang))
+        if method in MFA_ACTIONS:
+            return _account_mfa(call, user_id, method)
         if method == "change_password":
             form = {k: call.form.get(k, "")[:128] for k in ("old_password", "new_password", "confirm_password")}
             call.services.accounts.change_password(
@@ -675,7 +635,7 @@ def account_change() -> Response[str]:
             page = call.message(
                 pages.text("change_password", call.lang), pages.text("password_changed", call.lang), 200
             )
-            page.cookies.append(_cookie(COOKIE, "", max_age=0))  # the new password ended this session too
+            page.cookies.append(host_cookie(COOKIE, "", max_age=0))  # the new password ended this session too
             return page
     except InvalidCredentialsError:
         return _account(call, user_id, error=pages.text("bad_credentials", call.lang), status=401)
@@ -683,6 +643,26 @@ def account_change() -> Response[str]:
         detail = "; ".join(f"{name}: {', '.join(texts)}" for name, texts in (exc.errors or {}).items())
         return _account(call, user_id, error=exc.message(lang) + (f" ({detail})" if detail else ""), status=exc.status)
     return _account(call, user_id, status=400)
+
+
+MFA_ACTIONS = ("totp_setup", "totp_confirm", "recovery_new", "totp_disable")
+
+
+def _account_mfa(call: Call, user_id: str, method: str) -> Response[str]:
+    """The account page's second factor: set up (a QR code, then a code to confirm: recovery codes shown
+    once), new recovery codes, turning it off (both with a current code, counted like a sign-in)."""
+    mfa, client = call.services.mfa, http.client_info(call.event)
+    code = call.form.get("mfa_code", "")[:32]
+    if method == "totp_setup":
+        mfa.setup(user_id)
+        return _account(call, user_id)
+    if method == "totp_confirm":
+        codes = mfa.confirm(user_id, code, client)
+        return _account(call, user_id, notice=pages.text("totp_enabled", call.lang), recovery_codes=codes)
+    if method == "recovery_new":
+        return _account(call, user_id, recovery_codes=mfa.new_recovery_codes(user_id, code, client))
+    mfa.disable(user_id, code, client)
+    return _account(call, user_id, notice=pages.text("totp_disabled", call.lang))
 
 
 def _account(
@@ -693,8 +673,10 @@ def _account(
     status: int = 200,
     fields: dict[str, str] | None = None,
     wait: int = 0,
+    recovery_codes: list[str] | None = None,
 ) -> Response[str]:
     record = call.services.accounts.item(user_id)
+    setup = call.services.mfa.pending(user_id) if record.mfa.totp_pending and not record.mfa.enabled else None
     app = call.services.apps.get(get_settings().default_app)
     wechat = _wechat_choice(call, app, with_urls=False, bind=user_id)  # the link starts a round trip
     methods = []
@@ -728,6 +710,11 @@ def _account(
         logout=f"{call.base}/oauth2/logout",
         notice=notice,
         error=error,
+        mfa={"on": record.mfa.enabled, "left": len(record.mfa.recovery_codes)},
+        setup={"secret": setup.secret, "qr": segno.make(setup.otpauth_uri, error="m").svg_data_uri(scale=5)}
+        if setup
+        else None,
+        recovery_codes=recovery_codes,
     )
 
 
@@ -776,12 +763,12 @@ def revoke() -> Response[str]:
 
 def _client_endpoint(respond: Callable[[Provider, EventRequest], Answer]) -> Response[str]:
     """An endpoint a client calls (token, revocation): Authlib's answer, or its error for a malformed request."""
-    call = Call(get_services())
+    call = Call(get_services(), _event())
     try:
         request = call.request()
     except OAuth2Error as error:
         return _oauth_error(error)
-    return _answer(respond(call.provider, request))
+    return answer_of(respond(call.provider, request))
 
 
 # -- logout -------------------------------------------------------------------------------------------
@@ -792,7 +779,7 @@ def logout() -> Response[str]:
     """RP-initiated logout: with a valid ``id_token_hint`` at once, else after the person confirms;
     the center session and every app session it opened end, and each client with a back-channel URI
     is told (after the answer). ``post_logout_redirect_uri`` must be one the client registered."""
-    call = Call(get_services())
+    call = Call(get_services(), _event())
     method = str(call.event.get("httpMethod") or "GET").upper()
     confirmed = method == "POST" and call.form.get("confirm") == "1"
     if confirmed and not call.csrf_passes():
@@ -820,9 +807,9 @@ def logout() -> Response[str]:
     backchannel.dispatch(backchannel.notices(call.services.center, call.issuer, signed_out), get_settings().local_mode)
     if signed_out is not None:
         logger.info("center sign-out", extra={"clients": len(signed_out.clients)})
-    cleared = [_cookie(COOKIE, "", max_age=0)]
+    cleared = [host_cookie(COOKIE, "", max_age=0)]
     if isinstance(answer, Answer) and answer.location:
-        return _answer(answer, cleared)
+        return answer_of(answer, cleared)
     page = call.page(
         "message.html", title=pages.text("sign_out", call.lang), message=pages.text("signed_out", call.lang)
     )

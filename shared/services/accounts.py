@@ -209,8 +209,16 @@ class AccountService:
         Raises:
             ValidationError, PasswordMismatchError: bad input (an unknown ``referer_id`` too).
             UsernameTakenError, EmailTakenError, PhoneTakenError: an identifier is registered.
+            MfaRequired: the app requires a second factor of everyone: the user is created, and enrols
+                before the first session.
         """
-        app_name, record, tokens = self._sign_up(cmd, client, extra_grants or [], with_session=True)
+        extra = extra_grants or []
+        if self.gate is not None:
+            app_name = self.apps.resolve(cmd.app_name)
+            if self.gate.covers_new(app_name, [self.apps.default_grant(app_name)[1], *extra]):
+                _, record, _ = self._sign_up(cmd, client, extra, with_session=False)
+                self.gate.challenge(record, app_name, client, "register", None, [], [])
+        app_name, record, tokens = self._sign_up(cmd, client, extra, with_session=True)
         assert tokens is not None  # noqa: S101 - with_session
         return SignedIn(tokens, record, app_name, created=True)
 

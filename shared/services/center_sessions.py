@@ -16,7 +16,8 @@ from dataclasses import replace
 
 from shared.clock import Clock, system_clock
 from shared.db.center_sessions import CenterSession, CenterSessionRepository
-from shared.db.codes import CodeUse, CodeUsedError
+from shared.db.codes import CodeUsedError, Consumable
+from shared.db.users import UserItemChange
 from shared.errors import CodeInvalidError
 
 COOKIE = "__Host-uc_center"
@@ -48,7 +49,8 @@ class CenterSessions:
         rev: int,
         amr: list[str],
         clear_failures: bool = False,
-        consume: Sequence[CodeUse] = (),
+        consume: Sequence[Consumable] = (),
+        factor: UserItemChange | None = None,
     ) -> tuple[str, CenterSession]:
         """A new center session for a user who just signed in (``amr``: how; ``clear_failures``: after a
         password, its reserved attempts are cleared in the same write; ``consume``: the codes that proved
@@ -56,6 +58,7 @@ class CenterSessions:
 
         Raises:
             CodeInvalidError: a code of ``consume`` was used meanwhile.
+            StaleRecordError: the second factor ``factor`` accepts was used meanwhile.
         """
         value = secrets.token_urlsafe(32)
         now = self.clock()
@@ -70,7 +73,7 @@ class CenterSessions:
             expires_at=now + self.max_seconds,
         )
         try:
-            self.repository.put(session, clear_failures, consume)
+            self.repository.put(session, clear_failures, consume, factor)
         except CodeUsedError as exc:
             raise CodeInvalidError() from exc
         return value, session

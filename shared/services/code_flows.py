@@ -192,6 +192,10 @@ class CodeFlows:
     ) -> SignedIn:
         if referer_id is not None and self.users.load(str(referer_id), apps=[]) is None:
             raise ValidationError({"referer_id": ["no such user"]})
+        gate = self.accounts.gate
+        if gate is not None and gate.covers_new(app, [grant]):  # enrols a second factor before any session
+            record = self._new_phone_user(phone, grant, use, None, referer_id, client.ip)
+            gate.challenge(record, app, client, "phone_login", None, [], [])
         user_id = self.ids()
         tokens = self.sessions.new(user_id, app, [grant], client)
         record = self._new_phone_user(phone, grant, use, tokens.session, referer_id, client.ip, user_id)

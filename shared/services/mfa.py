@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from shared.clock import Clock, IdFactory, new_id, system_clock
 from shared.db.apps import read_role_defs
+from shared.db.center_sessions import CenterSession
 from shared.db.mfa import FactorUse, MfaRepository, TicketUse
-from shared.db.users import record_of
+from shared.db.users import StaleRecordError, record_of
 from shared.domain import ClientInfo, RoleGrant, UserRecord
 from shared.errors import (
+    CodeInvalidError,
     MfaAlreadyEnabledError,
     MfaCodeInvalidError,
     MfaNotEnabledError,
@@ -29,6 +32,7 @@ from shared.errors import (
 )
 from shared.services import totp
 from shared.services.accounts import AccountService, SignedIn
+from shared.services.center_sessions import CenterSessions
 from shared.services.mfa_gate import account_label, token_hash
 from shared.services.secret_box import SealedValueError, SecretBox
 
@@ -39,6 +43,24 @@ SETUP_SECONDS = 600  # a secret set up must be confirmed within this
 class TotpSetup:
     secret: str
     otpauth_uri: str
+
+
+@dataclass
+class Pending:
+    """A waiting sign-in about to be finished: its data, the ticket to consume, the user as read, what
+    accepting the code writes (for a given read of the user), the methods it used, new recovery codes."""
+
+    data: dict[str, Any]
+    ticket: TicketUse
+    record: UserRecord
+    factor: Callable[[UserRecord], FactorUse]
+    amr: list[str]
+    codes: list[str] | None = None
+
+
+def _active(record: UserRecord) -> None:
+    if record.user.status != "active":
+        raise UserDisabledError()
 
 
 @dataclass
@@ -54,6 +76,7 @@ class SecondFactors:
     def __init__(
         self,
         accounts: AccountService,
+        center_sessions: CenterSessions,
         repo: MfaRepository,
         box: Callable[[], SecretBox],
         issuer: str,
@@ -61,6 +84,7 @@ class SecondFactors:
         ids: IdFactory = new_id,
     ) -> None:
         self.accounts = accounts
+        self.center_sessions = center_sessions
         self.repo = repo
         self._box = box
         self.issuer = issuer
@@ -86,11 +110,21 @@ class SecondFactors:
             raise MfaAlreadyEnabledError()
         return TotpSetup(secret, totp.otpauth_uri(secret, account_label(record), self.issuer))
 
+    def pending(self, user_id: str) -> TotpSetup | None:
+        """The secret set up and not confirmed yet (shown again until it is), if any."""
+        record = self._current(user_id)
+        mfa = record.mfa
+        if mfa.enabled or mfa.totp_pending is None or (mfa.totp_pending_at or 0) + SETUP_SECONDS < self.clock():
+            return None
+        secret = self._open(mfa.totp_pending, user_id)
+        return TotpSetup(secret, totp.otpauth_uri(secret, account_label(record), self.issuer))
+
     def confirm(self, user_id: str, code: str, client: ClientInfo) -> list[str]:
         """Turn TOTP on with a code from the secret set up; the ten recovery codes, shown once.
 
-        Raises:
-            MfaAlreadyEnabledError, MfaSetupRequiredError, MfaCodeInvalidError.
+            Raises:
+                CodeInvalidError,
+        MfaAlreadyEnabledError, MfaSetupRequiredError, MfaCodeInvalidError.
         """
         record = self._current(user_id)
         mfa, now = record.mfa, self.clock()
@@ -143,8 +177,15 @@ class SecondFactors:
         raise ServiceUnavailableError()
 
     # -- the second step of a sign-in -------------------------------------------------------------------
+    def waiting(self, mfa_token: str, center: bool) -> dict[str, Any] | None:
+        """The waiting sign-in ``mfa_token`` names (None: unknown, used, expired, or of the other kind: an
+        API sign-in's token is no center sign-in's)."""
+        data = self.repo.ticket(token_hash(mfa_token), self.clock()) if mfa_token else None
+        return data if data is not None and bool(data.get("center")) == center else None
+
     def enroll(self, mfa_token: str) -> TotpSetup:
-        """A secret for a waiting sign-in whose user must set up TOTP (the app's ``require_mfa``).
+        """A secret for a waiting sign-in whose user must set up TOTP (the app's ``require_mfa``); the same
+        one each time it is asked for.
 
         Raises:
             MfaTokenInvalidError; MfaAlreadyEnabledError: the sign-in asks for a code, not enrolment.
@@ -155,63 +196,92 @@ class SecondFactors:
             raise MfaTokenInvalidError()
         if not data.get("enroll"):
             raise MfaAlreadyEnabledError()
+        user_id, label = str(data["user_id"]), str(data.get("label") or "")
+        if data.get("secret"):  # shown again (a page reloaded): the same secret the app may have scanned
+            secret = self._open(str(data["secret"]), user_id)
+            return TotpSetup(secret, totp.otpauth_uri(secret, label, self.issuer))
         secret = totp.new_secret()
-        data["secret"] = self.box.seal(secret.encode(), str(data["user_id"]))
+        data["secret"] = self.box.seal(secret.encode(), user_id)
         if not self.repo.update_ticket(hashed, data, now):
             raise MfaTokenInvalidError()
-        return TotpSetup(secret, totp.otpauth_uri(secret, str(data.get("label") or ""), self.issuer))
+        return TotpSetup(secret, totp.otpauth_uri(secret, label, self.issuer))
 
     def verify(self, mfa_token: str, code: str, client: ClientInfo) -> SecondStep:
         """Finish a waiting sign-in with a TOTP or recovery code (or, enrolling, a code of the new
         secret): the session it was waiting for, with the waiting sign-in consumed in its transaction.
 
         Raises:
-            MfaTokenInvalidError; MfaCodeInvalidError; MfaSetupRequiredError (enrolling, no secret yet);
-            RateLimitedError: the account's lockout; UserDisabledError.
+            MfaTokenInvalidError (a center sign-in's token too); MfaCodeInvalidError; MfaSetupRequiredError
+            (enrolling, no secret yet); RateLimitedError: the account's lockout; UserDisabledError.
         """
-        hashed, now = token_hash(mfa_token), self.clock()
-        data = self.repo.ticket(hashed, now)
-        if data is None:
-            raise MfaTokenInvalidError()
-        user_id, app_name = str(data["user_id"]), str(data["app_name"])
-        record = self._reserve(user_id, app_name)
-        codes: list[str] | None = None
-        if data.get("enroll"):
-            sealed = data.get("secret")
-            if not sealed:
-                raise MfaSetupRequiredError()
-            step = totp.matching_step(self._open(str(sealed), user_id), code, now)
-            if step is None:
-                raise MfaCodeInvalidError()
-            codes = totp.new_recovery_codes()
-            hashes = [totp.recovery_hash(c) for c in codes]
-
-            def factor(current: UserRecord) -> FactorUse:
-                return FactorUse(current, step=step, enrol=str(sealed), codes=hashes)
-        else:
-            opened: dict[str, str] = {}
-
-            def factor(current: UserRecord) -> FactorUse:
-                return self._check_code(current, code, now, opened)
-
-        def active(current: UserRecord) -> None:
-            if current.user.status != "active":
-                raise UserDisabledError()
-
+        pending = self._pending(mfa_token, code, center=False)
+        data = pending.data
         signed_in = self.accounts.sign_in(
-            record,
-            app_name,
+            pending.record,
+            str(data["app_name"]),
             ClientInfo(ip=client.ip or data.get("ip"), user_agent=client.user_agent or data.get("user_agent")),
             str(data.get("action") or "login"),
-            active,
+            _active,
             clear_failures=True,
-            consume=TicketUse(hashed, now),
+            consume=pending.ticket,
             extra_grants=[RoleGrant(**g) for g in data.get("grants") or []],
             scope=[str(s) for s in data.get("scope") or []],
             mfa_due=False,
-            factor=factor,
+            factor=pending.factor,
         )
-        return SecondStep(signed_in, codes, [*data.get("amr", []), "otp", "mfa"])
+        return SecondStep(signed_in, pending.codes, pending.amr)
+
+    def center_verify(self, mfa_token: str, code: str) -> tuple[str, CenterSession, list[str] | None]:
+        """Finish a sign-in at the center: its center session (cookie value and itself, ``amr`` with the
+        second factor) and, when it enrolled, the recovery codes to show once.
+
+        Raises:
+            as :meth:`verify` (an API sign-in's token is refused here).
+        """
+        pending = self._pending(mfa_token, code, center=True)
+        record = pending.record
+        _active(record)
+        try:
+            cookie, session = self.center_sessions.open(
+                record.user.user_id,
+                record.rev,
+                pending.amr,
+                clear_failures=True,
+                consume=[pending.ticket],
+                factor=pending.factor(record),
+            )
+        except CodeInvalidError as exc:  # the waiting sign-in was finished meanwhile
+            raise MfaTokenInvalidError() from exc
+        except StaleRecordError as exc:  # the step was accepted (or the code spent) meanwhile
+            raise MfaCodeInvalidError() from exc
+        return cookie, session, pending.codes
+
+    def _pending(self, mfa_token: str, code: str, center: bool) -> Pending:
+        """The waiting sign-in ``mfa_token`` names, its user as read by one lockout attempt, and what
+        accepting ``code`` writes (checked again against each fresh read of the user)."""
+        hashed, now = token_hash(mfa_token), self.clock()
+        data = self.repo.ticket(hashed, now)
+        if data is None or bool(data.get("center")) != center:
+            raise MfaTokenInvalidError()
+        user_id, app_name = str(data["user_id"]), str(data["app_name"])
+        record = self._reserve(user_id, app_name)
+        amr = list(dict.fromkeys([*data.get("amr", []), "otp", "mfa"]))
+        if not data.get("enroll"):
+            opened: dict[str, str] = {}
+            return Pending(data, TicketUse(hashed, now), record, lambda r: self._check_code(r, code, now, opened), amr)
+        sealed = data.get("secret")
+        if not sealed:
+            raise MfaSetupRequiredError()
+        step = totp.matching_step(self._open(str(sealed), user_id), code, now)
+        if step is None:
+            raise MfaCodeInvalidError()
+        codes = totp.new_recovery_codes()
+        hashes = [totp.recovery_hash(c) for c in codes]
+
+        def enrol(current: UserRecord) -> FactorUse:
+            return FactorUse(current, step=step, enrol=str(sealed), codes=hashes)
+
+        return Pending(data, TicketUse(hashed, now), record, enrol, amr, codes)
 
     # -- checks ------------------------------------------------------------------------------------------
     def _reserve(self, user_id: str, app_name: str) -> UserRecord:

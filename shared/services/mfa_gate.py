@@ -15,11 +15,12 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import asdict
+from typing import Any, NoReturn
 
 from shared.clock import Clock, system_clock
 from shared.db.codes import CodeUsedError, Consumable
 from shared.db.mfa import MfaRepository
-from shared.domain import ClientInfo, RoleGrant, UserRecord
+from shared.domain import ClientInfo, RoleGrant, User, UserRecord
 from shared.errors import CodeInvalidError, MfaRequired
 from shared.services.apps import AppDirectory
 
@@ -59,6 +60,11 @@ class MfaGate:
             return ["enroll"]
         return []
 
+    def covers_new(self, app_name: str, grants: Sequence[RoleGrant]) -> bool:
+        """A user about to be created with ``grants`` must enrol before getting tokens (``require_mfa``):
+        the sign-up then writes the user without a session and :meth:`challenge` holds the sign-in."""
+        return bool(self.methods(UserRecord(user=User(user_id=""), grants=list(grants)), app_name))
+
     def challenge(
         self,
         record: UserRecord,
@@ -78,23 +84,40 @@ class MfaGate:
         methods = self.methods(record, app_name, extra)
         if not methods:
             return
-        mfa_token = secrets.token_urlsafe(32)
         data = {
-            "user_id": record.user.user_id,
-            "app_name": app_name,
             "action": action,
             "amr": [AMR.get(action, action)],
             "ip": client.ip,
             "user_agent": client.user_agent,
             "grants": [asdict(g) for g in extra],
             "scope": list(scope),
+        }
+        self.hold(record, app_name, methods, [consume] if consume else [], data)
+
+    def hold(
+        self,
+        record: UserRecord,
+        app_name: str,
+        methods: list[str],
+        consume: Sequence[Consumable],
+        data: dict[str, Any],
+    ) -> NoReturn:
+        """Keep a sign-in waiting for ``methods`` (``data``: what finishing it needs; ``center``: it opens
+        a center session, not an app session), the first step's code consumed with it.
+
+        Raises:
+            MfaRequired: always, with the new ``mfa_token``; CodeInvalidError: the code was used meanwhile.
+        """
+        mfa_token = secrets.token_urlsafe(32)
+        ticket = {
+            **data,
+            "user_id": record.user.user_id,
+            "app_name": app_name,
             "enroll": methods == ["enroll"],
             "label": account_label(record),
         }
         try:
-            self.repo.put_ticket(
-                token_hash(mfa_token), data, self.clock() + TICKET_SECONDS, [consume] if consume else []
-            )
+            self.repo.put_ticket(token_hash(mfa_token), ticket, self.clock() + TICKET_SECONDS, consume)
         except CodeUsedError as exc:
             raise CodeInvalidError() from exc
         raise MfaRequired(mfa_token, methods)

@@ -275,6 +275,11 @@ class WechatSignIn:
     def _create(self, identity: WechatIdentity, app: str, client: ClientInfo, extra: list[RoleGrant]) -> SignedIn:
         _, grant = self.apps.default_grant(app)
         grants = [grant, *extra]
+        gate = self.accounts.gate
+        if gate is not None and gate.covers_new(app, grants):  # enrols a second factor before any session
+            user, account = self._new_user(identity, grants, None, client.ip)
+            new = UserRecord(user=user, accounts=[account], grants=grants)
+            gate.challenge(new, app, client, "wechat_login", None, [], [])
         user_id = self.ids()
         tokens = self.sessions.new(user_id, app, grants, client)
         user, account = self._new_user(identity, grants, tokens.session, client.ip, user_id)

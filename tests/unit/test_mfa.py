@@ -243,9 +243,9 @@ def test_concurrent_second_steps_with_one_code_open_one_session(
 def test_require_mfa_sends_covered_users_to_enrol_first(
     svc: Services, sign_up: Callable[..., SignedIn], clock: FakeClock, rule: str, admin_due: bool, member_due: bool
 ) -> None:
-    svc.apps.update("app0", AppBody(require_mfa=rule))
     boss, member = sign_up("boss"), sign_up("member")
     svc.roles.assign(boss.user_id, "app0", "admin")
+    svc.apps.update("app0", AppBody(require_mfa=rule))
     due = password_sign_in(svc, "boss")
     assert due.methods == ["enroll"] and admin_due
     with pytest.raises(MfaSetupRequiredError):  # a code before the secret is set up
@@ -319,3 +319,23 @@ def test_a_sealed_secret_opens_only_for_its_user_and_key() -> None:
         LocalBox(b"j" * 32).open(sealed, "user-1")
     with pytest.raises(SealedValueError):
         box.open(sealed[:-4] + "AAAA", "user-1")
+
+
+def test_require_mfa_all_holds_new_users_before_their_first_session(
+    svc: Services, senders: dict[str, FakeSender], clock: FakeClock, scan_table
+) -> None:
+    from shared.services.accounts import RegisterCommand
+
+    svc.apps.update("app0", AppBody(require_mfa="all"))
+    due = challenge(lambda: svc.accounts.register(RegisterCommand(username="newbie", password=PASSWORD), CLIENT))
+    assert due.methods == ["enroll"]
+    assert not any(i["PK"].startswith("SESSION#") for i in scan_table())  # created, but no session yet
+    setup = svc.mfa.enroll(due.mfa_token)
+    assert svc.mfa.enroll(due.mfa_token) == setup  # showing it again gives the same secret
+    step = svc.mfa.verify(due.mfa_token, pyotp.TOTP(setup.secret).at(clock()), CLIENT)
+    assert step.signed_in.record.user.username == "newbie" and len(step.recovery_codes or []) == 10
+    # a new phone is held the same way
+    svc.codes.send("sms", PHONE, "login", "1.2.3.4")
+    phone_due = challenge(lambda: svc.code_flows.phone_login(PHONE, senders["sms"].last(), None, CLIENT))
+    assert phone_due.methods == ["enroll"]
+    assert svc.accounts.users.find_user_id([f"PHONE#+86{PHONE}"]) is not None
