@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run seed test pytest lint format typecheck validate build bench clean venv sam browser openapi sso-demo
 
-$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt layers/center/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt layers/center/requirements.txt layers/passkeys/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt

@@ -125,6 +125,12 @@ class Settings:
     mfa_key_file: str | None = setting("MFA_KEY_FILE", None, "AES key file sealing TOTP secrets (local: generated)")
     mfa_key: str | None = setting("MFA_KEY", None, "AES-256 key as base64 sealing TOTP secrets (tests)", secret=True)
     mfa_issuer: str = setting("MFA_ISSUER", "User Center", "the issuer name authenticator apps show")
+    webauthn_rp_id: str | None = setting(
+        "WEBAUTHN_RP_ID", None, "passkeys' relying-party id (your domain); empty: the host of the request"
+    )
+    webauthn_origins: tuple[str, ...] = setting(
+        "WEBAUTHN_ORIGINS", (), "origins passkeys may be used from, comma-separated; empty: the request's own"
+    )
     # Passwords
     bcrypt_rounds: int = setting("BCRYPT_ROUNDS", 10, "bcrypt cost", parse=_int_in(4, 16))
     password_min_length: int = setting("PASSWORD_MIN_LENGTH", 6, "minimum password length", parse=_int_in(1, 72))

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from shared.services.departments import DepartmentService
     from shared.services.menus import MenuService
     from shared.services.mfa import SecondFactors
+    from shared.services.passkeys import PasskeyService
     from shared.services.role_admin import RoleAdmin
     from shared.services.roles import RoleService
     from shared.services.secret_box import SecretBox
@@ -223,6 +224,14 @@ class Services:
         from shared.services.secret_box import box_from_settings
 
         return box_from_settings(self.settings)
+
+    @cached_property
+    def passkeys(self) -> PasskeyService:
+        """Only the passkeys function builds it (``fido2`` is in its layer alone)."""
+        from shared.db.passkeys import PasskeyRepository
+        from shared.services.passkeys import PasskeyService
+
+        return PasskeyService(self.accounts, PasskeyRepository(self.table), self.clock)
 
     @cached_property
     def mfa(self) -> SecondFactors:

@@ -223,3 +223,24 @@ class MfaRequired(Exception):
     @property
     def data(self) -> dict[str, object]:
         return {"mfa_required": True, "mfa_token": self.mfa_token, "methods": self.methods}
+
+
+class PasskeyInvalidError(AppError):
+    """A WebAuthn response that does not verify: malformed, another origin or relying party, no user
+    verification, a bad signature, an unknown credential, or a sign count that went back (a cloned
+    authenticator)."""
+
+    code, status = "PASSKEY_INVALID", 400
+    message_zh, message_en = "通行密钥验证失败", "The passkey could not be verified"
+
+
+class PasskeyChallengeError(AppError):
+    """The challenge is unknown, used already, past its 5 minutes, or was handed out for something else."""
+
+    code, status = "PASSKEY_CHALLENGE_INVALID", 400
+    message_zh, message_en = "验证已过期，请重试", "The passkey request expired: try again"
+
+
+class PasskeyRegisteredError(AppError):
+    code, status = "PASSKEY_REGISTERED", 409
+    message_zh, message_en = "该通行密钥已注册", "This passkey is registered already"

@@ -413,3 +413,22 @@ class MfaTokenBody(Body):
 class MfaVerifyBody(Body):
     mfa_token: MfaToken
     code: MfaCode
+
+
+# -- passkeys (API.md section 12) -------------------------------------------------------------------------
+class PasskeyRegisterBody(Body):
+    """``credential``: what ``navigator.credentials.create`` answered, in the WebAuthn JSON form
+    (``PublicKeyCredential.toJSON()``)."""
+
+    credential: dict[str, Any]
+    name: Annotated[str, Field(max_length=64)] | None = None
+
+
+class PasskeyOptionsBody(Body):
+    app_name: AppName | None = None
+
+
+class PasskeyLoginBody(Body):
+    challenge_id: Annotated[str, Field(min_length=16, max_length=128)]
+    credential: dict[str, Any]
+    app_name: AppName | None = None

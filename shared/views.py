@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.clock import iso
 from shared.db.departments import Department
 from shared.db.menus import Menu
+from shared.db.passkeys import Passkey
 from shared.domain import Account, AppConfig, Page, RoleGrant, Session, User, UserRecord
 from shared.domain import Role as RoleRecord
 from shared.services.sessions import TokenPair, authorization_of
@@ -600,3 +601,39 @@ class MfaSignIn(SignIn):
 
 class MfaReset(View):
     reset: bool = Field(description="false when the user had no second factor")
+
+
+# -- passkeys (API.md section 12) -------------------------------------------------------------------------
+class WebAuthnOptions(View):
+    """Options for ``navigator.credentials.create`` / ``.get`` in the WebAuthn JSON form (pass
+    ``publicKey`` to ``PublicKeyCredential.parseCreationOptionsFromJSON`` / ``parseRequestOptionsFromJSON``);
+    ``challenge_id`` (sign-in) goes back with the answer."""
+
+    publicKey: dict[str, Any]  # the WebAuthn name
+    challenge_id: str | None = None
+
+
+class PasskeyView(View):
+    passkey_id: str = Field(description="the credential id, base64url")
+    name: str | None
+    created_at: str
+    last_used_at: str | None
+    backup_eligible: bool = Field(description="a multi-device (synced) passkey")
+    backed_up: bool
+    transports: list[str]
+
+    @classmethod
+    def of(cls, passkey: Passkey) -> PasskeyView:
+        return cls(
+            passkey_id=passkey.credential_id,
+            name=passkey.name,
+            created_at=iso(passkey.created_at),
+            last_used_at=iso(passkey.last_used_at) if passkey.last_used_at is not None else None,
+            backup_eligible=passkey.backup_eligible,
+            backed_up=passkey.backed_up,
+            transports=passkey.transports,
+        )
+
+
+class PasskeyList(View):
+    items: list[PasskeyView]

@@ -35,6 +35,21 @@ def account_sk(provider: str, app_id: str, open_id: str) -> str:
     return f"ACCOUNT#{provider}#{app_id}#{open_id}"
 
 
+def passkey_sk(credential_id: str) -> str:
+    """A passkey in its user's partition, by its credential id (base64url)."""
+    return f"PASSKEY#{credential_id}"
+
+
+def passkey_claim(credential_id: str) -> str:
+    """A credential id is registered once, to one user."""
+    return f"PASSKEY#{credential_id}"
+
+
+def webauthn_challenge_pk(challenge_hash: str) -> str:
+    """A WebAuthn challenge handed out, by the SHA-256 of its base64url form: single use, 5 minutes."""
+    return f"WEBAUTHN#{challenge_hash}"
+
+
 def account_claim(provider: str, app_id: str, open_id: str) -> str:
     return f"ACCT#{provider}#{app_id}#{open_id}"
 

@@ -321,6 +321,22 @@ class AuthCodeItem(BaseItem, discriminator="auth_code"):
     session_id = UnicodeAttribute(null=True)  # the session the redemption opened
 
 
+class PasskeyItem(BaseItem, discriminator="passkey"):
+    """A WebAuthn credential. ``PK=USER#<user_id>``, ``SK=PASSKEY#<credential id>``; its id is claimed by
+    ``PASSKEY#<credential id>`` / ``CLAIM`` (registered once, to one user)."""
+
+    user_id = UnicodeAttribute()
+    credential_id = UnicodeAttribute()  # base64url
+    credential_data = UnicodeAttribute()  # the attested credential data (AAGUID, id, COSE public key), base64url
+    sign_count = NumberAttribute(default=0)
+    backup_eligible = BooleanAttribute(default=False)
+    backed_up = BooleanAttribute(default=False)
+    transports = ListAttribute[str](null=True)
+    name = UnicodeAttribute(null=True)
+    created_at = NumberAttribute()
+    last_used_at = NumberAttribute(null=True)
+
+
 class CenterSessionItem(BaseItem, discriminator="center_session"):
     """The sign-in center's own session (single sign-on): ``PK=CSESSION#<SHA-256 of the cookie value>``,
     ``SK=CSESSION``. ``rev`` is the user's sessions epoch when it began (a password change, disable or

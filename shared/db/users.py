@@ -807,6 +807,7 @@ class UserRepository:
             if a.provider == "wechat"
         ]
         partition = [(i.pk, i.sk) for i in BaseItem.query(keys.user_pk(user.user_id))]
+        claims += [keys.passkey_claim(sk.removeprefix("PASSKEY#")) for _, sk in partition if sk.startswith("PASSKEY#")]
         entry_sk = keys.directory_gsi2sk(user.created_at, user.user_id)
         partition += [(pk, entry_sk) for pk in sorted(filter_entries(user))]
         with self.table.transaction() as tx:

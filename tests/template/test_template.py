@@ -57,25 +57,27 @@ def test_authorizer_is_exported_and_protected_routes_use_it() -> None:
     assert routes[("POST", "/api/auth/logout")] == "JwtAuthorizer"
 
 
-def test_only_the_center_function_carries_the_center_layer() -> None:
+@pytest.mark.parametrize(
+    ("layer", "function"), [("CenterLayer", "CenterFunction"), ("PasskeysLayer", "PasskeysFunction")]
+)
+def test_only_its_own_function_carries_the_center_and_passkeys_layers(layer: str, function: str) -> None:
     resources = load()["Resources"]
     functions = {n: r for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
-    with_layer = {n for n, r in functions.items() if {"Ref": "CenterLayer"} in r["Properties"].get("Layers", [])}
-    assert with_layer == {"CenterFunction"}
+    with_layer = {n for n, r in functions.items() if {"Ref": layer} in r["Properties"].get("Layers", [])}
+    assert with_layer == {function}
 
 
-def test_no_other_function_loads_the_center_libraries() -> None:
-    """Authlib and Jinja2 stay out of every other function's cold start (they are not in its layers)."""
-    for name in ("account", "authorizer", "admin", "codes", "wechat", "docs"):
-        code = (
-            f"import sys, functions.{name}.app; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'authlib', 'jinja2', 'joserfc', 'segno'}))"
-        )
+def test_no_other_function_loads_the_center_or_passkey_libraries() -> None:
+    """Authlib and Jinja2 (the center), fido2 (passkeys) stay out of every other function's cold start
+    (they are not in its layers)."""
+    allowed = {"center": {"authlib", "jinja2", "joserfc", "segno"}, "passkeys": {"fido2"}}
+    required = {"center": {"authlib", "jinja2"}, "passkeys": {"fido2"}}
+    watched = set().union(*allowed.values())
+    for name in ("account", "authorizer", "admin", "codes", "wechat", "docs", "center", "passkeys"):
+        code = f"import json, sys, functions.{name}.app; print(json.dumps(sorted(sys.modules)))"
         done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-        assert done.stdout.strip() == "[]", (name, done.stdout)
-    code = "import sys, functions.center.app; print('authlib' in sys.modules and 'jinja2' in sys.modules)"
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "True"
+        loaded = {m.split(".")[0] for m in json.loads(done.stdout)} & watched
+        assert required.get(name, set()) <= loaded <= allowed.get(name, set()), (name, loaded)
 
 
 def test_every_template_route_is_served_by_its_handler() -> None:
