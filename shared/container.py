@@ -24,6 +24,7 @@ from shared.services.tokens import TokenService
 if TYPE_CHECKING:
     from shared.db.apps import AppRepository
     from shared.db.mfa import MfaRepository
+    from shared.db.passkeys import PasskeyRepository
     from shared.db.throttle import ThrottleRepository
     from shared.db.users import UserRepository
     from shared.providers.base import CodeSender
@@ -226,12 +227,18 @@ class Services:
         return box_from_settings(self.settings)
 
     @cached_property
+    def passkey_records(self) -> PasskeyRepository:
+        """The stored passkeys (no WebAuthn library: the center's pages list and remove them too)."""
+        from shared.db.passkeys import PasskeyRepository
+
+        return PasskeyRepository(self.table)
+
+    @cached_property
     def passkeys(self) -> PasskeyService:
         """Only the passkeys function builds it (``fido2`` is in its layer alone)."""
-        from shared.db.passkeys import PasskeyRepository
         from shared.services.passkeys import PasskeyService
 
-        return PasskeyService(self.accounts, PasskeyRepository(self.table), self.clock)
+        return PasskeyService(self.accounts, self.passkey_records, self.clock)
 
     @cached_property
     def mfa(self) -> SecondFactors:

@@ -637,3 +637,7 @@ class PasskeyView(View):
 
 class PasskeyList(View):
     items: list[PasskeyView]
+
+
+class Done(View):
+    done: Literal[True] = True

@@ -13,10 +13,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import http
 from shared.observability import logger, metrics, tracer
-from shared.routes import passkeys
+from shared.routes import center_passkeys, passkeys
 
 app = http.resolver(logger)
-app.include_router(passkeys.router)
+for resource in (passkeys, center_passkeys):
+    app.include_router(resource.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -13,9 +13,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 
 from shared import http
-from shared.center import pages
+from shared.center import guard, pages
+from shared.center.guard import host_cookie, issuer_of
 from shared.center.protocol import Answer, EventRequest, Provider, with_params
-from shared.config import get_settings
 from shared.container import Services
 from shared.envelope import NO_STORE_HEADERS
 from shared.services.center_sessions import COOKIE
@@ -23,14 +23,6 @@ from shared.services.center_sessions import COOKIE
 
 def headers_of(event: dict[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in (event.get("headers") or {}).items()}
-
-
-def issuer_of(event: dict[str, Any]) -> str:
-    """The center's public URL: ``ISSUER_URL`` when set (a custom domain), else the request's own
-    (``http.public_url``: ``https://<host>/<stage>`` on API Gateway's domain, ``http://127.0.0.1:3000``
-    under ``make run``)."""
-    configured = get_settings().issuer_url
-    return configured.rstrip("/") if configured else http.public_url(event)
 
 
 def form_of(event: dict[str, Any]) -> dict[str, str]:
@@ -50,7 +42,7 @@ class Call:
         self.event = event
         self.issuer = issuer_of(self.event)
         self.headers = headers_of(self.event)
-        self.cookies = pages.cookies_of(self.headers)
+        self.cookies = guard.cookies_of(self.headers)
         self.form = form_of(self.event)
         self.query = {k: v for k, v in (self.event.get("queryStringParameters") or {}).items() if isinstance(v, str)}
         self.lang = pages.language(
@@ -94,9 +86,9 @@ class Call:
     ) -> Response[str]:
         jar = list(cookies or [])
         if csrf:
-            token = pages.new_csrf_token()
+            token = guard.new_csrf_token()
             context["csrf_token"] = token
-            jar.append(host_cookie(pages.CSRF_COOKIE, token, max_age=3600, same_site=SameSite.STRICT_MODE))
+            jar.append(host_cookie(guard.CSRF_COOKIE, token, max_age=3600, same_site=SameSite.STRICT_MODE))
         switch = "en" if self.lang == "zh" else "zh"
         body = pages.render(template, self.lang, base=self.base, switch_url=self.here(ui_locales=switch), **context)
         return Response(status, headers=pages.security_headers(form_targets, frames), body=body, cookies=jar)
@@ -105,14 +97,9 @@ class Call:
         return self.page("message.html", status, title=title, message=message, alert=alert)
 
     def csrf_passes(self) -> bool:
-        return pages.csrf_passes(
-            self.form.get("csrf_token"), self.cookies.get(pages.CSRF_COOKIE), self.headers, self.issuer
+        return guard.csrf_passes(
+            self.form.get("csrf_token"), self.cookies.get(guard.CSRF_COOKIE), self.headers, self.issuer
         )
-
-
-def host_cookie(name: str, value: str, max_age: int, same_site: SameSite = SameSite.LAX_MODE) -> Cookie:
-    """A ``__Host-`` cookie: Secure, HttpOnly, Path=/, no Domain (browsers treat loopback as secure)."""
-    return Cookie(name, value, path="/", secure=True, http_only=True, max_age=max_age, same_site=same_site)
 
 
 def answer_of(answer: Answer, cookies: list[Cookie] | None = None) -> Response[str]:

@@ -1,13 +1,10 @@
 """The center's hosted pages: Jinja2 templates (autoescaped), Chinese by default and English by
-``ui_locales``, ``Accept-Language`` or the page's switch; the security headers every page carries; the
-CSRF check every form post passes (a per-request token in a ``__Host-`` cookie and in the form, and
-the browser's ``Origin`` / ``Sec-Fetch-Site``).
+``ui_locales``, ``Accept-Language`` or the page's switch; the security headers every page carries.
+The CSRF check every form post passes is ``shared.center.guard`` (no page library needed there).
 """
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,7 +14,6 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from shared.urls import url_origin
 
 HERE = Path(__file__).parent
-CSRF_COOKIE = "__Host-uc_csrf"
 LANGUAGES = ("zh", "en")
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -151,6 +147,27 @@ MESSAGES: dict[str, dict[str, str]] = {
     "totp_disabled": {"zh": "两步验证已关闭", "en": "Two-step verification is off"},
     "recovery_new": {"zh": "生成新的恢复码", "en": "New recovery codes"},
     "current_code": {"zh": "当前动态码或恢复码", "en": "Current code or a recovery code"},
+    # passkeys (issue 13)
+    "passkey_sign_in": {"zh": "使用通行密钥登录", "en": "Sign in with a passkey"},
+    "passkey_prompt_title": {"zh": "下次登录更快", "en": "Sign in faster next time"},
+    "passkey_prompt_text": {
+        "zh": "创建通行密钥后，下次只需指纹、面容或设备密码即可登录，无需密码和验证码",
+        "en": "With a passkey, next time you sign in with your fingerprint, face or device PIN: no password, no code",
+    },
+    "passkey_add": {"zh": "创建通行密钥", "en": "Create a passkey"},
+    "passkey_not_now": {"zh": "以后再说", "en": "Not now"},
+    "passkeys": {"zh": "通行密钥", "en": "Passkeys"},
+    "passkey_none": {"zh": "还没有通行密钥", "en": "No passkey yet"},
+    "passkey_remove": {"zh": "删除", "en": "Remove"},
+    "passkey_removed": {"zh": "通行密钥已删除", "en": "The passkey is removed"},
+    "passkey_synced": {"zh": "已同步", "en": "synced"},
+    "passkey_failed": {"zh": "通行密钥操作未完成，请重试", "en": "The passkey step did not finish: try again"},
+    "passkey_webview": {
+        "zh": "当前应用内浏览器不支持通行密钥，请使用微信或短信验证码登录",
+        "en": "This in-app browser cannot use passkeys: sign in with WeChat or an SMS code",
+    },
+    "passkey_created": {"zh": "创建于", "en": "created"},
+    "passkey_used": {"zh": "上次使用", "en": "last used"},
 }
 
 
@@ -210,36 +227,3 @@ def security_headers(form_targets: list[str] | None = None, frames: list[str] | 
         "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
         "Strict-Transport-Security": "max-age=31536000",
     }
-
-
-def new_csrf_token() -> str:
-    return secrets.token_urlsafe(32)
-
-
-def csrf_passes(form_token: str | None, cookie_token: str | None, headers: dict[str, str], issuer: str) -> bool:
-    """A form post is the center's own: the form's token equals the cookie's (a ``__Host-`` cookie no
-    other site or subdomain can set), and the browser says it came from this origin (``Origin`` when
-    sent, ``Sec-Fetch-Site`` when sent; a browser that sends neither still needs the token)."""
-    if not form_token or not cookie_token or not hmac.compare_digest(form_token, cookie_token):
-        return False
-    lowered = {k.lower(): v for k, v in headers.items()}
-    origin = lowered.get("origin")
-    if origin and origin != "null" and origin != url_origin(issuer):
-        return False
-    if origin == "null":
-        return False
-    site = lowered.get("sec-fetch-site")
-    return site in (None, "same-origin", "none")
-
-
-def cookies_of(headers: dict[str, str]) -> dict[str, str]:
-    """The request's cookies by name (the first of a repeated name)."""
-    found: dict[str, str] = {}
-    for key, value in headers.items():
-        if key.lower() != "cookie":
-            continue
-        for part in value.split(";"):
-            name, _, content = part.strip().partition("=")
-            if name and name not in found:
-                found[name] = content
-    return found

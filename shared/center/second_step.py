@@ -14,7 +14,8 @@ import segno
 from aws_lambda_powertools.event_handler import Response
 
 from shared.center import pages
-from shared.center.call import Call, host_cookie
+from shared.center.call import Call
+from shared.center.guard import host_cookie
 from shared.services.mfa_gate import TICKET_SECONDS
 
 MFA_COOKIE = "__Host-uc_mfa"

@@ -21,8 +21,10 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 
 from shared import http
-from shared.center import backchannel, pages, second_step
-from shared.center.call import Call, answer_of, host_cookie, issuer_of, redirect_to
+from shared.center import backchannel, guard, pages, second_step
+from shared.center.browsers import passkeys_usable
+from shared.center.call import Call, answer_of, redirect_to
+from shared.center.guard import host_cookie, issuer_of
 from shared.center.protocol import Answer, EventRequest, Provider
 from shared.config import get_settings
 from shared.container import get_services
@@ -133,7 +135,11 @@ def _authorize(call: Call, sign_in: bool) -> Response[str]:
         cookie_value, session = outcome
         lifetime = int(session.expires_at - session.auth_time)
         cookies.append(host_cookie(COOKIE, cookie_value, max_age=lifetime))
-        cookies.append(host_cookie(pages.CSRF_COOKIE, "", max_age=0, same_site=SameSite.STRICT_MODE))
+        prompt = _passkey_prompt(call, session.user_id, call.here(), [grant.redirect_uri])
+        if prompt is not None:
+            prompt.cookies[:0] = cookies
+            return prompt
+        cookies.append(host_cookie(guard.CSRF_COOKIE, "", max_age=0, same_site=SameSite.STRICT_MODE))
     if session is None:
         hint = {"username": data.get("login_hint") or ""}
         return _sign_in_view(call, client, grant.redirect_uri, call.query.get("tab", "password"), hint)
@@ -205,6 +211,15 @@ def _sign_in_page(
         made = call.services.captchas.new()
         captcha = {"key": made["captcha_key"], "image": made["image"]}
     template = "login.html" if view in LOGIN_TABS else "register.html" if view == "register" else "forgot.html"
+    usable = passkeys_usable(http.header(call.headers, "user-agent"))
+    passkey = None
+    if view == "password" and usable:
+        after = call.here(tab="password") if redirect_uri else f"{call.base}/account"
+        passkey = {
+            "options": f"{call.base}/center/passkeys/login/options",
+            "verify": f"{call.base}/center/passkeys/login",
+            "after": after,
+        }
     return call.page(
         template,
         status,
@@ -228,6 +243,8 @@ def _sign_in_page(
         sent=sent,
         captcha=captcha if view == "password" else None,
         send_captcha=captcha if send_captcha else None,
+        passkey=passkey,
+        webview=not usable and view == "password",
     )
 
 
@@ -374,7 +391,7 @@ def _wechat_choice(call: Call, client: Any, with_urls: bool, bind: str | None = 
     choice["in_wechat"] = inside
     if not with_urls or (choice["mock"] and (inside or bind)):
         return choice
-    nonce = pages.new_csrf_token()
+    nonce = guard.new_csrf_token()
     query = urlencode({k: v for k, v in call.query.items() if k != "tab"})
     # Where the browser goes once signed in: the authorization request again, or the account page
     after = "/account" if call.event.get("resource") in ("/login", "/account") else f"/oauth2/authorize?{query}"
@@ -574,9 +591,36 @@ def login_submit() -> Response[str]:
     if isinstance(outcome, Response):
         return outcome
     cookie_value, session = outcome
-    response = redirect_to(f"{call.base}/account")
-    response.cookies.append(host_cookie(COOKIE, cookie_value, max_age=int(session.expires_at - session.auth_time)))
+    center_cookie = host_cookie(COOKIE, cookie_value, max_age=int(session.expires_at - session.auth_time))
+    response = _passkey_prompt(call, session.user_id, f"{call.base}/account", []) or redirect_to(f"{call.base}/account")
+    response.cookies.insert(0, center_cookie)
     return response
+
+
+PROMPTED_COOKIE = "__Host-uc_pk_asked"  # the passkey prompt was shown in this browser (30 days)
+
+
+def _passkey_prompt(call: Call, user_id: str, after: str, form_targets: list[str]) -> Response[str] | None:
+    """After a sign-in with a password or a code: "sign in faster next time with a passkey", skippable,
+    once a month per browser, to a person without a passkey, in a browser that can make one (the page's
+    script goes straight on where WebAuthn is missing)."""
+    agent = http.header(call.headers, "user-agent")
+    if (
+        call.cookies.get(PROMPTED_COOKIE)
+        or not passkeys_usable(agent)
+        or call.services.passkey_records.of_user(user_id)
+    ):
+        return None
+    asked = host_cookie(PROMPTED_COOKIE, "1", max_age=30 * 24 * 3600)
+    return call.page(
+        "passkey_prompt.html",
+        form_targets=form_targets,
+        csrf=True,
+        cookies=[asked],
+        options=f"{call.base}/center/passkeys/register/options",
+        register=f"{call.base}/center/passkeys/register",
+        after=after,
+    )
 
 
 @router.get("/account", **http.raw_route("page"))
@@ -627,6 +671,12 @@ def account_change() -> Response[str]:
             return _account(call, user_id, notice=pages.text("wechat_bound", call.lang))
         if method in MFA_ACTIONS:
             return _account_mfa(call, user_id, method)
+        if method == "passkey_remove":
+            client = http.client_info(call.event)
+            audit = call.services.accounts.audit_event("passkey_removed", call.services.clock(), client)
+            if not call.services.passkey_records.remove(user_id, call.form.get("passkey_id", "")[:1400], audit):
+                raise NotFoundError()
+            return _account(call, user_id, notice=pages.text("passkey_removed", call.lang))
         if method == "change_password":
             form = {k: call.form.get(k, "")[:128] for k in ("old_password", "new_password", "confirm_password")}
             call.services.accounts.change_password(
@@ -711,6 +761,22 @@ def _account(
         notice=notice,
         error=error,
         mfa={"on": record.mfa.enabled, "left": len(record.mfa.recovery_codes)},
+        passkeys=[
+            {
+                "id": p.credential_id,
+                "name": p.name,
+                "created": time.strftime("%Y-%m-%d", time.gmtime(p.created_at)),
+                "used": time.strftime("%Y-%m-%d", time.gmtime(p.last_used_at)) if p.last_used_at else None,
+                "synced": p.backed_up,
+            }
+            for p in call.services.passkey_records.of_user(user_id)
+        ],
+        passkey_add={
+            "options": f"{call.base}/center/passkeys/register/options",
+            "register": f"{call.base}/center/passkeys/register",
+        }
+        if passkeys_usable(http.header(call.headers, "user-agent"))
+        else None,
         setup={"secret": setup.secret, "qr": segno.make(setup.otpauth_uri, error="m").svg_data_uri(scale=5)}
         if setup
         else None,
