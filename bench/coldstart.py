@@ -76,6 +76,7 @@ SNIPPETS = (
     Snippet("wechat: import + init", function_init("wechat", "wechat"), "WechatFunction"),
     Snippet("admin: import + init", function_init("admin", "admin"), "AdminFunction"),
     Snippet("center: import + init", function_init("center", "center"), "CenterFunction"),
+    Snippet("passkeys: import + init", function_init("passkeys", "passkeys"), "PasskeysFunction"),
     Snippet("docs: import", "import functions.docs.app as handler", "DocsFunction"),
 )
 

@@ -6,6 +6,7 @@ services are built with :func:`shared.container.build_services`, bcrypt cost 4 a
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import uuid
@@ -62,6 +63,7 @@ class Dynamo:
             "dynamodb_endpoint": self.endpoint,
             "bcrypt_rounds": BENCH_ROUNDS,
             "signing_keys_json": json.dumps(new_ring_document()),
+            "mfa_key": base64.b64encode(os.urandom(32)).decode(),  # TOTP secrets sealed locally (KMS in AWS)
             **changes,
         }
         return build_services(Settings(**values), senders=senders)

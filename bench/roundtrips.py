@@ -221,6 +221,42 @@ def center_costs(services: Any, client: Any) -> dict[str, Measured]:
     return costs
 
 
+def second_factor_costs(services: Any, client: Any) -> dict[str, Measured]:
+    """Issue 13: a password sign-in of a TOTP user (both steps) and a passkey sign-in, software authenticator."""
+    import pyotp
+
+    from shared.errors import MfaRequired
+    from shared.services.accounts import RegisterCommand
+    from shared.services.passkeys import RelyingParty
+    from tests.fakes.authenticator import SoftAuthenticator
+
+    user = services.accounts.register(RegisterCommand(username="totp-user", password="correct horse"), client)
+    setup = services.mfa.setup(user.user_id)
+    generator = pyotp.TOTP(setup.secret)
+    services.mfa.confirm(user.user_id, generator.at(time.time() - 30), client)
+
+    def first_step() -> str:
+        try:
+            services.accounts.login("totp-user", "correct horse", None, client)
+        except MfaRequired as due:
+            return due.mfa_token
+        raise AssertionError("no second step asked for")
+
+    token, first = measure(first_step)
+    _, verify = measure(lambda: services.mfa.verify(token, generator.now(), client))
+    rp = RelyingParty("localhost", "bench", ("http://localhost:3000",))
+    device = SoftAuthenticator("http://localhost:3000")
+    options = services.passkeys.registration_options(user.user_id, rp)
+    services.passkeys.register(user.user_id, device.create(options["publicKey"]), None, rp, client)
+
+    def passkey() -> Any:
+        login = services.passkeys.login_options(rp)
+        return services.passkeys.sign_in(login["challenge_id"], device.get(login["publicKey"]), None, rp, client)
+
+    _, by_passkey = measure(passkey)
+    return {"first": first, "verify": verify, "passkey": by_passkey}
+
+
 def run(dynamo: Dynamo) -> None:
     from buildtools.openapi import route_map
     from shared.authorizer import authorize, parse_requirements
@@ -269,6 +305,7 @@ def run(dynamo: Dynamo) -> None:
 
     edit_small, edit_large = role_edit_costs(services)
     center = center_costs(services, client)
+    second = second_factor_costs(services, client)
 
     rows: list[list[str]] = []
 
@@ -296,6 +333,9 @@ def run(dynamo: Dynamo) -> None:
     row("phone login, new phone (registers)", 3, phone_new)
     row("role edit, 10 holders", 4, edit_small)
     row("role edit, 1,000 holders", edit_small.trips, edit_large)
+    row("login with TOTP on: first step (mfa_required)", 3, second["first"])
+    row("login with TOTP on: second step (mfa/verify)", 4, second["verify"])
+    row("passkey sign-in (options + verify)", 7, second["passkey"])
     for flow, measured in center.items():
         target = CENTER_TARGETS[flow]
         row(f"center: {flow}", target, measured, None if target is not None else "one-off")

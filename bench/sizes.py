@@ -18,12 +18,23 @@ from bench import report
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / ".aws-sam" / "build"
-ARTIFACTS = ("SharedLayer", "CenterLayer", "AccountFunction", "AuthorizerFunction", "CenterFunction")
+ARTIFACTS = (
+    "SharedLayer",
+    "CenterLayer",
+    "PasskeysLayer",
+    "AccountFunction",
+    "AuthorizerFunction",
+    "CenterFunction",
+    "PasskeysFunction",
+)
 LAYER = "SharedLayer"
-LAYERS = {"CenterFunction": ("SharedLayer", "CenterLayer")}  # a function's layers, when not only the shared one
+LAYERS = {
+    "CenterFunction": ("SharedLayer", "CenterLayer"),
+    "PasskeysFunction": ("SharedLayer", "PasskeysLayer"),
+}  # a function's layers, when not only the shared one
 UNZIPPED_LIMIT = 250 * 1024 * 1024  # function + all its layers, unzipped
 ZIPPED_LIMIT = 50 * 1024 * 1024  # direct upload of one zip
-SOURCES = ("shared", "functions", "layers/shared", "layers/center")
+SOURCES = ("shared", "functions", "layers/shared", "layers/center", "layers/passkeys")
 
 
 def files(root: Path) -> list[Path]:

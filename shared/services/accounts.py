@@ -213,11 +213,16 @@ class AccountService:
                 before the first session.
         """
         extra = extra_grants or []
-        if self.gate is not None:
-            app_name = self.apps.resolve(cmd.app_name)
-            if self.gate.covers_new(app_name, [self.apps.default_grant(app_name)[1], *extra]):
-                _, record, _ = self._sign_up(cmd, client, extra, with_session=False)
-                self.gate.challenge(record, app_name, client, "register", None, [], [])
+        app_name = self.apps.resolve(cmd.app_name)
+        gate = self.gate
+        # (the rule first: it is cached, the default role's grant is a read)
+        if (
+            gate is not None
+            and gate.rule(app_name) != "none"
+            and gate.covers_new(app_name, [self.apps.default_grant(app_name)[1], *extra])
+        ):
+            _, record, _ = self._sign_up(cmd, client, extra, with_session=False)
+            gate.challenge(record, app_name, client, "register", None, [], [])
         app_name, record, tokens = self._sign_up(cmd, client, extra, with_session=True)
         assert tokens is not None  # noqa: S101 - with_session
         return SignedIn(tokens, record, app_name, created=True)

@@ -54,11 +54,15 @@ class MfaGate:
         """How this user finishes a sign-in to ``app_name``: empty when no second factor is due."""
         if record.mfa.enabled:
             return ["totp"] + (["recovery_code"] if record.mfa.recovery_codes else [])
-        settings = self.apps.settings_of(app_name)
-        rule = settings.require_mfa if settings is not None else "none"
+        rule = self.rule(app_name)
         if rule == "all" or (rule == "admins" and is_admin(record, app_name, extra)):
             return ["enroll"]
         return []
+
+    def rule(self, app_name: str) -> str:
+        """The app's ``require_mfa`` (its settings come from the container's cache: no round trip)."""
+        settings = self.apps.settings_of(app_name)
+        return settings.require_mfa if settings is not None else "none"
 
     def covers_new(self, app_name: str, grants: Sequence[RoleGrant]) -> bool:
         """A user about to be created with ``grants`` must enrol before getting tokens (``require_mfa``):

@@ -103,3 +103,71 @@ def test_openid_client_in_chromium_signs_in_once_for_two_clients_and_out_of_both
         assert len(claims) == 5
     finally:
         receiver.close()
+
+
+def test_passkeys_and_totp_on_the_center_pages_in_chromium(base_url, api, admin_token, unique) -> None:
+    """Issue 13 in a real browser: the skippable passkey prompt creates a passkey in Chromium's virtual
+    authenticator, the passkey alone signs in (two factors in the ID token's amr), a TOTP user passes
+    the code page, and WeChat's in-app browser gets no passkey at all."""
+    import pyotp
+
+    port = base_url.rsplit(":", 1)[1]
+    issuer = f"http://localhost:{port}"  # WebAuthn refuses IP addresses: passkeys need a name
+    receiver = LogoutReceiver()
+    try:
+        name = unique("pk")
+        client = {"client_id": name, "redirect_uri": f"{receiver.origin}/{name}/callback"}
+        body = {"app_name": name, "display_name": "Passkey demo", "redirect_uris": [client["redirect_uri"]]}
+        assert api("POST", "/api/apps/create", token=admin_token, json=body).status_code == 201
+        users = {}
+        for role in ("passkey", "totp"):
+            users[role] = unique(role[:2])
+            registered = api("POST", "/api/auth/register", json={"username": users[role], "password": PASSWORD})
+            assert registered.status_code == 201
+            users[f"{role}_token"] = registered.json()["data"]["access_token"]
+        setup = api("POST", "/api/auth/mfa/totp/setup", token=users["totp_token"], json={}).json()["data"]
+        code = pyotp.TOTP(setup["secret"]).now()
+        confirmed = api("POST", "/api/auth/mfa/totp/confirm", token=users["totp_token"], json={"code": code})
+        assert confirmed.status_code == 200
+        import time
+
+        time.sleep(31 - time.time() % 30)  # the confirming step is spent: the browser uses the next one
+        env = {
+            **os.environ,
+            "ISSUER": issuer,
+            "CLIENT": json.dumps(client),
+            "PASSKEY_USER": users["passkey"],
+            "TOTP_USER": users["totp"],
+            "PASSWORD": PASSWORD,
+            "TOTP_SECRET": setup["secret"],
+            "SCREENSHOTS": str(SCREENSHOTS),
+            "CHROMIUM": chromium(),
+        }
+        done = subprocess.run(
+            [shutil.which("node") or "node", "passkeys.mjs"],
+            cwd=BROWSER_TESTS,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        seen = json.loads(done.stdout.strip().splitlines()[-1])
+    finally:
+        receiver.close()
+    assert seen["autofill_field"] == "username webauthn" and seen["passkey_button"] is True
+    assert seen["prompt_title"] == "下次登录更快" and seen["password_amr"] == ["pwd"]
+    assert seen["stored"] == [{"resident": True, "rp": "localhost", "count": seen["stored"][0]["count"]}]
+    assert seen["autofill_available"] is True
+    assert seen["autofill_sub_same"] is True and seen["autofill_amr"] == ["hwk", "user", "mfa"]
+    assert seen["button_sub_same"] is True and seen["button_amr"] == ["hwk", "user", "mfa"]
+    assert seen["count_after"] > seen["stored"][0]["count"]
+    assert seen["account_passkeys"] == 1
+    assert seen["mfa_title"] == "两步验证" and seen["recovery_link"] is True
+    assert seen["totp_amr"] == ["pwd", "otp", "mfa"]
+    assert seen["webview_button"] == 0 and "微信" in seen["webview_notice"]
+    assert {"短信验证码", "微信登录"} <= set(seen["webview_tabs"])
+    listed = api("GET", "/api/auth/passkeys", token=users["passkey_token"]).json()["data"]["items"]
+    assert len(listed) == 1 and listed[0]["last_used_at"] is not None
+    assert (SCREENSHOTS / "8-passkey-sign-in.png").stat().st_size > 1000
