@@ -14,7 +14,16 @@ from shared.container import Services
 from tests.handlers.conftest import decode, headers_of
 from tests.unit.helpers import bind_email_code
 
-FORBIDDEN_IN_RESPONSES = ("secret123", "password_hash", "$2b$", "private_key", "Traceback")
+FORBIDDEN_IN_RESPONSES = (
+    "secret123",
+    "password_hash",
+    "$2b$",
+    "private_key",
+    "Traceback",
+    "aes:",
+    "kms:",
+    "totp_secret",
+)
 
 
 def call(event: dict[str, Any], context: Any) -> tuple[int, dict[str, Any], dict[str, str]]:

@@ -339,3 +339,23 @@ def test_require_mfa_all_holds_new_users_before_their_first_session(
     phone_due = challenge(lambda: svc.code_flows.phone_login(PHONE, senders["sms"].last(), None, CLIENT))
     assert phone_due.methods == ["enroll"]
     assert svc.accounts.users.find_user_id([f"PHONE#+86{PHONE}"]) is not None
+
+
+def test_kms_seals_for_one_user_and_is_chosen_when_a_key_is_set() -> None:
+    import boto3
+    from moto import mock_aws
+
+    from shared.config import Settings
+    from shared.services.secret_box import KmsBox, box_from_settings
+
+    with mock_aws():
+        key_id = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["KeyId"]
+        box = KmsBox(key_id, "us-east-1")
+        sealed = box.seal(b"JBSWY3DPEHPK3PXP", "user-1")
+        assert sealed.startswith("kms:") and box.open(sealed, "user-1") == b"JBSWY3DPEHPK3PXP"
+        with pytest.raises(SealedValueError):  # the encryption context is the user: another's does not open
+            box.open(sealed, "user-2")
+        with pytest.raises(SealedValueError):
+            box.open("aes:" + sealed[4:], "user-1")
+    assert isinstance(box_from_settings(Settings(mfa_kms_key_id=key_id, mfa_key="a2trZw==")), KmsBox)
+    assert isinstance(box_from_settings(Settings(mfa_key=base64.b64encode(b"k" * 32).decode())), LocalBox)
