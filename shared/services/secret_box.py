@@ -8,13 +8,12 @@ sealed or opened (TOTP set-up and second-factor checks), never at import.
 from __future__ import annotations
 
 import base64
-import os
 import secrets
-from pathlib import Path
 from typing import Any, Protocol
 
 from shared.config import Settings
 from shared.errors import ConfigurationError
+from shared.private_files import read_or_create
 
 NONCE_BYTES = 12
 
@@ -97,13 +96,7 @@ class KmsBox:
 
 def load_or_create_key(path: str) -> bytes:
     """Local mode: the key file's 32 bytes, creating it (mode 0600) when missing."""
-    file = Path(path)
-    if not file.exists():
-        file.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(base64.b64encode(secrets.token_bytes(32)).decode("ascii"))
-    return base64.b64decode(file.read_text().strip())
+    return base64.b64decode(read_or_create(path, lambda: base64.b64encode(secrets.token_bytes(32)).decode()).strip())
 
 
 def box_from_settings(settings: Settings) -> SecretBox:

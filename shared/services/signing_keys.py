@@ -10,12 +10,10 @@ active, and keeps the previous one until every token it signed has expired, so n
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -23,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from shared.clock import Clock, system_clock
 from shared.errors import ConfigurationError
+from shared.private_files import read_or_create
 
 SUPPORTED_ALGORITHMS = ("ES256", "RS256")
 
@@ -117,13 +116,7 @@ def rotate_document(document: dict[str, Any], alg: str = "ES256", keep: int = 2)
 
 def load_or_create_file(path: str) -> str:
     """Local mode: read the ring file, creating a fresh ES256 ring (mode 0600) when missing."""
-    file = Path(path)
-    if not file.exists():
-        file.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(new_ring_document(), handle)
-    return file.read_text()
+    return read_or_create(path, lambda: json.dumps(new_ring_document()))
 
 
 class KeyRingProvider:

@@ -8,7 +8,7 @@
 // TOTP_USER), SCREENSHOTS (a folder), CHROMIUM (the executable).
 // Output: one JSON object on stdout; any failed check throws (exit code 1).
 import * as oidc from 'openid-client'
-import { chromium } from 'playwright-core'
+import { discover, launch, startFlow } from './rp.mjs'
 import { createHmac } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 
@@ -35,25 +35,8 @@ function totp (secret, at = Date.now() / 1000) {
   return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1000000).padStart(6, '0')
 }
 
-const config = await oidc.discovery(new URL(issuer), client.client_id, undefined, oidc.None(), {
-  execute: [oidc.allowInsecureRequests] // make run serves http on loopback
-})
-
-async function start (extra = {}) {
-  const verifier = oidc.randomPKCECodeVerifier()
-  const state = oidc.randomState()
-  const nonce = oidc.randomNonce()
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: client.redirect_uri,
-    scope: 'openid profile',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    nonce,
-    ...extra
-  })
-  return { url, verifier, state, nonce }
-}
+const config = await discover(issuer, client.client_id)
+const start = (extra = {}) => startFlow(config, client.redirect_uri, 'openid profile', extra)
 
 async function finish (page, flow) {
   await page.waitForURL((u) => u.href.startsWith(client.redirect_uri))
@@ -63,11 +46,7 @@ async function finish (page, flow) {
   return tokens.claims()
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync']
-})
+const browser = await launch()
 try {
   const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 390, height: 844 } })
   const page = await context.newPage()

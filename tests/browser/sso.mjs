@@ -8,7 +8,7 @@
 // outbox.jsonl, where codes are "sent"), WECHAT_ID (a mock WeChat user), SCREENSHOTS (a folder), CHROMIUM (the executable).
 // Output: one JSON object on stdout; any failed check throws (exit code 1).
 import * as oidc from 'openid-client'
-import { chromium } from 'playwright-core'
+import { discover, launch, startFlow } from './rp.mjs'
 import { mkdirSync, readFileSync } from 'node:fs'
 
 const issuer = process.env.ISSUER
@@ -21,27 +21,8 @@ function check (condition, message) {
   if (!condition) throw new Error(message)
 }
 
-async function configure (client) {
-  return oidc.discovery(new URL(issuer), client.client_id, undefined, oidc.None(), {
-    execute: [oidc.allowInsecureRequests] // make run serves http on loopback
-  })
-}
-
-async function start (config, client, extra = {}) {
-  const verifier = oidc.randomPKCECodeVerifier()
-  const state = oidc.randomState()
-  const nonce = oidc.randomNonce()
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: client.redirect_uri,
-    scope: 'openid profile email',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    nonce,
-    ...extra
-  })
-  return { url, verifier, state, nonce }
-}
+const configure = (client) => discover(issuer, client.client_id)
+const start = (config, client, extra = {}) => startFlow(config, client.redirect_uri, 'openid profile email', extra)
 
 // The browser lands on the client's redirect URI: the test's stand-in client server answers it. The first
 // password or code sign-in of a browser may show the "add a passkey" prompt first: "Not now" skips it.
@@ -60,11 +41,7 @@ async function landed (page, client) {
   return page.url()
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync']
-})
+const browser = await launch()
 try {
   const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 390, height: 844 } })
   const page = await context.newPage()

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+from typing import Any
 
 import jwt
 
@@ -25,6 +26,22 @@ def chromium() -> str:
     assert found, "make test installs Debian's chromium package (Makefile: browser-deps)"
     assert (BROWSER_TESTS / "node_modules" / "openid-client").is_dir(), "make test runs npm ci in tests/browser"
     return found
+
+
+def run_script(name: str, env: dict[str, str]) -> dict[str, Any]:
+    """Run one of tests/browser's scripts; what it saw (the JSON object it prints last)."""
+    done = subprocess.run(
+        [shutil.which("node") or "node", name],
+        cwd=BROWSER_TESTS,
+        env={**os.environ, **env, "CHROMIUM": chromium(), "SCREENSHOTS": str(SCREENSHOTS)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return seen
 
 
 def test_openid_client_in_chromium_signs_in_once_for_two_clients_and_out_of_both(
@@ -53,7 +70,6 @@ def test_openid_client_in_chromium_signs_in_once_for_two_clients_and_out_of_both
             assert api("POST", "/api/apps/create", token=admin_token, json=body).status_code == 201
             clients.append(client)
         env = {
-            **os.environ,
             "ISSUER": base_url,
             "CLIENTS": json.dumps(clients),
             "USERNAME": person,
@@ -62,20 +78,8 @@ def test_openid_client_in_chromium_signs_in_once_for_two_clients_and_out_of_both
             "PHONE": phone,
             "WECHAT_ID": unique("wx"),
             "OUTBOX": str(server.data_dir / "outbox.jsonl"),
-            "SCREENSHOTS": str(SCREENSHOTS),
-            "CHROMIUM": chromium(),
         }
-        done = subprocess.run(
-            [shutil.which("node") or "node", "sso.mjs"],
-            cwd=BROWSER_TESTS,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
-        seen = json.loads(done.stdout.strip().splitlines()[-1])
+        seen = run_script("sso.mjs", env)
 
         assert seen["discovery"] == {"issuer": base_url, "methods": ["S256"]}
         assert "Demo 1" in seen["page_title"] and "登录" in seen["page_title"]
@@ -133,27 +137,14 @@ def test_passkeys_and_totp_on_the_center_pages_in_chromium(base_url, api, admin_
 
         time.sleep(31 - time.time() % 30)  # the confirming step is spent: the browser uses the next one
         env = {
-            **os.environ,
             "ISSUER": issuer,
             "CLIENT": json.dumps(client),
             "PASSKEY_USER": users["passkey"],
             "TOTP_USER": users["totp"],
             "PASSWORD": PASSWORD,
             "TOTP_SECRET": setup["secret"],
-            "SCREENSHOTS": str(SCREENSHOTS),
-            "CHROMIUM": chromium(),
         }
-        done = subprocess.run(
-            [shutil.which("node") or "node", "passkeys.mjs"],
-            cwd=BROWSER_TESTS,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
-        seen = json.loads(done.stdout.strip().splitlines()[-1])
+        seen = run_script("passkeys.mjs", env)
     finally:
         receiver.close()
     assert seen["autofill_field"] == "username webauthn" and seen["passkey_button"] is True

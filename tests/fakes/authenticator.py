@@ -61,18 +61,9 @@ class SoftAuthenticator:
         auth_data = AuthenticatorData.create(rp_hash, self._flags(attested=True), self.counter, bytes(attested))
         attestation = AttestationObject.create("none", auth_data, {})
         client_data = self._client_data("webauthn.create", public_key["challenge"], origin)
-        return {
-            "id": self.passkey_id,
-            "rawId": self.passkey_id,
-            "type": "public-key",
-            "authenticatorAttachment": "platform",
-            "response": {
-                "clientDataJSON": websafe_encode(client_data),
-                "attestationObject": websafe_encode(bytes(attestation)),
-                "transports": ["internal", "hybrid"],
-            },
-            "clientExtensionResults": {},
-        }
+        return self._credential(
+            client_data, attestationObject=websafe_encode(bytes(attestation)), transports=["internal", "hybrid"]
+        )
 
     def get(self, public_key: dict[str, Any], origin: str | None = None, rp_id: str | None = None) -> dict[str, Any]:
         """``navigator.credentials.get({publicKey})`` answered with this passkey, as JSON."""
@@ -83,16 +74,20 @@ class SoftAuthenticator:
         client_data = self._client_data("webauthn.get", public_key["challenge"], origin)
         signed = bytes(auth_data) + hashlib.sha256(client_data).digest()
         signature = self.key.sign(signed, ec.ECDSA(hashes.SHA256()))
+        return self._credential(
+            client_data,
+            authenticatorData=websafe_encode(bytes(auth_data)),
+            signature=websafe_encode(signature),
+            userHandle=websafe_encode(self.user_handle),
+        )
+
+    def _credential(self, client_data: bytes, **response: Any) -> dict[str, Any]:
+        """``PublicKeyCredential.toJSON()`` of this passkey with ``response``'s fields."""
         return {
             "id": self.passkey_id,
             "rawId": self.passkey_id,
             "type": "public-key",
             "authenticatorAttachment": "platform",
-            "response": {
-                "clientDataJSON": websafe_encode(client_data),
-                "authenticatorData": websafe_encode(bytes(auth_data)),
-                "signature": websafe_encode(signature),
-                "userHandle": websafe_encode(self.user_handle),
-            },
+            "response": {"clientDataJSON": websafe_encode(client_data), **response},
             "clientExtensionResults": {},
         }

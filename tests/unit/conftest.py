@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import botocore.session
@@ -16,7 +16,7 @@ from shared.container import Services
 from shared.domain import ClientInfo
 from shared.services.accounts import RegisterCommand, SignedIn
 from tests.fakes.dynamo_faults import DynamoFaults
-from tests.unit.helpers import PASSWORD, hook_dynamodb_clients
+from tests.unit.helpers import PASSWORD, FakeSender, hook_dynamodb_clients
 
 
 @functools.cache
@@ -71,3 +71,20 @@ def faults(monkeypatch: pytest.MonkeyPatch, services: Services) -> DynamoFaults:
     injected = DynamoFaults()
     hook_dynamodb_clients(monkeypatch, services, "before-send.dynamodb", injected.before_send)
     return injected
+
+
+@pytest.fixture
+def senders() -> dict[str, FakeSender]:
+    """In-memory SMS and email senders: each keeps the codes it was asked to send."""
+    return {"sms": FakeSender("sms"), "email": FakeSender("email")}
+
+
+@pytest.fixture
+def svc(make_services: Callable[..., Services], senders: dict[str, FakeSender]) -> Iterator[Services]:
+    """Services with ``senders``, installed as the container's for the test (what handlers use)."""
+    from shared import container
+
+    built = make_services(senders=senders)
+    container.override(built)
+    yield built
+    container.override(None)

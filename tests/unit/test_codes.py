@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -28,21 +27,6 @@ from tests.unit.helpers import FakeSender, user_info_of, user_view
 
 PHONE = "13800138000"
 E164 = "+8613800138000"
-
-
-@pytest.fixture
-def senders() -> dict[str, FakeSender]:
-    return {"sms": FakeSender("sms"), "email": FakeSender("email")}
-
-
-@pytest.fixture
-def svc(make_services: Callable[..., Services], senders: dict[str, FakeSender]) -> Iterator[Services]:
-    from shared import container
-
-    built = make_services(senders=senders)
-    container.override(built)
-    yield built
-    container.override(None)
 
 
 def send(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pyotp
@@ -35,21 +35,6 @@ from tests.unit.helpers import PASSWORD, FakeSender
 
 CLIENT = ClientInfo(ip="198.51.100.4", user_agent="pytest")
 PHONE = "13800138000"
-
-
-@pytest.fixture
-def senders() -> dict[str, FakeSender]:
-    return {"sms": FakeSender("sms"), "email": FakeSender("email")}
-
-
-@pytest.fixture
-def svc(make_services: Callable[..., Services], senders: dict[str, FakeSender]) -> Iterator[Services]:
-    from shared import container
-
-    built = make_services(senders=senders)
-    container.override(built)
-    yield built
-    container.override(None)
 
 
 def enrol(svc: Services, user_id: str, clock: FakeClock) -> tuple[pyotp.TOTP, list[str]]:
