@@ -39,8 +39,11 @@ class Browser:
         self.base_url = base_url
         self.cookies: dict[str, str] = {}
         self.lang = lang
+        self.prompts_skipped = 0
+        self.set_cookie_headers: list[str] = []  # every Set-Cookie seen, in order
 
     def _keep(self, response: requests.Response) -> None:
+        self.set_cookie_headers += response.raw.headers.getlist("Set-Cookie")
         for header in response.raw.headers.getlist("Set-Cookie"):
             name, _, rest = header.partition("=")
             if re.search(r"(?i)max-age=0\b", header):
@@ -67,6 +70,10 @@ class Browser:
         sent = self._headers({"Origin": self.base_url, **(headers or {})})
         response = requests.post(url, data=data, headers=sent, allow_redirects=False, timeout=30)
         self._keep(response)
+        skip = re.search(r'id="passkey-skip" href="([^"]+)"', response.text) if response.status_code == 200 else None
+        if skip:  # the "add a passkey" prompt after a sign-in: this person says "Not now"
+            self.prompts_skipped += 1
+            return self.get(html.unescape(skip.group(1)))
         return response
 
     def submit_form(self, page: requests.Response, method: str, **fields: str) -> requests.Response:

@@ -252,6 +252,11 @@ ROWS: dict[str, Row] = {
         _as(lambda w: f"/api/users/{w.ids['member']}/delete/", "DELETE"),
         _as(lambda w: f"/api/users/{w.ids['root']}/delete/", "DELETE"),
     ),
+    "POST /api/users/{user_id}/mfa/reset": Row(
+        _as(lambda w: f"/api/users/{w.new_user()}/mfa/reset/", "POST", json={}),
+        _as(lambda w: f"/api/users/{w.ids['member']}/mfa/reset/", "POST", json={}),
+        _as(lambda w: f"/api/users/{w.ids['root']}/mfa/reset/", "POST", json={}),
+    ),
     "GET /api/roles": Row(
         _fixed("GET", "/api/roles/", params=lambda w: {"app_name": w.shop}),
         _fixed("GET", "/api/roles/", params={"app_name": "app0"}),
