@@ -59,16 +59,17 @@ class CenterSessionRepository:
         session: CenterSession,
         clear_failures: bool = False,
         consume: Sequence[Consumable] = (),
-        factor: UserItemChange | None = None,
+        changes: Sequence[UserItemChange] = (),
     ) -> None:
         """Write a new session; with ``clear_failures``, in one transaction with clearing its user's
         reserved sign-in attempts (the password that opened it was right); ``consume``: the codes (or the
-        waiting sign-in) that proved the sign-in, used in the same transaction; ``factor``: the second
-        factor accepted, written on the user item on its own condition.
+        waiting sign-in) that proved the sign-in, used in the same transaction; ``changes``: what else the
+        sign-in writes on the user item (the second factor accepted, a password rehashed), each on its own
+        condition.
 
         Raises:
             CodeUsedError: a code of ``consume`` was used meanwhile (nothing was written).
-            StaleRecordError: ``factor``'s condition failed (a replayed step, a spent code).
+            StaleRecordError: a change's condition failed (a replayed step, a spent code, a hash replaced).
         """
         item = CenterSessionItem(
             pk=keys.center_session_pk(session.cookie_hash),
@@ -83,16 +84,16 @@ class CenterSessionRepository:
             clients={},
             ttl=int(session.expires_at),
         )
-        if not clear_failures and not consume and factor is None:
+        if not clear_failures and not consume and not changes:
             item.save(condition=CenterSessionItem.pk.does_not_exist())
             return
         actions: list[Action] = []
         condition: Condition = UserItem.pk.exists()
         if clear_failures:
             actions += [UserItem.login_fails.remove(), UserItem.login_window.remove()]
-        if factor is not None:
-            actions += factor.actions()
-            condition = condition & factor.condition()
+        for change in changes:
+            actions += change.actions()
+            condition = condition & change.condition()
         try:
             with self.table.transaction() as tx:
                 delete_codes(tx, consume)
@@ -105,7 +106,7 @@ class CenterSessionRepository:
                     )
         except TransactWriteError as exc:
             raise_if_code_used(exc, consume)
-            if factor is not None and failed_indexes(exc):
+            if changes and failed_indexes(exc):
                 raise StaleRecordError() from exc
             raise
 

@@ -20,8 +20,8 @@ from pynamodb.expressions.update import Action
 from shared.db import keys
 from shared.db.codes import Consumable, delete_codes, raise_if_code_used
 from shared.db.models import StateItem, UserItem
-from shared.db.table import Table, conditionally
-from shared.db.users import audit_item, is_version
+from shared.db.table import Table, conditionally, failed_indexes
+from shared.db.users import StaleRecordError, UserItemChange, audit_item, is_version
 from shared.domain import UserRecord
 
 
@@ -95,25 +95,41 @@ class MfaRepository:
 
     # -- sign-ins waiting for a second factor ------------------------------------------------------------
     def put_ticket(
-        self, token_hash: str, data: dict[str, Any], expires_at: float, consume: Sequence[Consumable]
+        self,
+        token_hash: str,
+        data: dict[str, Any],
+        expires_at: float,
+        consume: Sequence[Consumable],
+        user_id: str = "",
+        changes: Sequence[UserItemChange] = (),
     ) -> None:
-        """Write a waiting sign-in, consuming the code its first step used in the same transaction.
+        """Write a waiting sign-in, consuming the code its first step used, and writing ``changes`` on the
+        user item (a password rehashed), in the same transaction.
 
         Raises:
             CodeUsedError: the code was used meanwhile (nothing was written).
+            StaleRecordError: a change's condition failed (nothing was written).
         """
         item = StateItem(
             pk=keys.mfa_ticket_pk(token_hash), sk=keys.STATE, data=data, expires_at=int(expires_at), ttl=int(expires_at)
         )
-        if not consume:
+        if not consume and not changes:
             item.save(condition=StateItem.pk.does_not_exist())
             return
         try:
             with self.table.transaction() as tx:
                 delete_codes(tx, consume)
                 tx.save(item, condition=StateItem.pk.does_not_exist())
+                if changes:
+                    actions = [a for change in changes for a in change.actions()]
+                    condition: Condition = UserItem.pk.exists()
+                    for change in changes:
+                        condition = condition & change.condition()
+                    tx.update(UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE), actions=actions, condition=condition)
         except TransactWriteError as exc:
             raise_if_code_used(exc, consume)
+            if changes and failed_indexes(exc):
+                raise StaleRecordError() from exc
             raise
 
     def ticket(self, token_hash: str, now: float) -> dict[str, Any] | None:

@@ -183,6 +183,23 @@ class UserItemChange(Protocol):
     def condition(self) -> Condition: ...
 
 
+@dataclass(frozen=True)
+class PasswordRehash:
+    """A password hash verified at a sign-in and replaced there (an imported legacy hash, or bcrypt at
+    another cost): written with the sign-in, only if the hash is still the one verified."""
+
+    old: str
+    new: str
+    bumps_version: bool = False
+
+    def actions(self) -> list[Action]:
+        return [UserItem.password_hash.set(self.new)]
+
+    def condition(self) -> Condition:
+        same: Condition = UserItem.password_hash == self.old
+        return same
+
+
 class StaleRecordError(ServiceUnavailableError):
     """The user item changed (its ``ver``) since it was read; nothing was written: read again. Callers
     retry a few times; one that escapes is a 503 (the item kept changing), never a 500."""
@@ -396,14 +413,15 @@ class UserRepository:
         clear_failures: bool = False,
         consume: Consumable | None = None,
         new_grants: list[RoleGrant] | None = None,
-        factor: UserItemChange | None = None,
+        changes: Sequence[UserItemChange] = (),
     ) -> list[str]:
         """Write a new session for the user as read in ``record``, in one transaction: the session (a
         conditional put), the user item (its session list with the oldest sessions past ``max_sessions``
         ended, ``new_grants`` added, the attempt counter cleared when ``clear_failures``, and
         ``last_login_at`` when it is older than ``LAST_LOGIN_EVERY``, so most sign-ins leave the
         directory index alone), the audit event, the verification code (or waiting sign-in) consumed, and
-        the second factor accepted (``factor``), when given. Returns the session ids it ended.
+        what else the sign-in writes on the user item (``changes``: a second factor accepted, a password
+        rehashed), each on its own condition. Returns the session ids it ended.
 
         The user item is written only if its ``ver`` is still ``record.ver``: a change of rights or
         credentials made meanwhile (which all bump it) makes the caller read again, so no session is
@@ -433,12 +451,12 @@ class UserRepository:
             for grant in grants:
                 roles.setdefault(grant.app_name, {})[grant.role_code] = grant.epoch
             actions.append(UserItem.roles.set(roles))
-        if grants or (factor is not None and factor.bumps_version):
+        if grants or any(change.bumps_version for change in changes):
             actions.append(UserItem.ver.set(record.ver + 1))
         condition = UserItem.pk.exists() & is_version(UserItem.ver, record.ver)
-        if factor is not None:
-            actions += factor.actions()
-            condition = condition & factor.condition()
+        for change in changes:
+            actions += change.actions()
+            condition = condition & change.condition()
         uses = [consume] if consume is not None else []
         if not record.has_session_map:
             condition = condition & UserItem.sessions.does_not_exist()

@@ -345,10 +345,10 @@ def _sign_in(call: Call, client: AppConfig, redirect_uri: str) -> tuple[str, Any
                 method, fields[target_field], form[code_field], app_name
             )
             return call.services.center.open(record, AMR[method], uses, app_name=app_name)
-        record = call.services.accounts.verify_password(
+        record, rehash = call.services.accounts.verify_password(
             fields.get("username", ""), form["password"], app_name, form["captcha_key"], form["captcha_code"]
         )
-        return call.services.center.open(record, ["pwd"], app_name=app_name)
+        return call.services.center.open(record, ["pwd"], app_name=app_name, changes=[rehash] if rehash else [])
     except MfaRequired as due:
         return second_step.page(call, [redirect_uri] if redirect_uri else [], token=due.mfa_token)
     except InvalidCredentialsError:

@@ -19,6 +19,7 @@ from shared.db.table import conflict_backoff
 from shared.db.throttle import ThrottleRepository
 from shared.db.users import (
     ClaimTakenError,
+    PasswordRehash,
     StaleRecordError,
     UserItemChange,
     UserRepository,
@@ -133,6 +134,37 @@ def claim_error(claim: str) -> AppError:
     if claim.startswith("PHONE#"):
         return PhoneTakenError()
     return UsernameTakenError()
+
+
+class PasswordCheck:
+    """A sign-in's password check, run on every read of the user (a retry re-reads it): the password is
+    the user's (each stored hash verified once) and the user is active; and, when the hash verified is
+    an imported legacy one or bcrypt at another cost, its replacement (bcrypt at the configured cost,
+    made once) to write with the sign-in, only while the hash is still that one."""
+
+    def __init__(self, hasher: PasswordHasher, password: str) -> None:
+        self.hasher = hasher
+        self.password = password
+        self.verified: set[str | None] = set()
+        self.rehashed: dict[str, str | None] = {}
+
+    def __call__(self, current: UserRecord) -> None:
+        stored = current.user.password_hash
+        if stored not in self.verified:
+            if not self.hasher.verify(self.password, stored):
+                raise InvalidCredentialsError()
+            self.verified.add(stored)
+        if current.user.status != "active":
+            raise UserDisabledError()
+
+    def rehash(self, current: UserRecord) -> PasswordRehash | None:
+        stored = current.user.password_hash
+        if stored is None or stored not in self.verified:
+            return None
+        if stored not in self.rehashed:
+            self.rehashed[stored] = self.hasher.upgrade(self.password, stored)
+        new = self.rehashed[stored]
+        return PasswordRehash(stored, new) if new is not None else None
 
 
 class AccountService:
@@ -312,7 +344,7 @@ class AccountService:
             as :meth:`authenticate`.
         """
         app, record, check = self.authenticate(identifier, password, app_name, captcha_key, captcha_code)
-        return self.sign_in(record, app, client, "login", check, clear_failures=True)
+        return self.sign_in(record, app, client, "login", check, clear_failures=True, rehash=check.rehash)
 
     def verify_password(
         self,
@@ -321,17 +353,17 @@ class AccountService:
         app_name: str | None,
         captcha_key: str | None = None,
         captcha_code: str | None = None,
-    ) -> UserRecord:
+    ) -> tuple[UserRecord, UserItemChange | None]:
         """The user a password names, with the same limits, lockout and answers as :meth:`login`, for a
         sign-in that opens no app session yet (the sign-in center's, which clears the reserved attempts
-        in the write that opens its own session).
+        in the write that opens its own session), and the password's rehash to write with it, if due.
 
         Raises:
             as :meth:`authenticate`.
         """
         _, record, check = self.authenticate(identifier, password, app_name, captcha_key, captcha_code)
         check(record)
-        return record
+        return record, check.rehash(record)
 
     def authenticate(
         self,
@@ -340,7 +372,7 @@ class AccountService:
         app_name: str | None,
         captcha_key: str | None = None,
         captcha_code: str | None = None,
-    ) -> tuple[str, UserRecord, Callable[[UserRecord], None]]:
+    ) -> tuple[str, UserRecord, PasswordCheck]:
         """The app, the user ``identifier`` names (one attempt reserved on its lockout counter) and the
         check that the password is theirs and they are active (run on every read of the user).
 
@@ -374,19 +406,7 @@ class AccountService:
             # Unknown names pay the same reservation and the same bcrypt work as a wrong password.
             self.hasher.verify(password, None)
             raise InvalidCredentialsError()
-        record = self.users.resolve(item, lookup.defs)
-        verified: list[str | None] = []
-
-        def check(current: UserRecord) -> None:
-            stored = current.user.password_hash
-            if stored not in verified:
-                if not self.hasher.verify(password, stored):
-                    raise InvalidCredentialsError()
-                verified.append(stored)
-            if current.user.status != "active":
-                raise UserDisabledError()
-
-        return app, record, check
+        return app, self.users.resolve(item, lookup.defs), PasswordCheck(self.hasher, password)
 
     def reserve_attempt(self, user_id: str) -> UserItem | None:
         """One sign-in attempt reserved on the user's lockout counter (a second factor's code counts like
@@ -416,6 +436,7 @@ class AccountService:
         scope: list[str] | None = None,
         mfa_due: bool = True,
         factor: Callable[[UserRecord], UserItemChange] | None = None,
+        rehash: Callable[[UserRecord], UserItemChange | None] | None = None,
     ) -> SignedIn:
         """Open a session for the user read in ``record`` once ``check`` accepts it (every sign-in
         method ends here; ``extra_grants`` are given with it, when not held yet). Should the user
@@ -425,6 +446,7 @@ class AccountService:
         A first factor (``mfa_due``) of a user who needs a second one opens no session: the sign-in
         waits for it (``shared.services.mfa_gate``). ``factor`` is the second step: it checks its code
         against the user as read and says what to write with the session (the step, the code spent).
+        ``rehash``: a password hash to replace with this sign-in's write (``PasswordCheck.rehash``).
 
         Raises:
             whatever ``check`` or ``factor`` raise; MfaRequired: a second factor is due;
@@ -435,11 +457,13 @@ class AccountService:
         for attempt in range(ATTEMPTS):
             check(record)
             change = factor(record) if factor is not None else None
-            if mfa_due and change is None and self.gate is not None:
-                self.gate.challenge(record, app_name, client, action, consume, grants, roles)
+            rehashed = rehash(record) if rehash is not None else None
+            changes = [c for c in (change, rehashed) if c is not None]
             try:
+                if mfa_due and change is None and self.gate is not None:  # raises MfaRequired when due
+                    self.gate.challenge(record, app_name, client, action, consume, grants, roles, changes)
                 return self._open_session(
-                    record, app_name, client, action, clear_failures, consume, grants, roles, change
+                    record, app_name, client, action, clear_failures, consume, grants, roles, changes
                 )
             except StaleRecordError:
                 conflict_backoff(attempt)
@@ -466,7 +490,7 @@ class AccountService:
         consume: Consumable | None,
         extra: list[RoleGrant],
         scope: list[str],
-        change: UserItemChange | None,
+        changes: list[UserItemChange],
     ) -> SignedIn:
         new_grants = [g for g in extra if record.roles.get(g.app_name, {}).get(g.role_code) != g.epoch]
         if not record.grants_in(app_name) and not any(g.app_name == app_name for g in new_grants):
@@ -485,7 +509,7 @@ class AccountService:
                 clear_failures=clear_failures,
                 consume=consume,
                 new_grants=new_grants,
-                factor=change,
+                changes=changes,
             )
         except CodeUsedError as exc:
             raise CodeInvalidError() from exc

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from shared.db.center_sessions import CenterSession
 from shared.db.codes import CodeUse
+from shared.db.users import UserItemChange
 from shared.domain import AppConfig, ClientInfo, User, UserRecord
 from shared.errors import NotFoundError, ValidationError
 from shared.services.accounts import AccountService, SignedIn
@@ -69,11 +70,17 @@ class SignInCenter:
         return self.center_sessions.current(cookie_value, max_age)
 
     def open(
-        self, record: UserRecord, amr: list[str], consume: Sequence[CodeUse] = (), app_name: str | None = None
+        self,
+        record: UserRecord,
+        amr: list[str],
+        consume: Sequence[CodeUse] = (),
+        app_name: str | None = None,
+        changes: Sequence[UserItemChange] = (),
     ) -> tuple[str, CenterSession]:
         """A center session for a user who just signed in at the center (``record`` as that sign-in read
         it): its cookie value and itself. After a password, the attempts it reserved are cleared with it;
-        the codes of ``consume`` (a code sign-in) are used with it. A user with a second factor (or one
+        the codes of ``consume`` (a code sign-in) are used with it, ``changes`` (a password rehashed)
+        written with it. A user with a second factor (or one
         that ``app_name``'s ``require_mfa`` covers) gets no session yet: the sign-in waits for it.
 
         Raises:
@@ -85,9 +92,9 @@ class SignInCenter:
             app = self.apps.resolve(app_name)
             methods = gate.methods(record, app)
             if methods:
-                gate.hold(record, app, methods, consume, {"center": True, "amr": list(amr)})
+                gate.hold(record, app, methods, consume, {"center": True, "amr": list(amr)}, changes)
         return self.center_sessions.open(
-            record.user.user_id, record.rev, amr, clear_failures="pwd" in amr, consume=consume
+            record.user.user_id, record.rev, amr, clear_failures="pwd" in amr, consume=consume, changes=changes
         )
 
     def satisfies(self, session: CenterSession, app_name: str) -> bool:

@@ -50,7 +50,7 @@ class CenterSessions:
         amr: list[str],
         clear_failures: bool = False,
         consume: Sequence[Consumable] = (),
-        factor: UserItemChange | None = None,
+        changes: Sequence[UserItemChange] = (),
     ) -> tuple[str, CenterSession]:
         """A new center session for a user who just signed in (``amr``: how; ``clear_failures``: after a
         password, its reserved attempts are cleared in the same write; ``consume``: the codes that proved
@@ -58,7 +58,7 @@ class CenterSessions:
 
         Raises:
             CodeInvalidError: a code of ``consume`` was used meanwhile.
-            StaleRecordError: the second factor ``factor`` accepts was used meanwhile.
+            StaleRecordError: a change's condition failed (the second factor was used meanwhile).
         """
         value = secrets.token_urlsafe(32)
         now = self.clock()
@@ -73,7 +73,7 @@ class CenterSessions:
             expires_at=now + self.max_seconds,
         )
         try:
-            self.repository.put(session, clear_failures, consume, factor)
+            self.repository.put(session, clear_failures, consume, changes)
         except CodeUsedError as exc:
             raise CodeInvalidError() from exc
         return value, session

@@ -248,7 +248,7 @@ class SecondFactors:
                 pending.amr,
                 clear_failures=True,
                 consume=[pending.ticket],
-                factor=pending.factor(record),
+                changes=[pending.factor(record)],
             )
         except CodeInvalidError as exc:  # the waiting sign-in was finished meanwhile
             raise MfaTokenInvalidError() from exc

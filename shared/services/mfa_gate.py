@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 from shared.clock import Clock, system_clock
 from shared.db.codes import CodeUsedError, Consumable
 from shared.db.mfa import MfaRepository
+from shared.db.users import UserItemChange
 from shared.domain import ClientInfo, RoleGrant, User, UserRecord
 from shared.errors import CodeInvalidError, MfaRequired
 from shared.services.apps import AppDirectory
@@ -78,8 +79,11 @@ class MfaGate:
         consume: Consumable | None,
         extra: Sequence[RoleGrant],
         scope: Sequence[str],
+        changes: Sequence[UserItemChange] = (),
     ) -> None:
-        """Return when no second factor is due; else keep the sign-in waiting and raise.
+        """Return when no second factor is due; else keep the sign-in waiting and raise (``changes``: what
+        the first step writes on the user item, such as a password rehashed, written with the waiting
+        sign-in).
 
         Raises:
             MfaRequired: with the new ``mfa_token``.
@@ -96,7 +100,7 @@ class MfaGate:
             "grants": [asdict(g) for g in extra],
             "scope": list(scope),
         }
-        self.hold(record, app_name, methods, [consume] if consume else [], data)
+        self.hold(record, app_name, methods, [consume] if consume else [], data, changes)
 
     def hold(
         self,
@@ -105,12 +109,14 @@ class MfaGate:
         methods: list[str],
         consume: Sequence[Consumable],
         data: dict[str, Any],
+        changes: Sequence[UserItemChange] = (),
     ) -> NoReturn:
         """Keep a sign-in waiting for ``methods`` (``data``: what finishing it needs; ``center``: it opens
         a center session, not an app session), the first step's code consumed with it.
 
         Raises:
-            MfaRequired: always, with the new ``mfa_token``; CodeInvalidError: the code was used meanwhile.
+            MfaRequired: always, with the new ``mfa_token``; CodeInvalidError: the code was used meanwhile;
+            StaleRecordError: a change's condition failed (the user changed meanwhile: read again).
         """
         mfa_token = secrets.token_urlsafe(32)
         ticket = {
@@ -121,7 +127,9 @@ class MfaGate:
             "label": account_label(record),
         }
         try:
-            self.repo.put_ticket(token_hash(mfa_token), ticket, self.clock() + TICKET_SECONDS, consume)
+            self.repo.put_ticket(
+                token_hash(mfa_token), ticket, self.clock() + TICKET_SECONDS, consume, record.user.user_id, changes
+            )
         except CodeUsedError as exc:
             raise CodeInvalidError() from exc
         raise MfaRequired(mfa_token, methods)

@@ -1,7 +1,8 @@
 """Password policy and hashing (bcrypt, configurable cost).
 
-bcrypt only reads the first 72 bytes of its input, so longer passwords are refused with 422 instead of
-being truncated silently. Unknown users are checked against a dummy hash so that a wrong username and a
+bcrypt only reads the first 72 bytes of its input, so longer new passwords are refused with 422 instead
+of being truncated silently (hashes imported from the replaced systems are checked as they were made:
+``shared.services.legacy_hashes``). Unknown users are checked against a dummy hash so that a wrong username and a
 wrong password take the same time (API.md section 7).
 """
 
@@ -13,6 +14,7 @@ from typing import Protocol
 import bcrypt
 
 from shared.errors import ValidationError
+from shared.services import legacy_hashes
 
 BCRYPT_MAX_BYTES = 72
 
@@ -23,6 +25,8 @@ class PasswordHasher(Protocol):
     def hash(self, password: str) -> str: ...
 
     def verify(self, password: str, hashed: str | None) -> bool: ...
+
+    def upgrade(self, password: str, hashed: str) -> str | None: ...
 
 
 class BcryptHasher:
@@ -36,17 +40,25 @@ class BcryptHasher:
         return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(self.rounds)).decode("ascii")
 
     def verify(self, password: str, hashed: str | None) -> bool:
+        """``password`` against ``hashed``: this service's bcrypt, or a hash imported from a replaced
+        system (``shared.services.legacy_hashes``). No hash: the same bcrypt work, then False."""
+        if not hashed or legacy_hashes.scheme_of(hashed) is None:
+            bcrypt.checkpw(password.encode("utf-8")[:BCRYPT_MAX_BYTES], self._dummy_hash())
+            return False
+        return legacy_hashes.check(password, hashed)
+
+    def upgrade(self, password: str, hashed: str) -> str | None:
+        """The hash to store instead of ``hashed``, which ``password`` just verified: bcrypt at the
+        configured cost (``bcrypt72$`` for a legacy password longer than 72 bytes); None when ``hashed``
+        is that already."""
         secret = password.encode("utf-8")
-        if len(secret) > BCRYPT_MAX_BYTES:
-            secret = secret[:BCRYPT_MAX_BYTES]  # never stored this way; only bounds the dummy work
-            hashed = None
-        if not hashed:
-            bcrypt.checkpw(secret, self._dummy_hash())
-            return False
-        try:
-            return bool(bcrypt.checkpw(secret, hashed.encode("ascii")))
-        except ValueError:
-            return False
+        long = len(secret) > BCRYPT_MAX_BYTES
+        scheme = legacy_hashes.scheme_of(hashed)
+        current = legacy_hashes.bcrypt_cost(hashed) == self.rounds and "$2b$" in hashed[:14]
+        if current and scheme == ("bcrypt72" if long else "bcrypt"):
+            return None
+        made = bcrypt.hashpw(secret[:BCRYPT_MAX_BYTES], bcrypt.gensalt(self.rounds)).decode("ascii")
+        return legacy_hashes.TRUNCATING + made if long else made
 
     def _dummy_hash(self) -> bytes:
         if self._dummy is None:

@@ -22,23 +22,19 @@ def signed_up(api: Api, unique: Callable[[str], str]) -> tuple[str, str]:
     return name, str(answer.json()["data"]["access_token"])
 
 
-def next_step() -> None:
-    """Wait for the next 30-second step (a step's code is accepted once)."""
-    time.sleep(30.5 - time.time() % 30)
-
-
 def test_totp_sign_in_recovery_code_and_admin_reset_over_http(api: Api, unique, admin_token: str) -> None:
     name, token = signed_up(api, unique)
     setup = api("POST", "/api/auth/mfa/totp/setup/", token=token, json={}).json()["data"]
     generator = pyotp.TOTP(setup["secret"])
-    confirmed = api("POST", "/api/auth/mfa/totp/confirm/", token=token, json={"code": generator.now()})
+    # confirmed with the previous step's code (±1 step is accepted): the current one stays unused for the sign-in
+    previous = generator.at(time.time() - 30)
+    confirmed = api("POST", "/api/auth/mfa/totp/confirm/", token=token, json={"code": previous})
     codes = confirmed.json()["data"]["recovery_codes"]
     assert confirmed.status_code == 200 and len(codes) == 10
     # a sign-in answers mfa_required, then the code finishes it
     first = api("POST", "/api/auth/login/", json={"username": name, "password": "secret123"}).json()["data"]
     assert first["mfa_required"] is True and first["methods"] == ["totp", "recovery_code"]
     assert "access_token" not in first
-    next_step()
     done = api("POST", "/api/auth/mfa/verify/", json={"mfa_token": first["mfa_token"], "code": generator.now()})
     assert done.status_code == 200 and done.json()["data"]["user_info"]["username"] == name
     # a recovery code instead; then it is spent
