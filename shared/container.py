@@ -319,6 +319,7 @@ class Services:
     def admin(self) -> AdminActions:
         from shared.services.admin import AdminActions
         from shared.services.admin_scope import AdminScope
+        from shared.services.user_import import UserImport
 
         return AdminActions(
             AdminScope(self.users),
@@ -330,6 +331,7 @@ class Services:
             self.menus,
             self.departments,
             self.mfa,
+            UserImport(self.users, self.apps, self.clock, self.ids),
         )
 
 

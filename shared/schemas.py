@@ -432,3 +432,50 @@ class PasskeyLoginBody(Body):
     challenge_id: Annotated[str, Field(min_length=16, max_length=128)]
     credential: dict[str, Any]
     app_name: AppName | None = None
+
+
+# -- moving users in (API.md section 13) ----------------------------------------------------------------
+class ImportWechat(Body):
+    """One WeChat login identity of an imported person."""
+
+    app_id: Annotated[str, Field(min_length=1, max_length=64)]
+    type: Literal["web", "mp", "miniapp", "app"] = "miniapp"
+    open_id: Annotated[str, Field(min_length=1, max_length=128)]
+    union_id: Annotated[str, Field(max_length=128)] | None = None
+    nickname: Annotated[str, Field(max_length=64)] | None = None
+
+
+class ImportRow(Body):
+    """One person of a replaced system. ``external_id`` (``<system>:<id>``) makes re-sending it a no-op;
+    ``user_id`` keeps the id of an export of this service (a round trip)."""
+
+    external_id: Annotated[str, Field(min_length=3, max_length=160, pattern=r"^[A-Za-z0-9_.-]+:.+$")]
+    user_id: Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] | None = None
+    username: Annotated[str, Field(max_length=64)] | None = None
+    email: Annotated[str, Field(max_length=254)] | None = None
+    phone: Annotated[str, Field(max_length=32)] | None = None
+    email_verified: bool = False
+    phone_verified: bool = False
+    nickname: Annotated[str, Field(max_length=64)] | None = None
+    real_name: Annotated[str, Field(max_length=64)] | None = None
+    avatar: Annotated[str, Field(max_length=1024)] | None = None
+    gender: Annotated[str, Field(max_length=16)] | None = None
+    birthday: Annotated[str, Field(max_length=32)] | None = None
+    status: Literal["active", "disabled"] = "active"
+    department_id: Annotated[str, Field(max_length=64)] | None = None
+    created_at: float | None = None
+    password_hash: Annotated[str, Field(max_length=512)] | None = None
+    password_native: bool = False  # a hash this service exported (bcrypt that never cut a password)
+    wechat: Annotated[list[ImportWechat], Field(max_length=20)] = []
+    # An export of this service: every external id the person had, and its other sign-in methods
+    external_ids: Annotated[list[Annotated[str, Field(max_length=160)]], Field(max_length=50)] = []
+    methods: Annotated[list[Literal["password", "phone"]], Field(max_length=2)] = []
+    roles: dict[AppName, Annotated[list[RoleCode], Field(max_length=50)]] = {}
+
+
+class ImportBody(Body):
+    """Each row is checked on its own (a bad row is answered ``invalid`` with its fields; the others go on)."""
+
+    rows: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=1000)]
+    on_match: Literal["merge", "conflict"] = "merge"
+    dry_run: Flag = False

@@ -641,3 +641,26 @@ class PasskeyList(View):
 
 class Done(View):
     done: Literal[True] = True
+
+
+class ImportRowResult(View):
+    external_id: str
+    status: Literal["created", "merged", "unchanged", "conflict", "invalid"]
+    user_id: str | None = None
+    reason: str | None = None
+    fields: dict[str, list[str]] | None = None
+
+
+class ImportAnswer(View):
+    """One result per row, in order, and how many of each."""
+
+    results: list[ImportRowResult]
+    counts: dict[str, int]
+    dry_run: bool
+
+
+class ExportPage(View):
+    """Users as import rows (``password_hash`` included), and the cursor of the next page (None: the last)."""
+
+    items: list[dict[str, Any]]
+    next_cursor: str | None

@@ -35,6 +35,11 @@ def account_sk(provider: str, app_id: str, open_id: str) -> str:
     return f"ACCOUNT#{provider}#{app_id}#{open_id}"
 
 
+def external_claim(external_id: str) -> str:
+    """A person imported from a replaced system (``<system>:<id>``): imported once, to one user."""
+    return f"EXT#{external_id}"
+
+
 def passkey_sk(credential_id: str) -> str:
     """A passkey in its user's partition, by its credential id (base64url)."""
     return f"PASSKEY#{credential_id}"

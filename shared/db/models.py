@@ -143,6 +143,7 @@ class UserItem(BaseItem, discriminator="user"):
     totp_step = NumberAttribute(null=True)  # the last accepted time step: a code is accepted once
     recovery_codes = ListAttribute[str](null=True)  # SHA-256 of each unused recovery code
     mfa_ver = NumberAttribute(null=True)  # bumped by every change of the four above
+    external_ids = ListAttribute[str](null=True)  # ``<system>:<id>`` of each imported row this person is
 
 
 class ClaimItem(BaseItem, discriminator="claim"):

@@ -359,9 +359,11 @@ class UserRepository:
         session: Session | None,
         audit: dict[str, Any] | None = None,
         consume: Sequence[CodeUse] = (),
+        external_ids: Sequence[str] = (),
     ) -> None:
         """Write a new user, its claims, grants and first session atomically (and consume the
-        verification codes that proved its identifiers).
+        verification codes that proved its identifiers; ``external_ids``: an imported person's ids in
+        the systems it came from).
 
         Raises:
             ClaimTakenError: one of ``claims`` exists already (nothing was written).
@@ -372,6 +374,8 @@ class UserRepository:
         item.accounts = [account_json(a) for a in accounts]
         item.sessions = {session.session_id: int(session.created_at)} if session is not None else {}
         item.rev, item.ver = 0, 0
+        if external_ids:
+            item.external_ids = list(external_ids)
         for attempt in range(self.retries):
             try:
                 with self.table.transaction() as tx:
@@ -659,6 +663,65 @@ class UserRepository:
             tx.update(item, actions=actions, condition=filtered_as_read(user))
 
     # -- profile and identifiers -----------------------------------------------------------------------
+    def absorb(
+        self,
+        record: UserRecord,
+        claims: list[str],
+        accounts: list[Account],
+        grants: list[RoleGrant],
+        fields: dict[str, Any],
+        external_ids: list[str],
+        audit: dict[str, Any],
+    ) -> None:
+        """Join what an imported row adds to the user it names (its identifiers' claims, login identities,
+        roles, the ``fields`` the user lacks, its external id), in one transaction, only if the user is
+        still as read.
+
+        Raises:
+            ClaimTakenError: a claim was taken meanwhile; StaleRecordError: the user changed (nothing written).
+        """
+        user_id = record.user.user_id
+        roles = {app: dict(held) for app, held in record.roles.items()}
+        for grant in grants:
+            roles.setdefault(grant.app_name, {})[grant.role_code] = grant.epoch
+        actions: list[Action] = [
+            UserItem.accounts.set([account_json(a) for a in [*record.accounts, *accounts]]),
+            UserItem.roles.set(roles),
+            UserItem.ver.set(record.ver + 1),
+        ]
+        if external_ids:
+            actions.append(UserItem.external_ids.set((UserItem.external_ids | []).append(external_ids)))
+        actions += [getattr(UserItem, name).set(value) for name, value in fields.items()]
+        try:
+            with self.table.transaction() as tx:
+                for claim in claims:
+                    tx.save(
+                        ClaimItem(pk=claim, sk=keys.CLAIM, user_id=user_id), condition=ClaimItem.pk.does_not_exist()
+                    )
+                tx.update(
+                    UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE),
+                    actions=actions,
+                    condition=UserItem.pk.exists() & is_version(UserItem.ver, record.ver),
+                )
+                for grant in grants:
+                    tx.save(grant_item(user_id, grant, float(audit["at"])))
+                tx.save(self._audit_item(user_id, audit))
+        except TransactWriteError as exc:
+            lost = [i for i in failed_indexes(exc) if i < len(claims)]
+            if lost:
+                raise ClaimTakenError(claims[lost[0]]) from exc
+            raise StaleRecordError() from exc
+
+    def record_event(self, user_id: str, audit: dict[str, Any]) -> None:
+        """An audit event alone (an admin's export, say) in the user's history."""
+        self._audit_item(user_id, audit).save()
+
+    def claim_owners(self, claim_keys: list[str]) -> dict[str, str]:
+        """``{claim: user_id}`` of the claims that exist (BatchGetItem, strongly consistent)."""
+        wanted = [(k, keys.CLAIM) for k in dict.fromkeys(claim_keys)]
+        found = ClaimItem.batch_get(wanted, consistent_read=True) if wanted else []
+        return {item.pk: item.user_id for item in found}
+
     def link_account(self, user_id: str, account: Account, union_id: str | None, now: float) -> None:
         """Add a login identity to a user (its claim keeps it unique); also claim the UnionID when the
         user has none yet.

@@ -10,8 +10,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from shared import http
 from shared.observability import logger, tracer
 from shared.routes.admin_caller import Admin, AppQuery, Filter, PageNumber, PageSize, actions
-from shared.schemas import AdminUserCreateBody, AdminUserUpdateBody
-from shared.views import AdminUser, Deleted, MfaReset, ProfilePage
+from shared.schemas import AdminUserCreateBody, AdminUserUpdateBody, ImportBody
+from shared.views import AdminUser, Deleted, ExportPage, ImportAnswer, ImportRowResult, MfaReset, ProfilePage
 
 router = http.router()
 
@@ -75,6 +75,35 @@ def update_user(user_id: str, body: AdminUserUpdateBody, me: Admin) -> Response[
         "user updated by admin", extra={"user_id": user_id, "fields": sorted(body.model_fields_set - {"password"})}
     )
     return http.ok(router, AdminUser.of_record(record, me.app_name))
+
+
+@router.post("/api/users/import", **http.requires("perm:system:user:add"), **http.answers(ImportAnswer))
+@tracer.capture_method
+def import_users(body: ImportBody, me: Admin) -> Response[str]:
+    """Import up to 1,000 people of the replaced systems, with their password hashes (super admin only):
+    a result per row (``created``, ``merged``, ``unchanged``, ``conflict``, ``invalid``); re-sending a row
+    changes nothing."""
+    results = actions().import_users(me, body)
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.status] = counts.get(result.status, 0) + 1
+    logger.info("users imported", extra={"by": me.user_id, "counts": counts, "dry_run": bool(body.dry_run)})
+    items = [ImportRowResult(**r.as_data()) for r in results]
+    return http.ok(router, ImportAnswer(results=items, counts=counts, dry_run=bool(body.dry_run)))
+
+
+@router.get("/api/users/export", **http.requires("perm:system:user:list"), **http.answers(ExportPage))
+@tracer.capture_method
+def export_users(
+    me: Admin,
+    client: http.Client,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 200,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> Response[str]:
+    """Every user as import rows, with the password hash (super admin only): follow ``next_cursor``."""
+    rows, next_cursor = actions().export_users(me, page_size, cursor, client)
+    logger.info("users exported", extra={"by": me.user_id, "rows": len(rows)})
+    return http.ok(router, ExportPage(items=rows, next_cursor=next_cursor), no_store=True)
 
 
 @router.post("/api/users/<user_id>/mfa/reset", **http.requires("perm:system:user:edit"), **http.answers(MfaReset))

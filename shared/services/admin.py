@@ -10,12 +10,21 @@ the unguarded domain, also used by sign-up, bootstrap and tests.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from shared.db.departments import Department
 from shared.db.menus import Menu
 from shared.domain import AppConfig, ClientInfo, Page, Role, RoleGrant, User, UserRecord
-from shared.errors import NotFoundError
-from shared.schemas import AdminUserCreateBody, AdminUserUpdateBody, AppBody, DepartmentBody, MenuBody, RoleBody
+from shared.errors import NotFoundError, PermissionDeniedError
+from shared.schemas import (
+    AdminUserCreateBody,
+    AdminUserUpdateBody,
+    AppBody,
+    DepartmentBody,
+    ImportBody,
+    MenuBody,
+    RoleBody,
+)
 from shared.services.accounts import AccountService
 from shared.services.admin_scope import AdminScope, Caller, Target, UserAccess, sees_every_user, union
 from shared.services.apps import AppDirectory
@@ -26,6 +35,8 @@ from shared.services.mfa import SecondFactors
 from shared.services.role_admin import RoleAdmin, split_role_id
 from shared.services.roles import RoleService
 from shared.services.user_admin import ORG_FIELDS, UserAdmin
+from shared.services.user_export import UserExport
+from shared.services.user_import import RowResult, UserImport
 
 USER_ROLE = "system:user:role"
 
@@ -42,8 +53,10 @@ class AdminActions:
         menus: MenuService,
         departments: DepartmentService,
         mfa: SecondFactors | None = None,
+        importer: UserImport | None = None,
     ) -> None:
         self.mfa = mfa
+        self.importer = importer
         self.scope = scope
         self.accounts = accounts
         self.apps = apps
@@ -133,6 +146,34 @@ class AdminActions:
         target = Target(app=caller.app_name, org=org, user=user, access=UserAccess.CHANGE)
         self.scope.check(caller, "system:user:edit", target)
         return self.seen_by(caller, self.user_admin.update(user_id, caller.app_name, change))
+
+    def import_users(self, caller: Caller, body: ImportBody) -> list[RowResult]:
+        """Import the replaced systems' users: the super admin only (it creates people in every app).
+
+        Raises:
+            PermissionDeniedError: anyone else.
+        """
+        if not caller.is_super_admin:
+            raise PermissionDeniedError("only the super admin imports users")
+        if self.importer is None:
+            raise NotFoundError()
+        return self.importer.run(body.rows, body.on_match, bool(body.dry_run), caller.user_id)
+
+    def export_users(
+        self, caller: Caller, limit: int, cursor: str | None, client: ClientInfo
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Every user with identifiers, roles and password hash, a page at a time: the super admin only
+        (an audit event in their own history says what was exported).
+
+        Raises:
+            PermissionDeniedError: anyone else.
+        """
+        if not caller.is_super_admin:
+            raise PermissionDeniedError("only the super admin exports users")
+        rows, next_cursor = UserExport(self.accounts.users).page(limit, cursor)
+        audit = self.accounts.audit_event("users_exported", self.accounts.clock(), client)
+        self.accounts.users.record_event(caller.user_id, {**audit, "detail": {"rows": len(rows)}})
+        return rows, next_cursor
 
     def reset_mfa(self, caller: Caller, user_id: str, client: ClientInfo) -> bool:
         """Turn a user's second factor off (a lost device): it changes a person, so it is managed from

@@ -252,6 +252,19 @@ ROWS: dict[str, Row] = {
         _as(lambda w: f"/api/users/{w.ids['member']}/delete/", "DELETE"),
         _as(lambda w: f"/api/users/{w.ids['root']}/delete/", "DELETE"),
     ),
+    "POST /api/users/import": Row(
+        _fixed(
+            "POST",
+            "/api/users/import/",
+            json=lambda w: {"rows": [{"external_id": f"t:{_name('i')}", "username": _name("imp")}]},
+        ),
+        _fixed(
+            "POST",
+            "/api/users/import/",
+            json=lambda w: {"rows": [{"external_id": f"t:{_name('i')}", "username": _name("imp")}]},
+        ),
+        why_no_beyond="importing creates people in every app: only the super admin",
+    ),
     "POST /api/users/{user_id}/mfa/reset": Row(
         _as(lambda w: f"/api/users/{w.new_user()}/mfa/reset/", "POST", json={}),
         _as(lambda w: f"/api/users/{w.ids['member']}/mfa/reset/", "POST", json={}),

@@ -1,0 +1,272 @@
+"""Importing the replaced systems' users (issue 12, API.md section 13): up to 1,000 rows a request, each
+answered on its own, never paying bcrypt (hashes are kept as they are and replaced at the first sign-in:
+``shared.services.legacy_hashes``).
+
+A row is one person of one system, named by ``external_id`` (``<system>:<id>``, claimed as
+``EXT#<external_id>``, so re-sending a row changes nothing). Rows that name the same person by phone,
+email, WeChat UnionID or a WeChat identity are joined into one user (``merged``: what the user lacks is
+added) or, with ``on_match=conflict``, reported; a row that would join two users, or take a username
+someone else holds, is a ``conflict``. Each row is one transaction (the user, its claims, role links and
+an audit event), so a failure leaves nothing half written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError as PydanticValidationError
+from pynamodb.exceptions import TransactWriteError
+
+from shared.clock import Clock, IdFactory, new_id, system_clock
+from shared.db import keys
+from shared.db.users import ClaimTakenError, StaleRecordError, UserRepository
+from shared.domain import Account, RoleGrant, User, UserRecord
+from shared.errors import NotFoundError, ValidationError
+from shared.identifiers import is_valid_username, normalize_email, normalize_phone, username_key
+from shared.schemas import ImportRow
+from shared.services import legacy_hashes
+from shared.services.apps import AppDirectory
+
+MERGEABLE = ("email", "phone", "nickname", "real_name", "avatar", "gender", "birthday", "department_id", "union_id")
+
+
+@dataclass
+class RowResult:
+    external_id: str
+    status: str  # created | merged | unchanged | conflict | invalid
+    user_id: str | None = None
+    reason: str | None = None
+    fields: dict[str, list[str]] | None = None
+
+    def as_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"external_id": self.external_id, "status": self.status}
+        data.update(
+            {k: v for k, v in (("user_id", self.user_id), ("reason", self.reason), ("fields", self.fields)) if v}
+        )
+        return data
+
+
+@dataclass
+class Plan:
+    """A valid row, normalised: the user it would create, its claims and login identities, its grants."""
+
+    row: ImportRow
+    user: User
+    username: str | None
+    person_claims: list[str]  # the claims that say who the person is (phone, email, UnionID, WeChat ids)
+    accounts: list[Account]
+    grants: list[RoleGrant] = field(default_factory=list)
+
+    @property
+    def external_ids(self) -> list[str]:
+        return list(dict.fromkeys([self.row.external_id, *self.row.external_ids]))
+
+    @property
+    def ext_claim(self) -> str:
+        return keys.external_claim(self.row.external_id)
+
+    @property
+    def ext_claims(self) -> list[str]:
+        return [keys.external_claim(e) for e in self.external_ids]
+
+    @property
+    def username_claim(self) -> str | None:
+        return keys.username_claim(username_key(self.username)) if self.username else None
+
+    @property
+    def claims(self) -> list[str]:
+        named = [self.username_claim] if self.username_claim else []
+        return [*self.ext_claims, *named, *self.person_claims]
+
+
+class UserImport:
+    def __init__(
+        self, users: UserRepository, apps: AppDirectory, clock: Clock = system_clock, ids: IdFactory = new_id
+    ) -> None:
+        self.users = users
+        self.apps = apps
+        self.clock = clock
+        self.ids = ids
+
+    def run(self, rows: list[dict[str, Any]], on_match: str, dry_run: bool, admin_id: str) -> list[RowResult]:
+        """Each row's result, in order (``dry_run``: checked and matched, nothing written)."""
+        return [self._row(raw, on_match, dry_run, admin_id) for raw in rows]
+
+    def _row(self, raw: dict[str, Any], on_match: str, dry_run: bool, admin_id: str) -> RowResult:
+        external_id = str(raw.get("external_id") or "")[:160]
+        try:
+            plan = self._plan(ImportRow.model_validate(raw))
+        except PydanticValidationError as exc:
+            fields: dict[str, list[str]] = {}
+            for error in exc.errors():
+                fields.setdefault(".".join(str(p) for p in error["loc"]) or "row", []).append(str(error["msg"]))
+            return RowResult(external_id, "invalid", fields=fields)
+        except ValidationError as exc:
+            return RowResult(external_id, "invalid", fields=exc.errors or {})
+        owners = self.users.claim_owners(plan.claims)
+        matched = sorted({owners[c] for c in plan.person_claims if c in owners})
+        target = owners.get(plan.ext_claim)
+        if target is None and len(matched) > 1:
+            return RowResult(external_id, "conflict", reason=f"names {len(matched)} different users")
+        if target is None and matched and on_match == "conflict":
+            return RowResult(external_id, "conflict", matched[0], reason="matches an existing user")
+        target = target or (matched[0] if matched else None)
+        if any(user_id != target for user_id in matched):
+            return RowResult(external_id, "conflict", target, reason="its identifiers belong to another user")
+        name_owner = owners.get(plan.username_claim or "")
+        if name_owner is not None and name_owner != target:
+            return RowResult(external_id, "conflict", target, reason="username taken by another user")
+        audit = {
+            "action": "imported",
+            "at": self.clock(),
+            "id": self.ids(),
+            "detail": {"by": admin_id, "row": external_id},
+        }
+        if target is None:
+            return self._create(plan, audit, dry_run)
+        return self._merge(plan, target, owners, audit, dry_run)
+
+    def _create(self, plan: Plan, audit: dict[str, Any], dry_run: bool) -> RowResult:
+        external_id, user = plan.row.external_id, plan.user
+        if dry_run:
+            return RowResult(external_id, "created", user.user_id)
+        try:
+            self.users.create(
+                user, plan.claims, plan.accounts, plan.grants, None, audit, external_ids=plan.external_ids
+            )
+        except ClaimTakenError:
+            return RowResult(external_id, "conflict", reason="an identifier was taken meanwhile")
+        except TransactWriteError:
+            return RowResult(external_id, "conflict", reason="user_id taken")
+        return RowResult(external_id, "created", user.user_id)
+
+    def _merge(
+        self, plan: Plan, user_id: str, owners: dict[str, str], audit: dict[str, Any], dry_run: bool
+    ) -> RowResult:
+        external_id = plan.row.external_id
+        record = self.users.load(user_id, apps=sorted(plan.row.roles) or None)
+        if record is None:
+            return RowResult(external_id, "conflict", reason="the user it names was deleted meanwhile")
+        fields = self._missing_fields(record, plan)
+        known = {(a.provider, a.app_id, a.open_id) for a in record.accounts}
+        accounts = [
+            a for a in plan.accounts if a.provider == "wechat" and (a.provider, a.app_id, a.open_id) not in known
+        ]
+        if "password_hash" in fields and not any(a.provider == "password" for a in record.accounts):
+            accounts.append(Account(provider="password", open_id=user_id, created_at=plan.user.created_at))
+        # Claims for what the user takes from the row only (its own email, phone, name... stay)
+        taken = list(plan.ext_claims)
+        taken += [keys.username_claim(username_key(fields["username"]))] if "username" in fields else []
+        taken += [keys.email_claim(fields["email"])] if "email" in fields else []
+        taken += [keys.phone_claim(fields["phone"])] if "phone" in fields else []
+        taken += [keys.union_claim(fields["union_id"])] if "union_id" in fields else []
+        taken += [keys.account_claim("wechat", a.app_id or "-", a.open_id) for a in accounts if a.provider == "wechat"]
+        claims = [c for c in dict.fromkeys(taken) if owners.get(c) != user_id]
+        held = record.roles
+        grants = [g for g in plan.grants if held.get(g.app_name, {}).get(g.role_code) != g.epoch]
+        if not (claims or accounts or grants or fields):
+            return RowResult(external_id, "unchanged", user_id)
+        if dry_run:
+            return RowResult(external_id, "merged", user_id)
+        try:
+            new_ids = [e for e in plan.external_ids if owners.get(keys.external_claim(e)) != user_id]
+            self.users.absorb(record, claims, accounts, grants, fields, new_ids, audit)
+        except ClaimTakenError:
+            return RowResult(external_id, "conflict", user_id, reason="an identifier was taken meanwhile")
+        except StaleRecordError:
+            return RowResult(external_id, "conflict", user_id, reason="the user changed meanwhile: send it again")
+        return RowResult(external_id, "merged", user_id)
+
+    @staticmethod
+    def _missing_fields(record: UserRecord, plan: Plan) -> dict[str, Any]:
+        """What the row knows and the user lacks (a user's own values are never overwritten)."""
+        user, new = record.user, plan.user
+        fields = {name: getattr(new, name) for name in MERGEABLE if getattr(new, name) and not getattr(user, name)}
+        if new.username and not user.username:
+            fields["username"] = new.username
+        if new.password_hash and not user.password_hash:
+            fields["password_hash"] = new.password_hash
+        for flag in ("email_verified", "phone_verified"):
+            if getattr(new, flag) and not getattr(user, flag) and (fields.get(flag[:5]) or getattr(user, flag[:5])):
+                fields[flag] = True
+        return fields
+
+    def _plan(self, row: ImportRow) -> Plan:
+        """Raises: ValidationError naming each bad field."""
+        errors: dict[str, list[str]] = {}
+        username = row.username.strip() if row.username else None
+        if username and not is_valid_username(username):
+            errors["username"] = ["2-64 letters, digits, _ . - or Chinese characters; not all digits"]
+        email = normalize_email(row.email) if row.email else None
+        if row.email and email is None:
+            errors["email"] = ["invalid email"]
+        phone = normalize_phone(row.phone) if row.phone else None
+        if row.phone and phone is None:
+            errors["phone"] = ["invalid phone number"]
+        hashed = row.password_hash or None
+        if hashed and legacy_hashes.scheme_of(hashed) is None:
+            errors["password_hash"] = ["not a Django pbkdf2_sha256 / bcrypt_sha256 or a bcrypt hash"]
+        unions = {w.union_id for w in row.wechat if w.union_id}
+        if len(unions) > 1:
+            errors["wechat"] = ["several UnionIDs for one person"]
+        grants: list[RoleGrant] = []
+        for app, codes in row.roles.items():
+            try:
+                defs = self.apps.defs_of(self.apps.resolve(app))
+            except (ValidationError, NotFoundError):
+                errors[f"roles.{app}"] = ["unknown app"]
+                continue
+            if any(c not in defs.defs for c in codes):  # the app's default role is made on first use
+                _, default = self.apps.default_grant(defs.app_name)
+                defs = self.apps.defs_of(defs.app_name) if default.role_code in codes else defs
+            missing = [c for c in codes if c not in defs.defs]
+            if missing:
+                errors[f"roles.{app}"] = [f"unknown roles: {missing}"]
+                continue
+            grants += defs.grants({code: defs.defs[code].epoch for code in codes})
+        if not (row.username or row.email or row.phone or row.wechat):
+            errors["row"] = ["a username, email, phone or WeChat identity is needed to sign in"]
+        if errors:
+            raise ValidationError(errors)
+        now = self.clock()
+        union_id = next(iter(unions), None)
+        if hashed and not row.password_native:
+            hashed = legacy_hashes.imported(hashed)
+        user = User(
+            user_id=row.user_id or self.ids(),
+            username=username,
+            nickname=(row.nickname or username or (f"微信用户{row.wechat[0].open_id[-4:]}" if row.wechat else None)),
+            real_name=row.real_name,
+            email=email,
+            phone=phone,
+            avatar=row.avatar,
+            gender=row.gender,
+            birthday=row.birthday,
+            status=row.status,
+            union_id=union_id,
+            department_id=row.department_id,
+            password_hash=hashed,
+            created_at=row.created_at or now,
+            email_verified=bool(email and row.email_verified),
+            phone_verified=bool(phone and row.phone_verified),
+        )
+        methods = row.methods or (["password"] if hashed else [])
+        accounts = (
+            [Account(provider="password", open_id=user.user_id, created_at=user.created_at)]
+            if "password" in methods
+            else []
+        )
+        accounts += (
+            [Account(provider="phone", open_id=phone, created_at=user.created_at)]
+            if phone and "phone" in methods
+            else []
+        )
+        accounts += [
+            Account("wechat", w.open_id, w.type, w.app_id, w.nickname, None, user.created_at) for w in row.wechat
+        ]
+        person = [keys.email_claim(email)] if email else []
+        person += [keys.phone_claim(phone)] if phone else []
+        person += [keys.union_claim(union_id)] if union_id else []
+        person += [keys.account_claim("wechat", w.app_id, w.open_id) for w in row.wechat]
+        return Plan(row, user, username, person, accounts, grants)
