@@ -184,7 +184,7 @@ def center_costs(services: Any, client: Any) -> dict[str, Measured]:
     costs: dict[str, Measured] = {}
 
     def sign_in() -> tuple[str, Any]:
-        record = services.accounts.verify_password("alice", "correct horse", "shop")
+        record, _ = services.accounts.verify_password("alice", "correct horse", "shop")
         return services.center.open(record, ["pwd"])  # type: ignore[no-any-return]
 
     (cookie, _), costs["sign-in page: password"] = measure(sign_in)

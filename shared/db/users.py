@@ -381,11 +381,7 @@ class UserRepository:
                 with self.table.transaction() as tx:
                     delete_codes(tx, consume)
                     # Claims first: their positions map cancellation reasons back to identifiers.
-                    for claim in claims:
-                        tx.save(
-                            ClaimItem(pk=claim, sk=keys.CLAIM, user_id=user.user_id),
-                            condition=ClaimItem.pk.does_not_exist(),
-                        )
+                    claim_all(tx, claims, user.user_id)
                     tx.save(item, condition=UserItem.pk.does_not_exist())
                     entry_sk = keys.directory_gsi2sk(user.created_at, user.user_id)
                     for entry in sorted(filter_entries(user)):
@@ -694,10 +690,7 @@ class UserRepository:
         actions += [getattr(UserItem, name).set(value) for name, value in fields.items()]
         try:
             with self.table.transaction() as tx:
-                for claim in claims:
-                    tx.save(
-                        ClaimItem(pk=claim, sk=keys.CLAIM, user_id=user_id), condition=ClaimItem.pk.does_not_exist()
-                    )
+                claim_all(tx, claims, user_id)
                 tx.update(
                     UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE),
                     actions=actions,
@@ -745,10 +738,7 @@ class UserRepository:
                 actions.append(UserItem.union_id.set(union_id))
             try:
                 with self.table.transaction() as tx:
-                    for key in claims:
-                        tx.save(
-                            ClaimItem(pk=key, sk=keys.CLAIM, user_id=user_id), condition=ClaimItem.pk.does_not_exist()
-                        )
+                    claim_all(tx, claims, user_id)
                     tx.update(
                         UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE),
                         actions=actions,
@@ -998,6 +988,13 @@ def audit_item(user_id: str, audit: dict[str, Any]) -> AuditItem:
         detail=audit.get("detail"),
         ttl=audit.get("ttl"),
     )
+
+
+def claim_all(tx: Any, claims: list[str], user_id: str) -> None:
+    """Claim each key for the user inside a transaction, only where nobody holds it (a lost one cancels
+    the transaction at its position: put them first to map the reasons back)."""
+    for claim in claims:
+        tx.save(ClaimItem(pk=claim, sk=keys.CLAIM, user_id=user_id), condition=ClaimItem.pk.does_not_exist())
 
 
 def grant_item(user_id: str, grant: RoleGrant, created_at: float) -> UserRoleItem:

@@ -113,18 +113,27 @@ def identifiers_of(cmd: RegisterCommand) -> tuple[str, str | None, str | None]:
         ValidationError: naming each malformed one.
     """
     errors: dict[str, list[str]] = {}
-    username = cmd.username.strip()
-    if not is_valid_username(username):
-        errors["username"] = ["2-64 letters, digits, _ . - or Chinese characters; not all digits"]
-    email = normalize_email(cmd.email) if cmd.email else None
-    if cmd.email and email is None:
-        errors["email"] = ["invalid email"]
-    phone = normalize_phone(cmd.phone) if cmd.phone else None
-    if cmd.phone and phone is None:
-        errors["phone"] = ["invalid phone number"]
+    username, email, phone = normalized_identifiers(cmd.username, cmd.email, cmd.phone, errors)
     if errors:
         raise ValidationError(errors)
-    return username, email, phone
+    return username or "", email, phone
+
+
+def normalized_identifiers(
+    username: str | None, email: str | None, phone: str | None, errors: dict[str, list[str]]
+) -> tuple[str | None, str | None, str | None]:
+    """A username (stripped), email and phone normalised; each malformed one (given, not valid) is added
+    to ``errors`` (sign-up, an admin's new user, an imported row)."""
+    name = username.strip() if username is not None else None
+    if name is not None and not is_valid_username(name):
+        errors["username"] = ["2-64 letters, digits, _ . - or Chinese characters; not all digits"]
+    normal_email = normalize_email(email) if email else None
+    if email and normal_email is None:
+        errors["email"] = ["invalid email"]
+    normal_phone = normalize_phone(phone) if phone else None
+    if phone and normal_phone is None:
+        errors["phone"] = ["invalid phone number"]
+    return name, normal_email, normal_phone
 
 
 def claim_error(claim: str) -> AppError:

@@ -23,9 +23,10 @@ from shared.db import keys
 from shared.db.users import ClaimTakenError, StaleRecordError, UserRepository
 from shared.domain import Account, RoleGrant, User, UserRecord
 from shared.errors import NotFoundError, ValidationError
-from shared.identifiers import is_valid_username, normalize_email, normalize_phone, username_key
+from shared.identifiers import username_key
 from shared.schemas import ImportRow
 from shared.services import legacy_hashes
+from shared.services.accounts import normalized_identifiers
 from shared.services.apps import AppDirectory
 
 MERGEABLE = ("email", "phone", "nickname", "real_name", "avatar", "gender", "birthday", "department_id", "union_id")
@@ -195,15 +196,7 @@ class UserImport:
     def _plan(self, row: ImportRow) -> Plan:
         """Raises: ValidationError naming each bad field."""
         errors: dict[str, list[str]] = {}
-        username = row.username.strip() if row.username else None
-        if username and not is_valid_username(username):
-            errors["username"] = ["2-64 letters, digits, _ . - or Chinese characters; not all digits"]
-        email = normalize_email(row.email) if row.email else None
-        if row.email and email is None:
-            errors["email"] = ["invalid email"]
-        phone = normalize_phone(row.phone) if row.phone else None
-        if row.phone and phone is None:
-            errors["phone"] = ["invalid phone number"]
+        username, email, phone = normalized_identifiers(row.username or None, row.email, row.phone, errors)
         hashed = row.password_hash or None
         if hashed and legacy_hashes.scheme_of(hashed) is None:
             errors["password_hash"] = ["not a Django pbkdf2_sha256 / bcrypt_sha256 or a bcrypt hash"]
