@@ -252,6 +252,11 @@ ROWS: dict[str, Row] = {
         _as(lambda w: f"/api/users/{w.ids['member']}/delete/", "DELETE"),
         _as(lambda w: f"/api/users/{w.ids['root']}/delete/", "DELETE"),
     ),
+    "GET /api/users/export": Row(
+        _fixed("GET", "/api/users/export/", params={"page_size": "5"}),
+        _fixed("GET", "/api/users/export/", params={"page_size": "5"}),
+        why_no_beyond="exporting reads every user with their password hashes: only the super admin",
+    ),
     "POST /api/users/import": Row(
         _fixed(
             "POST",
