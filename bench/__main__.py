@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{platform.machine()}, {os.cpu_count()} CPUs, load average {load} at start"
     )
 
-    from bench import bcrypt_cost, coldstart, latency, local_scale, roundtrips, sizes, units
+    from bench import bcrypt_cost, coldstart, latency, local_scale, password_timing, roundtrips, sizes, units
     from bench.dynamo import embedded
 
     if not args.local_only:
@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             section("authorizer latency", lambda: latency.run(dynamo, 100 if args.quick else 300))
         section("package sizes", sizes.run)
         section("bcrypt cost", lambda: bcrypt_cost.run(3 if args.quick else 5))
+        section("password failure timing", lambda: password_timing.run(3 if args.quick else 5))
     local_scale.run(args.quick, section)
     if not args.local_only:
         with embedded() as dynamo:

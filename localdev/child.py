@@ -23,6 +23,7 @@ def environment(data_dir: Path, **extra: str) -> dict[str, str]:
         LOCAL_DATA_DIR=str(data_dir),
         LOCAL_ACCESS_LOG="0",
         BCRYPT_ROUNDS="4",
+        LEGACY_PBKDF2_ITERATIONS="0",
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)

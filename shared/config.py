@@ -133,6 +133,12 @@ class Settings:
     )
     # Passwords
     bcrypt_rounds: int = setting("BCRYPT_ROUNDS", 10, "bcrypt cost", parse=_int_in(4, 16))
+    legacy_pbkdf2_iterations: int = setting(
+        "LEGACY_PBKDF2_ITERATIONS",
+        1_000_000,
+        "a wrong password takes as long as a Django pbkdf2_sha256 check at this many iterations (0: none imported)",
+        parse=_int_in(0, 5_000_000),
+    )
     password_min_length: int = setting("PASSWORD_MIN_LENGTH", 6, "minimum password length", parse=_int_in(1, 72))
     # Abuse protection (API.md sections 6 and 7)
     login_max_failures: int = setting("LOGIN_MAX_FAILURES", 5, "sign-in attempts per account per window")

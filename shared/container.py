@@ -194,14 +194,14 @@ class Services:
     def accounts(self) -> AccountService:
         from shared.services.accounts import AccountService, LoginLimits
         from shared.services.mfa_gate import MfaGate
-        from shared.services.passwords import BcryptHasher, PasswordPolicy
+        from shared.services.passwords import BcryptHasher, FailureFloor, PasswordPolicy
 
         s = self.settings
         return AccountService(
             self.users,
             self.apps,
             self.sessions,
-            BcryptHasher(s.bcrypt_rounds),
+            BcryptHasher(s.bcrypt_rounds, FailureFloor(s.bcrypt_rounds, s.legacy_pbkdf2_iterations)),
             PasswordPolicy(s.password_min_length),
             clock=self.clock,
             ids=self.ids,

@@ -73,6 +73,7 @@ def settings(table_name: str, dynamo_endpoint: str, ring_document: str, tmp_path
         table_name=table_name,
         dynamodb_endpoint=dynamo_endpoint,
         bcrypt_rounds=4,
+        legacy_pbkdf2_iterations=0,  # failures padded to bcrypt at cost 4 only: fast tests
         signing_keys_json=ring_document,
         mfa_key=base64.b64encode(b"k" * 32).decode(),
     )

@@ -3,12 +3,17 @@
 bcrypt only reads the first 72 bytes of its input, so longer new passwords are refused with 422 instead
 of being truncated silently (hashes imported from the replaced systems are checked as they were made:
 ``shared.services.legacy_hashes``). Unknown users are checked against a dummy hash so that a wrong username and a
-wrong password take the same time (API.md section 7).
+wrong password take the same time (API.md section 7); and every failed check lasts at least as long as the
+slowest hash an imported user may have (``FailureFloor``), so that nobody can tell an imported user from
+a native one, or either from nobody, by the time a wrong password takes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import time
+from collections.abc import Callable
 from typing import Protocol
 
 import bcrypt
@@ -29,11 +34,59 @@ class PasswordHasher(Protocol):
     def upgrade(self, password: str, hashed: str) -> str | None: ...
 
 
-class BcryptHasher:
-    """bcrypt with a fixed cost; ``verify(password, None)`` burns the same time and returns False."""
+class FailureFloor:
+    """How long a failed password check lasts at least, in seconds: the longer of a bcrypt check at the
+    configured cost and a Django ``pbkdf2_sha256`` check at ``legacy_iterations`` (Django 5 makes
+    1,000,000; 0 when no such hashes were imported), with a margin for the noise of a measurement.
 
-    def __init__(self, rounds: int = 11) -> None:
+    Measured once per container, at its first failed check (a bcrypt check and a 20,000-iteration
+    PBKDF2 timed three times, about 100 ms at cost 10), and scaled: PBKDF2's time is linear in its iterations. Success is
+    never padded: whoever signs in knows the password already.
+    """
+
+    SAMPLE_ITERATIONS = 20_000
+    MARGIN = 1.25  # a shared CPU's speed drifts by a fifth between one measurement and the next
+
+    def __init__(self, rounds: int, legacy_iterations: int = 0, timer: Callable[[], float] = time.perf_counter) -> None:
         self.rounds = rounds
+        self.legacy_iterations = legacy_iterations
+        self._timer = timer
+        self._seconds: float | None = None
+
+    def seconds(self, dummy: bytes) -> float:
+        """The floor; ``dummy`` is a bcrypt hash at the configured cost to time a check against."""
+        if self._seconds is None:
+            started = self._timer()
+            bcrypt.checkpw(b"calibration", dummy)
+            slowest = self._timer() - started
+            if self.legacy_iterations > 0:
+                sample = max(self._pbkdf2_sample() for _ in range(3))  # an upper estimate: the slowest of 3
+                slowest = max(slowest, sample * self.legacy_iterations / self.SAMPLE_ITERATIONS)
+            self._seconds = slowest * self.MARGIN
+        return self._seconds
+
+    def _pbkdf2_sample(self) -> float:
+        started = self._timer()
+        hashlib.pbkdf2_hmac("sha256", b"calibration", b"salt", self.SAMPLE_ITERATIONS)
+        return self._timer() - started
+
+
+class BcryptHasher:
+    """bcrypt with a fixed cost; ``verify(password, None)`` burns the same time and returns False, and
+    every failed ``verify`` lasts ``FailureFloor`` at least."""
+
+    def __init__(
+        self,
+        rounds: int = 11,
+        floor: FailureFloor | None = None,
+        *,
+        timer: Callable[[], float] = time.perf_counter,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.rounds = rounds
+        self.floor = floor or FailureFloor(rounds)
+        self._timer = timer
+        self._sleep = sleep
         self._dummy: bytes | None = None
 
     def hash(self, password: str) -> str:
@@ -41,11 +94,19 @@ class BcryptHasher:
 
     def verify(self, password: str, hashed: str | None) -> bool:
         """``password`` against ``hashed``: this service's bcrypt, or a hash imported from a replaced
-        system (``shared.services.legacy_hashes``). No hash: the same bcrypt work, then False."""
+        system (``shared.services.legacy_hashes``). No hash: the same bcrypt work, then False. A False
+        answer comes no sooner than the failure floor after the call."""
+        started = self._timer()
         if not hashed or legacy_hashes.scheme_of(hashed) is None:
             bcrypt.checkpw(password.encode("utf-8")[:BCRYPT_MAX_BYTES], self._dummy_hash())
-            return False
-        return legacy_hashes.check(password, hashed)
+            matched = False
+        else:
+            matched = legacy_hashes.check(password, hashed)
+        if not matched:
+            rest = self.floor.seconds(self._dummy_hash()) - (self._timer() - started)
+            if rest > 0:
+                self._sleep(rest)
+        return matched
 
     def upgrade(self, password: str, hashed: str) -> str | None:
         """The hash to store instead of ``hashed``, which ``password`` just verified: bcrypt at the

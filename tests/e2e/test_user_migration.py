@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +83,49 @@ def test_a_django_fixture_and_a_csv_with_a_dry_run_first(
     mine = {r["username"]: r for r in rows if r.get("username") in (alice, bob)}
     assert mine[alice]["created_at"] == 1614834367.0 and mine[alice]["password_hash"].startswith("$2b$")  # rehashed
     assert mine[bob]["wechat"][0]["union_id"] == f"u-{bob}" and mine[bob]["roles"] == {"app0": ["l0"]}
+
+
+def test_a_hertz_console_fixture_brings_profile_roles_and_department(
+    base_url: str, api, admin_token: str, unique, tmp_path: Path
+) -> None:
+    # Given the target app holds the console's role (by role_code) and department (by name)
+    code, dept_name = unique("ops").lower(), unique("技术部")
+    made = api("POST", "/api/roles/create/", token=admin_token, json={"role_code": code, "role_name": "运维"})
+    assert made.status_code == 201, made.text
+    dept = api("POST", "/api/departments/create/", token=admin_token, json={"dept_name": dept_name})
+    assert dept.status_code in (200, 201), dept.text
+    carol, dave = unique("hz"), unique("hz")
+    phone = "139" + str(uuid.uuid4().int)[:8]
+    # And a dumpdata of the Hertz console: its custom user model, roles, user-role links, departments
+    fixture = [
+        {"model": "hertz_studio_django_auth.hertzdepartment", "pk": 2, "fields": {"dept_name": dept_name}},
+        {"model": "hertz_studio_django_auth.hertzdepartment", "pk": 3, "fields": {"dept_name": unique("无")}},
+        {"model": "hertz_studio_django_auth.hertzrole", "pk": 1, "fields": {"role_name": "运维", "role_code": code}},
+        {"model": "hertz_studio_django_auth.hertzrole", "pk": 4, "fields": {"role_code": "held_by_nobody"}},
+        {"model": "hertz_studio_django_auth.hertzuser", "pk": 5, "fields": {
+            "username": carol, "password": django_hash("pw-carol-1"), "email": f"{carol}@example.com",
+            "phone": phone, "real_name": "张三", "gender": 1, "status": 1, "department": 2,
+            "date_joined": "2022-01-02T03:04:05Z"}},
+        {"model": "hertz_studio_django_auth.hertzuser", "pk": 6, "fields": {
+            "username": dave, "password": django_hash("pw-dave-1"), "status": 0, "department": 3}},
+        {"model": "hertz_studio_django_auth.hertzuserrole", "pk": 1, "fields": {"user": 5, "role": 1}},
+    ]  # fmt: skip
+    dump = tmp_path / "hertz.json"
+    dump.write_text(json.dumps(fixture, ensure_ascii=False))
+
+    # When it is imported
+    done = users("import", str(dump), "--api", base_url, "--system", unique("hertz"), token=admin_token)
+
+    # Then both are created; Carol signs in with her Django password and has her profile, role and department
+    assert done["created"] == 2, done
+    login = api("POST", "/api/auth/login/", json={"username": carol, "password": "pw-carol-1"})
+    assert login.status_code == 200, login.text
+    info = api("GET", "/api/auth/user/info/", token=login.json()["data"]["access_token"]).json()["data"]
+    assert (info["phone"], info["real_name"], info["department_id"]) == (
+        "+86" + phone,
+        "张三",
+        dept.json()["data"]["dept_id"],
+    )
+    assert code in [r["role_code"] for r in info["roles"]]
+    # Dave was disabled in the console (status 0): still so, and his department had no match here
+    assert not signs_in(api, dave, "pw-dave-1")

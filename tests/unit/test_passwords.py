@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 import bcrypt
 import pytest
 
 from shared.errors import ValidationError
-from shared.services.passwords import BcryptHasher, PasswordPolicy, constant_time_equals
+from shared.services.passwords import BcryptHasher, FailureFloor, PasswordPolicy, constant_time_equals
 
 CHINESE = "密"  # three bytes in UTF-8
 
@@ -64,6 +67,93 @@ def test_verify_never_truncates_a_long_password(hasher: BcryptHasher):
     # Then it does not verify
     assert hasher.verify(stored_password + "b", hashed) is False
     assert hasher.verify(stored_password, hashed) is True
+
+
+# -- the failure floor (issue 12: imported users' wrong passwords take a native user's time) ---------------
+
+
+class Ticking:
+    """A timer that moves ``step`` seconds each time it is read; ``sleeps`` records what was slept."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step, self.sleeps = 0.0, step, list[float]()
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+
+class Reading:
+    """A timer answering the given readings in order (and failing when read once too often)."""
+
+    def __init__(self, *readings: float) -> None:
+        self.readings = list(readings)
+
+    def __call__(self) -> float:
+        return self.readings.pop(0)
+
+
+def test_the_floor_is_the_slower_of_bcrypt_and_the_legacy_pbkdf2_scaled_from_a_sample():
+    dummy = bcrypt.hashpw(b"x", bcrypt.gensalt(4))
+    # bcrypt measured at 80 ms, the 20,000-iteration sample at 6, 7 and 5 ms: the slowest, 7 ms, makes
+    # 350 ms for 1,000,000 iterations
+    samples = (1.0, 1.006, 2.0, 2.007, 3.0, 3.005)
+    floor = FailureFloor(10, 1_000_000, Reading(0.0, 0.080, *samples))
+    assert floor.seconds(dummy) == pytest.approx(0.350 * FailureFloor.MARGIN)
+    # measured once: a second reading of the timer would fail
+    assert floor.seconds(dummy) == pytest.approx(0.350 * FailureFloor.MARGIN)
+    # Django hashes at fewer iterations than bcrypt's time: bcrypt is the floor
+    assert FailureFloor(10, 100_000, Reading(0.0, 0.080, *samples)).seconds(dummy) == pytest.approx(
+        0.080 * FailureFloor.MARGIN
+    )
+    # none imported: bcrypt alone, and no PBKDF2 sample is taken
+    assert FailureFloor(10, 0, Reading(0.0, 0.080)).seconds(dummy) == pytest.approx(0.080 * FailureFloor.MARGIN)
+
+
+class FixedFloor(FailureFloor):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(4)
+        self.fixed = seconds
+
+    def seconds(self, dummy: bytes) -> float:
+        return self.fixed
+
+
+@pytest.mark.parametrize("stored", ["native", "pbkdf2", "none"])
+def test_a_failed_check_lasts_the_floor_and_a_success_is_not_held(stored: str):
+    timer = Ticking(0.030)
+    hasher = BcryptHasher(4, FixedFloor(0.5), timer=timer, sleep=timer.sleep)
+    hashed = {
+        "native": hasher.hash("right-password"),
+        "pbkdf2": "pbkdf2_sha256$1000$salt$"
+        + base64.b64encode(hashlib.pbkdf2_hmac("sha256", b"right-password", b"salt", 1000)).decode(),
+        "none": None,
+    }[stored]
+
+    # A wrong password (or nobody): the answer waits out the rest of the floor after the 30 ms the check took
+    assert hasher.verify("wrong-password", hashed) is False
+    assert timer.sleeps == [pytest.approx(0.5 - 0.030)]
+
+    # The right one is answered at once
+    if hashed is not None:
+        assert hasher.verify("right-password", hashed) is True
+        assert timer.sleeps == [pytest.approx(0.470)]
+
+
+def test_a_check_slower_than_the_floor_is_not_held_further():
+    timer = Ticking(0.900)
+    hasher = BcryptHasher(4, FixedFloor(0.5), timer=timer, sleep=timer.sleep)
+    assert hasher.verify("wrong", hasher.hash("right")) is False
+    assert timer.sleeps == []
+
+
+def test_the_container_pads_to_the_configured_legacy_iterations(make_services):
+    services = make_services(legacy_pbkdf2_iterations=600_000, bcrypt_rounds=5)
+    floor = services.accounts.hasher.floor
+    assert (floor.rounds, floor.legacy_iterations) == (5, 600_000)
 
 
 def test_constant_time_equals():
