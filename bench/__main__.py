@@ -26,7 +26,9 @@ def section(name: str, action: Callable[[], None]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description="DESIGN.md quality bars, measured.")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (a rougher, faster run)")
-    parser.add_argument("--local-only", action="store_true", help="only local mode at size (sections 6-8)")
+    parser.add_argument(
+        "--local-only", action="store_true", help="only local mode at size and the user import (sections 6-9)"
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -36,7 +38,17 @@ def main(argv: list[str] | None = None) -> int:
         f"{platform.machine()}, {os.cpu_count()} CPUs, load average {load} at start"
     )
 
-    from bench import bcrypt_cost, coldstart, latency, local_scale, password_timing, roundtrips, sizes, units
+    from bench import (
+        bcrypt_cost,
+        coldstart,
+        latency,
+        local_scale,
+        password_timing,
+        roundtrips,
+        sizes,
+        units,
+        user_import,
+    )
     from bench.dynamo import embedded
 
     if not args.local_only:
@@ -48,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         section("bcrypt cost", lambda: bcrypt_cost.run(3 if args.quick else 5))
         section("password failure timing", lambda: password_timing.run(3 if args.quick else 5))
     local_scale.run(args.quick, section)
+    section("user import", lambda: user_import.run(args.quick))
     if not args.local_only:
         with embedded() as dynamo:
             section("capacity units", lambda: units.run(dynamo))

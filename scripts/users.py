@@ -246,9 +246,10 @@ def import_file(args: argparse.Namespace, token: str) -> int:
 def export_file(args: argparse.Namespace, token: str) -> int:
     path = Path(args.file)
     cursor: str | None = None
-    written = 0
+    written = pages = 0
     with path.open("w", encoding="utf-8") as out:
-        while True:
+        while not args.max_batches or pages < args.max_batches:
+            pages += 1
             params = {"page_size": str(args.batch if args.batch <= 500 else 500)}
             if cursor:
                 params["cursor"] = cursor
@@ -285,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--on-match", default="merge", choices=("merge", "conflict"))
     parser.add_argument("--dry-run", action="store_true", help="check and match every row, write nothing")
     parser.add_argument("--report", help="default <file>.report.jsonl")
-    parser.add_argument("--max-batches", type=int, default=0, help=argparse.SUPPRESS)  # tests: an interruption
+    parser.add_argument("--max-batches", type=int, default=0, help=argparse.SUPPRESS)  # tests, bench: stop early
     args = parser.parse_args(argv)
     token = args.token or os.environ.get("UC_TOKEN")
     if not token:

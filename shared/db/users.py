@@ -91,6 +91,32 @@ def login_time_due(last_login_at: float | None, now: float) -> bool:
     return last_login_at is None or now - last_login_at >= LAST_LOGIN_EVERY
 
 
+TRANSACTION_ITEMS = 100  # DynamoDB's limit of items in one TransactWriteItems
+
+
+@dataclass
+class NewUser:
+    """What ``create`` writes for one new user (``create_many``: for many)."""
+
+    user: User
+    claims: list[str]
+    accounts: list[Account]
+    grants: list[RoleGrant]
+    audit: dict[str, Any] | None = None
+    external_ids: Sequence[str] = ()
+    session: Session | None = None
+
+    def item_count(self) -> int:
+        return (
+            len(self.claims)
+            + 1
+            + len(filter_entries(self.user))
+            + len(self.grants)
+            + (self.session is not None)
+            + (self.audit is not None)
+        )
+
+
 class ClaimTakenError(Exception):
     """An identifier claim already exists; ``claim`` is the claim key that lost."""
 
@@ -369,29 +395,13 @@ class UserRepository:
             ClaimTakenError: one of ``claims`` exists already (nothing was written).
             CodeUsedError: the code was used meanwhile (nothing was written).
         """
-        item = self._user_item(user)
-        item.roles = roles_of(grants)
-        item.accounts = [account_json(a) for a in accounts]
-        item.sessions = {session.session_id: int(session.created_at)} if session is not None else {}
-        item.rev, item.ver = 0, 0
-        if external_ids:
-            item.external_ids = list(external_ids)
+        new = NewUser(user, claims, accounts, grants, audit, external_ids, session)
         for attempt in range(self.retries):
             try:
                 with self.table.transaction() as tx:
                     delete_codes(tx, consume)
                     # Claims first: their positions map cancellation reasons back to identifiers.
-                    claim_all(tx, claims, user.user_id)
-                    tx.save(item, condition=UserItem.pk.does_not_exist())
-                    entry_sk = keys.directory_gsi2sk(user.created_at, user.user_id)
-                    for entry in sorted(filter_entries(user)):
-                        tx.save(FilterEntryItem(pk=entry, sk=entry_sk, user_id=user.user_id))
-                    for grant in grants:
-                        tx.save(grant_item(user.user_id, grant, user.created_at))
-                    if session is not None:
-                        tx.save(session_item(session))
-                    if audit is not None:
-                        tx.save(self._audit_item(user.user_id, audit))
+                    self._stage(tx, new)
                 return
             except TransactWriteError as exc:
                 raise_if_code_used(exc, consume)
@@ -402,6 +412,75 @@ class UserRepository:
                     raise ClaimTakenError(claims[lost[0]]) from exc
                 if not is_conflict(exc) or attempt == self.retries - 1:
                     raise
+
+    def create_many(self, users: Sequence[NewUser]) -> list[Exception | None]:
+        """Write many new users (an import), several to a transaction (at most ``TRANSACTION_ITEMS``
+        items); each answer in order: None (written) or what ``create`` raised for it. A transaction
+        that fails is retried user by user, so one taken identifier costs only its own row."""
+        answers: list[Exception | None] = [None] * len(users)
+        group: list[int] = []
+        size = 0
+        for index in [*range(len(users)), None]:
+            items = users[index].item_count() if index is not None else 0
+            if group and (index is None or size + items > TRANSACTION_ITEMS):
+                try:
+                    with self.table.transaction() as tx:
+                        for member in group:
+                            self._stage(tx, users[member])
+                except TransactWriteError:
+                    for member in group:
+                        answers[member] = self._create_alone(users[member])
+                group, size = [], 0
+            if index is not None:
+                group.append(index)
+                size += items
+        return answers
+
+    def _create_alone(self, new: NewUser) -> Exception | None:
+        try:
+            self.create(new.user, new.claims, new.accounts, new.grants, None, new.audit, (), new.external_ids)
+        except (ClaimTakenError, TransactWriteError) as exc:
+            return exc
+        return None
+
+    def _stage(self, tx: Any, new: NewUser) -> None:
+        """A new user's writes, claims first (see ``create``)."""
+        user = new.user
+        item = self._user_item(user)
+        item.roles = roles_of(new.grants)
+        item.accounts = [account_json(a) for a in new.accounts]
+        item.sessions = {new.session.session_id: int(new.session.created_at)} if new.session is not None else {}
+        item.rev, item.ver = 0, 0
+        if new.external_ids:
+            item.external_ids = list(new.external_ids)
+        claim_all(tx, new.claims, user.user_id)
+        tx.save(item, condition=UserItem.pk.does_not_exist())
+        entry_sk = keys.directory_gsi2sk(user.created_at, user.user_id)
+        for entry in sorted(filter_entries(user)):
+            tx.save(FilterEntryItem(pk=entry, sk=entry_sk, user_id=user.user_id))
+        for grant in new.grants:
+            tx.save(grant_item(user.user_id, grant, user.created_at))
+        if new.session is not None:
+            tx.save(session_item(new.session))
+        if new.audit is not None:
+            tx.save(self._audit_item(user.user_id, new.audit))
+
+    def load_many(self, user_ids: Sequence[str], apps: Sequence[str]) -> dict[str, UserRecord]:
+        """Several users with the grants of ``apps`` resolved (strongly consistent BatchGetItems), by id:
+        ``load(user_id, apps)`` for many at once."""
+        ids = list(dict.fromkeys(user_ids))
+        if not ids:
+            return {}
+        wanted = [(keys.user_pk(u), keys.PROFILE) for u in ids] + [keys.role_defs_copy(a, ids[0]) for a in apps]
+        users: list[UserItem] = []
+        found: dict[str, RoleDefsItem] = {}
+        for item in BaseItem.batch_get(wanted, consistent_read=True):
+            if isinstance(item, UserItem):
+                users.append(item)
+            elif isinstance(item, RoleDefsItem):
+                found[item.app_name] = item
+        defs = complete_defs(apps, found)
+        return {item.user_id: record_of(item, defs) for item in users}
 
     # -- sign-in ---------------------------------------------------------------------------------------
     def open_session(
@@ -935,6 +1014,30 @@ class UserRepository:
             parts.append(Part(matches, key_value(last, "GSI2SK")))
         page, cursor = merge(parts, limit, descending=True)
         return [to_user(item) for item in page], cursor
+
+    def every_user(self, limit: int, cursor: str | None) -> tuple[list[UserItem], str | None]:
+        """Up to ``limit`` whole user items, one directory shard after the other (not in one order across
+        shards: an export's walk, which needs no merge), and the cursor of the next page (``<shard>:`` and
+        the ``GSI2SK`` below which that shard goes on; None: every shard is read)."""
+        shard, _, before = (cursor or "0:").partition(":")
+        index = int(shard) if shard.isdigit() else 0
+        found: list[str] = []
+        while index < keys.SHARDS and len(found) < limit:
+            results = UserItem.directory.query(
+                keys.directory_gsi2pk(index),
+                UserItem.gsi2sk < before if before else None,
+                scan_index_forward=False,
+                page_size=limit - len(found),
+            )
+            items, last = one_page(results, UserItem)
+            found += [str(i.user_id) for i in items if isinstance(i, UserItem)]
+            before = key_value(last, "GSI2SK") or ""
+            if not before:
+                index += 1
+        wanted = [(keys.user_pk(u), keys.PROFILE) for u in found]
+        by_id = {i.user_id: i for i in UserItem.batch_get(wanted, consistent_read=True)} if wanted else {}
+        page = [by_id[u] for u in found if u in by_id]
+        return page, (f"{index}:{before}" if index < keys.SHARDS else None)
 
     def _filtered_page(
         self,

@@ -40,8 +40,8 @@ class FailureFloor:
     1,000,000; 0 when no such hashes were imported), with a margin for the noise of a measurement.
 
     Measured once per container, at its first failed check (a bcrypt check and a 20,000-iteration
-    PBKDF2 timed three times, about 100 ms at cost 10), and scaled: PBKDF2's time is linear in its iterations. Success is
-    never padded: whoever signs in knows the password already.
+    PBKDF2 timed three times, about 100 ms at cost 10), and scaled: PBKDF2's time is linear in its
+    iterations. Success is never padded: whoever signs in knows the password already.
     """
 
     SAMPLE_ITERATIONS = 20_000

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.db import keys
 from shared.db.models import UserItem
 from shared.db.users import UserRepository, account_from_json
 from shared.services import legacy_hashes
@@ -58,8 +57,7 @@ class UserExport:
         self.users = users
 
     def page(self, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-        """A page of rows, newest users first (the user directory's order), and the next page's cursor."""
-        users, next_cursor = self.users.directory(limit, cursor)
-        wanted = [(keys.user_pk(u.user_id), keys.PROFILE) for u in users]
-        items = {i.user_id: i for i in UserItem.batch_get(wanted, consistent_read=True)} if wanted else {}
-        return [row_of(items[u.user_id]) for u in users if u.user_id in items], next_cursor
+        """A page of rows (one directory shard after another: every user once, in no overall order), and
+        the next page's cursor (None: the last page)."""
+        items, next_cursor = self.users.every_user(limit, cursor)
+        return [row_of(item) for item in items], next_cursor

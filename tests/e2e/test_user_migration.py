@@ -53,6 +53,25 @@ def test_json_lines_resume_after_an_interruption_and_resending_changes_nothing(
     assert [r["status"] for r in report] == ["unchanged"] * 5 and "password_hash" not in json.dumps(report)
 
 
+def test_a_batch_of_a_thousand_rows_is_one_request(
+    base_url: str, api, admin_token: str, unique, tmp_path: Path
+) -> None:
+    # 1,000 rows with their hashes are about 150 KB: over the usual body limit, within the import's
+    prefix = unique("k")
+    hashed = bcrypt_hash("pw-thousand-1", b"2a")
+    source = tmp_path / "thousand.jsonl"
+    source.write_text(
+        "".join(
+            json.dumps({"external_id": f"{prefix}:{i}", "username": f"{prefix}{i}", "password_hash": hashed}) + "\n"
+            for i in range(1000)
+        )
+    )
+    assert source.stat().st_size > 64 * 1024
+    done = users("import", str(source), "--api", base_url, "--batch", "1000", token=admin_token)
+    assert (done["rows"], done["created"]) == (1000, 1000)
+    assert signs_in(api, f"{prefix}999", "pw-thousand-1")
+
+
 def test_a_django_fixture_and_a_csv_with_a_dry_run_first(
     base_url: str, api, admin_token: str, unique, tmp_path: Path
 ) -> None:

@@ -244,3 +244,20 @@ def test_an_allowed_origin_with_control_characters_is_a_422_naming_the_entry() -
     with pytest.raises(ValidationError) as refused:
         validate(schemas.AppBody, {"allowed_callback_origins": ["https://ok.example", "https://a.example\r\n"]})
     assert set(refused.value.errors or {}) == {"allowed_callback_origins.1"}
+
+
+@pytest.mark.parametrize(
+    ("resource", "limit"),
+    [
+        ("/api/users/import/", 4 * 1024 * 1024),  # 1,000 people with their hashes (the super admin's import)
+        ("/api/users/import", 4 * 1024 * 1024),
+        ("/api/users/create/", 64 * 1024),
+        ("/api/auth/login/", 64 * 1024),
+        (None, 64 * 1024),
+    ],
+)
+def test_only_the_import_takes_bodies_over_the_usual_limit(resource: str | None, limit: int) -> None:
+    from shared.http import body_limit
+
+    event = {"resource": resource} if resource else {}
+    assert body_limit(event, 64 * 1024) == limit

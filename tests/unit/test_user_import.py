@@ -211,3 +211,70 @@ def test_export_then_import_into_an_empty_stack_exports_the_same(
         assert empty.accounts.login("native", "pw-native-1", None, CLIENT).user_id == native["user_id"]
     finally:
         client(dynamo_endpoint).delete_table(TableName=other)
+
+
+def test_a_request_writes_many_new_users_to_a_transaction(services: Services, monkeypatch) -> None:
+    """1,000 rows must fit in one function's time: new users are written several to a transaction."""
+    from pynamodb.connection.base import Connection
+
+    calls: list[str] = []
+    dispatch = Connection.dispatch
+
+    def counted(self: Connection, operation: str, data: dict[str, Any]) -> Any:
+        calls.append(operation)
+        return dispatch(self, operation, data)
+
+    monkeypatch.setattr(Connection, "dispatch", counted)
+    rows = [
+        {"external_id": f"bulk:{i}", "username": f"bulk{i:03d}", "email": f"bulk{i}@example.com"} for i in range(120)
+    ]
+    results = run(services, rows)
+    assert [r["status"] for r in results] == ["created"] * 120
+    # each user is 5 items (3 claims, the user, the audit event): 20 to a transaction of at most 100
+    assert calls.count("TransactWriteItems") == 6
+    assert calls.count("BatchGetItem") <= 5  # the owners of 360 claims, read 100 at a time
+    assert len({r["user_id"] for r in results}) == 120
+
+
+def test_a_claim_lost_meanwhile_costs_only_its_own_row(services: Services) -> None:
+    """``create_many``: a transaction of several users that fails is retried user by user."""
+    from shared.db.users import ClaimTakenError, NewUser
+    from shared.domain import User
+
+    taken = run(services, [{"external_id": "x:0", "username": "early", "email": "taken@example.com"}])[0]
+    users = [
+        NewUser(User(user_id=f"late-{i}", username=f"late{i}", email=email, created_at=1.0), claims, [], [])
+        for i, (email, claims) in enumerate(
+            [
+                ("a@example.com", [keys.email_claim("a@example.com")]),
+                ("taken@example.com", [keys.email_claim("taken@example.com")]),
+                ("b@example.com", [keys.email_claim("b@example.com")]),
+            ]
+        )
+    ]
+    answers = services.accounts.users.create_many(users)
+    assert answers[0] is None and answers[2] is None
+    assert isinstance(answers[1], ClaimTakenError) and answers[1].claim == keys.email_claim("taken@example.com")
+    owners = services.accounts.users.claim_owners([keys.email_claim(f"{c}@example.com") for c in "ab"])
+    assert sorted(owners.values()) == ["late-0", "late-2"]
+    assert services.accounts.users.load("late-1") is None
+    assert owners.get(keys.email_claim("taken@example.com")) is None  # read only a and b
+    assert services.accounts.users.claim_owners([keys.email_claim("taken@example.com")]) == {
+        keys.email_claim("taken@example.com"): taken["user_id"]
+    }
+
+
+def test_export_pages_hold_every_user_once(services: Services) -> None:
+    rows = [{"external_id": f"pg:{i}", "username": f"page{i:02d}"} for i in range(23)]
+    made = {r["user_id"] for r in run(services, rows)}
+    root = Caller(user_id="root", app_name="app0", roles=frozenset({"admin"}), permissions=frozenset())
+    seen: list[str] = []
+    exported, cursor = services.admin.export_users(root, 4, None, CLIENT)
+    pages = 1
+    while cursor:
+        seen += [r["user_id"] for r in exported]
+        exported, cursor = services.admin.export_users(root, 4, cursor, CLIENT)
+        pages += 1
+    seen += [r["user_id"] for r in exported]
+    assert made <= set(seen) and len(seen) == len(set(seen))
+    assert pages >= 6  # pages of at most 4
