@@ -23,9 +23,13 @@ ARTIFACTS = (
     "CenterLayer",
     "PasskeysLayer",
     "AccountFunction",
+    "AdminFunction",
     "AuthorizerFunction",
     "CenterFunction",
+    "CodesFunction",
+    "DocsFunction",
     "PasskeysFunction",
+    "WechatFunction",
 )
 LAYER = "SharedLayer"
 LAYERS = {
@@ -34,6 +38,7 @@ LAYERS = {
 }  # a function's layers, when not only the shared one
 UNZIPPED_LIMIT = 250 * 1024 * 1024  # function + all its layers, unzipped
 ZIPPED_LIMIT = 50 * 1024 * 1024  # direct upload of one zip
+BAR = 10 * 1024 * 1024  # issue 14: a function's package and its layers, zipped as uploaded
 SOURCES = ("shared", "functions", "layers/shared", "layers/center", "layers/passkeys")
 
 
@@ -97,7 +102,7 @@ def staleness() -> list[str]:
 
 def run() -> None:
     report.heading("4. Package sizes (.aws-sam/build; zipped with deflate)")
-    if not BUILD.exists():
+    if not BUILD.exists() or staleness():
         problem = sam_build()
         if problem:
             report.note(problem)
@@ -120,13 +125,23 @@ def run() -> None:
         for name in ARTIFACTS
     ]
     report.table(["artifact", "files", "unzipped", "zipped", "of 50 MB zip limit"], rows, "<>>>>")
+    print()
+    each = []
     for function in (name for name in ARTIFACTS if name.endswith("Function")):
         layers = LAYERS.get(function, (LAYER,))
+        packed = zipped[function] + sum(zipped[layer] for layer in layers)
         total = unzipped[function] + sum(unzipped[layer] for layer in layers)
-        print(
-            f"  {function} + {' + '.join(layers)} unzipped: {report.size(total)} of 250 MB "
-            f"({total / UNZIPPED_LIMIT:.0%})  {report.verdict(total <= UNZIPPED_LIMIT)}"
+        each.append(
+            [
+                function,
+                " + ".join(layers),
+                report.size(packed),
+                f"{report.verdict(packed <= BAR)}",
+                report.size(total),
+                f"{total / UNZIPPED_LIMIT:.0%}",
+            ]
         )
+    report.table(["function", "layers", "zipped, all", "bar 10 MB", "unzipped, all", "of 250 MB"], each, "<<>>>>")
     layer_root = BUILD / LAYER / "python"
     if layer_root.exists():
         entries = sorted(

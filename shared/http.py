@@ -262,7 +262,7 @@ def serve(
     endpoint). An empty body is ``{}``; a form-typed body that is JSON (``curl -d '{...}'``) is read as
     JSON; form fields become a JSON object of strings, validated by the same models."""
     from shared.config import get_settings
-    from shared.observability import logger
+    from shared.observability import count_server_error, logger
     from shared.request_scope import begin_request
 
     # Each transaction of this request carries a ClientRequestToken derived from the request id, so a
@@ -270,18 +270,29 @@ def serve(
     begin_request((event.get("requestContext") or {}).get("requestId"))
     settings = get_settings()
     try:
-        prepared = prepare_body(event, settings.max_body_bytes)
+        prepared = prepare_body(event, body_limit(event, settings.max_body_bytes))
     except AppError as exc:
         logger.info("request refused", extra={"error": exc.code, "status": exc.status})
         answer = (bad_body(event, exc) if bad_body else None) or proxy_error(event, exc)
         return with_cors(event, answer, settings.cors_allowed_origins)
     except Exception:  # a bug in the checks themselves: a 500 envelope, logged with its trace
         logger.exception("unhandled error")
+        count_server_error()
         request = str((event.get("requestContext") or {}).get("requestId") or "")
         return with_cors(
             event, proxy_error(event, InternalError(data={"request_id": request})), settings.cors_allowed_origins
         )
     return with_cors(prepared, app.resolve(prepared, context), settings.cors_allowed_origins)
+
+
+LARGE_BODIES = {"/api/users/import": 4 * 1024 * 1024}  # 1,000 people with their hashes (super admin only)
+
+
+def body_limit(event: dict[str, Any], default: int) -> int:
+    """``MAX_BODY_BYTES``, or the larger limit of a route that takes many rows at once (``LARGE_BODIES``:
+    API Gateway's authorizer has let only its callers through before the body is read)."""
+    resource = str(event.get("resource") or event.get("path") or "").rstrip("/")
+    return max(default, LARGE_BODIES.get(resource, 0))
 
 
 def prepare_body(event: dict[str, Any], max_bytes: int) -> dict[str, Any]:
@@ -407,12 +418,15 @@ def install_error_handlers(app: APIGatewayRestResolver, logger: Any) -> None:
     """The one place where exceptions become envelopes (API.md section 9)."""
     from pynamodb.exceptions import PynamoDBException
 
+    from shared.observability import count_server_error
+
     @app.exception_handler(AppError)  # type: ignore[untyped-decorator]
     def handle_app_error(exc: AppError) -> Response[str]:
         # A refused request is expected: one INFO line with its code, no stack trace and no detail (the
         # detail may quote the input). Only server-side failures are warnings.
         if exc.status >= 500:
             logger.warning("request failed", extra={"error": exc.code, "status": exc.status})
+            count_server_error()
         else:
             logger.info("request refused", extra={"error": exc.code, "status": exc.status})
         return error_response(app, exc)
@@ -438,6 +452,7 @@ def install_error_handlers(app: APIGatewayRestResolver, logger: Any) -> None:
         from shared.db.table import error_code
 
         logger.error("database failure", extra={"error": type(exc).__name__, "cause": error_code(exc)})
+        count_server_error()
         return error_response(app, ServiceUnavailableError())
 
     @app.exception_handler(RouteNotFound)  # type: ignore[untyped-decorator]
@@ -447,4 +462,5 @@ def install_error_handlers(app: APIGatewayRestResolver, logger: Any) -> None:
     @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def handle_unexpected(exc: Exception) -> Response[str]:
         logger.exception("unhandled error")
+        count_server_error()
         return error_response(app, InternalError(data={"request_id": request_id(app)}))

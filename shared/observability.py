@@ -33,6 +33,23 @@ logger = Logger()
 metrics = Metrics()
 
 
+def count_server_error() -> None:
+    """One 5xx answer of this function: ``ServerErrors`` with a ``function`` dimension (the function's
+    name), written at once, for the error-rate alarm each function has in template.yaml. (Handled 5xx
+    answers are not Lambda ``Errors``: the handler returned normally.)"""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    dimensions = {
+        "service": os.environ.get("POWERTOOLS_SERVICE_NAME", "user-center"),
+        "function": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local"),
+    }
+    namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "UserCenter")
+    with single_metric(
+        name="ServerErrors", unit=MetricUnit.Count, value=1, namespace=namespace, default_dimensions=dimensions
+    ):
+        pass
+
+
 def _sampled() -> bool:
     if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in ("1", "true"):
         return False

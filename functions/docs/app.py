@@ -56,7 +56,9 @@ def swagger_ui() -> Response[str]:
     from aws_lambda_powertools.event_handler.openapi import swagger_ui as assets
     from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
 
-    folder = Path(assets.__file__).parent
+    # Deployed: copied beside this module by its build (the shared layer leaves them out); local: Powertools'
+    own = Path(__file__).parent / "swagger_ui"
+    folder = own if own.is_dir() else Path(assets.__file__).parent
     page = generate_swagger_html(
         json.dumps(_served_document()).replace("</", "<\\/"),
         (folder / "swagger-ui-bundle.min.js").read_text(encoding="utf-8"),

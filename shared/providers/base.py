@@ -79,10 +79,22 @@ class GuardedSender:
 
     def send_code(self, to: str, code: str, code_type: str) -> None:
         if not self.breaker.allow():
+            provider_failed(self.channel)
             raise ProviderError(f"{type(self.sender).__name__}: circuit open")
         try:
             self.sender.send_code(to, code, code_type)
         except ProviderError:
             self.breaker.failed()
+            provider_failed(self.channel)
             raise
         self.breaker.succeeded()
+
+
+def provider_failed(channel: str) -> None:
+    """Count a message or WeChat call that failed (``SmsFailures``, ``EmailFailures``,
+    ``WechatFailures``: the metrics behind the provider alarms of template.yaml, docs/operations.md)."""
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    from shared.observability import metrics
+
+    metrics.add_metric(name=f"{channel.capitalize() or 'Provider'}Failures", unit=MetricUnit.Count, value=1)

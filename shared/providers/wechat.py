@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.errors import AppError, UpstreamUnavailableError
-from shared.providers.base import Breaker
+from shared.providers.base import Breaker, provider_failed
 
 DEFAULT_BASE = "https://api.weixin.qq.com"
 
@@ -53,6 +53,7 @@ class WechatClient:
         import requests
 
         if not self.breaker.allow():
+            provider_failed("wechat")
             raise UpstreamUnavailableError()
         try:
             response = requests.get(f"{self.base_url}/{path}", params=params, timeout=self.timeout)
@@ -60,9 +61,11 @@ class WechatClient:
             body: dict[str, Any] = response.json()
         except (requests.RequestException, ValueError) as exc:
             self.breaker.failed()
+            provider_failed("wechat")
             raise UpstreamUnavailableError() from exc
         if body.get("errcode") == BUSY:  # WeChat's own "system busy, try again": an outage, not a bad code
             self.breaker.failed()
+            provider_failed("wechat")
             raise UpstreamUnavailableError()
         self.breaker.succeeded()
         if body.get("errcode"):

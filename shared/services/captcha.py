@@ -1,7 +1,7 @@
 """Image captchas (API.md section 4): a key and a PNG data URL; single use, 5 minutes.
 
-The picture comes from the ``captcha`` library (Pillow), imported only when a captcha is drawn. Answers
-are compared case-insensitively and stored as a hash bound to their key.
+The picture is drawn by ``shared.services.captcha_image`` (no imaging library: a PNG written with zlib).
+Answers are compared case-insensitively and stored as a hash bound to their key.
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ class CaptchaService:
 
     def new(self) -> dict[str, str]:
         """``{captcha_key, image}`` with the image as ``data:image/png;base64,...``."""
-        from captcha.image import ImageCaptcha
+        from shared.services.captcha_image import picture
 
         answer = "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
         key = self.ids()
-        png = ImageCaptcha(width=160, height=60).generate(answer, format="png").getvalue()
+        png = picture(answer)
         self.repository.put(key, answer_hash(key, answer), self.clock() + self.ttl)
         return {"captcha_key": key, "image": "data:image/png;base64," + base64.b64encode(png).decode("ascii")}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from typing import Any
 
 import jwt
@@ -205,11 +206,15 @@ def test_verify_token_json_form_and_bad_tokens(services: Services, event, contex
         assert (status, error["error"]) == (401, "TOKEN_INVALID"), bad
 
 
-def test_database_failure_is_a_clean_503(services: Services, make_services, event, context) -> None:
+def test_database_failure_is_a_clean_503(
+    services: Services, make_services, event, context, capsys, monkeypatch
+) -> None:
     from shared import container
 
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "user-center-dev-AccountFunction-X1")
     broken = make_services(dynamodb_endpoint="http://127.0.0.1:9", table_name="missing")
     container.override(broken)
+    capsys.readouterr()
     try:
         status, data, _ = call(
             event("account-login.json", body={"username": "alice", "password": "secret123"}), context
@@ -217,6 +222,11 @@ def test_database_failure_is_a_clean_503(services: Services, make_services, even
     finally:
         container.override(services)
     assert (status, data["error"]) == (503, "SERVICE_UNAVAILABLE")
+    # And the function's error-rate alarm (template.yaml) counts it: ServerErrors for this function
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    counted = [m for m in lines if "ServerErrors" in m]
+    assert len(counted) == 1 and counted[0]["function"] == "user-center-dev-AccountFunction-X1"
+    assert counted[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == os.environ["POWERTOOLS_METRICS_NAMESPACE"]
 
 
 def test_unknown_route_is_404_envelope(services: Services, event, context) -> None:

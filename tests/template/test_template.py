@@ -154,6 +154,10 @@ def test_sam_build_makes_arm64_python314_artifacts_without_boto3(tmp_path: Path)
     assert not {n for n in names if n in ("authlib", "jinja2", "joserfc")}, names
     assert (layer / "shared" / "center" / "templates" / "login.html").exists()
     assert (layer / "shared" / "center" / "static" / "center.css").exists()
+    # Issue 14: no imaging library, nothing only the runtime's boto3 needs, Swagger UI with the docs only
+    assert not {n for n in names if n.lower().startswith(("pil", "pillow", "captcha", "dateutil", "jmespath"))}
+    assert not list(layer.rglob("swagger-ui-bundle.min.js"))
+    assert (build_dir / "DocsFunction" / "swagger_ui" / "swagger-ui-bundle.min.js").exists()
 
 
 CONSUMER = ROOT / "examples" / "consumer-api" / "template.yaml"

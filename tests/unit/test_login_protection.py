@@ -103,3 +103,22 @@ def test_new_captcha_is_a_png_data_url_with_a_stored_answer(services: Services, 
     assert Image.open(io.BytesIO(png)).size == (160, 60)
     stored = [i for i in scan_table() if i["PK"] == f"CAPTCHA#{made['captcha_key']}"]
     assert len(stored) == 1 and "answer" not in stored[0] and len(stored[0]["answer_hash"]) == 64
+
+
+def test_captcha_pictures_are_whole_pngs_with_ink_in_every_character_cell() -> None:
+    from PIL import Image
+
+    from shared.services.captcha import ALPHABET
+    from shared.services.captcha_image import FONT, WIDTH, picture
+
+    assert set(ALPHABET) == set(FONT)  # every answer character can be drawn
+    first, second = picture("7KQ3"), picture("7KQ3")
+    assert first != second  # drawn afresh each time
+    image = Image.open(io.BytesIO(first))
+    image.load()  # the whole stream decodes (CRCs, deflate)
+    assert (image.mode, image.size) == ("RGB", (160, 60))
+    pixels = image.load()
+    for cell in range(4):  # each quarter holds dark strokes of its character
+        xs = range(int(WIDTH / 4.6 * (cell + 0.3)), int(WIDTH / 4.6 * (cell + 1.3)))
+        dark = sum(1 for x in xs for y in range(10, 50) if sum(pixels[x, y]) < 330)
+        assert dark > 300, (cell, dark)  # noise alone darkens about 150 there; a character 400 to 750

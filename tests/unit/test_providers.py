@@ -156,6 +156,23 @@ def test_a_failing_provider_is_left_alone_for_a_while_then_tried_once(dysms: Fak
     assert len(dysms.requests) == 5
 
 
+def test_each_failed_send_is_counted_for_the_provider_alarm(dysms: FakeDysms) -> None:
+    from shared.observability import metrics
+    from shared.providers.base import Breaker, GuardedSender
+
+    dysms.mode = "down"
+    guarded = GuardedSender(sender(dysms.url, timeout=1), Breaker(failures=2, open_seconds=30))
+    metrics.clear_metrics()
+    for _ in range(3):  # two reach Aliyun, the third finds the circuit open: all three count
+        with pytest.raises(ProviderError):
+            guarded.send_code("+8613800138000", "123456", "login")
+    assert metrics.metric_set["SmsFailures"]["Value"] == [1.0, 1.0, 1.0]
+    dysms.mode = "ok"
+    metrics.clear_metrics()
+    GuardedSender(sender(dysms.url, timeout=1)).send_code("+8613800138000", "123456", "login")
+    assert "SmsFailures" not in metrics.metric_set
+
+
 def test_deployed_providers_sit_behind_a_breaker_with_short_timeouts() -> None:
     from shared.providers.aliyun import AliyunSmsSender
     from shared.providers.base import GuardedSender

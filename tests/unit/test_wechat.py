@@ -87,8 +87,14 @@ def test_wechat_errors_and_outages(svc: Services) -> None:
 
 
 def test_wechat_unreachable_is_503(make_services) -> None:
+    from shared.observability import metrics
+
     svc = make_services(wechat_api_base="http://127.0.0.1:9", wechat_timeout=1.0, wechat_secrets=json.dumps(SECRETS))
     svc.apps.update("app0", AppBody(**{"wechat": IDS}))
+    metrics.clear_metrics()
+    with pytest.raises(UpstreamUnavailableError):
+        svc.wechat.sign_in(None, "miniapp", "alice", CLIENT)
+    assert metrics.metric_set["WechatFailures"]["Value"] == [1.0]  # the provider alarm's metric
     with pytest.raises(UpstreamUnavailableError):
         svc.wechat.sign_in(None, "miniapp", "alice", CLIENT)
 
