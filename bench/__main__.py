@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench import (
         bcrypt_cost,
         coldstart,
+        cost,
         latency,
         local_scale,
         password_timing,
@@ -51,10 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     from bench.dynamo import embedded
 
+    cold: dict[str, float] = {}
     if not args.local_only:
         with embedded() as dynamo:
             section("round trips", lambda: roundtrips.run(dynamo))
-            section("cold start", lambda: coldstart.run(3 if args.quick else 7))
+            section("cold start", lambda: cold.update(coldstart.run(3 if args.quick else 7)))
             section("authorizer latency", lambda: latency.run(dynamo, 100 if args.quick else 300))
         section("package sizes", sizes.run)
         section("bcrypt cost", lambda: bcrypt_cost.run(3 if args.quick else 5))
@@ -64,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.local_only:
         with embedded() as dynamo:
             section("capacity units", lambda: units.run(dynamo))
+            section("cost", lambda: cost.run(dynamo, cold, 5 if args.quick else 15))
         section("shared keys", units.shared_keys_result)
 
     print()

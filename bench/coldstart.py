@@ -133,7 +133,8 @@ def import_breakdown(stderr: str, top: int = 8) -> list[tuple[str, float]]:
     return [*ranked[:top], ("(everything else)", rest)]
 
 
-def run(runs: int) -> None:
+def run(runs: int) -> dict[str, float]:
+    """The section; returns each process's median seconds by its label (the cost model uses them)."""
     report.heading(f"2. Cold start: fresh process, import + init without network (median of {runs})")
     samples: dict[str, list[float]] = defaultdict(list)
     with tempfile.TemporaryDirectory(prefix="bench-pycache-") as pycache:
@@ -184,3 +185,4 @@ def run(runs: int) -> None:
         "<>>",
         indent=2,
     )
+    return medians

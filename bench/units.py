@@ -252,7 +252,7 @@ def shared_keys_result() -> None:
     import subprocess
     import sys
 
-    report.heading("10. Shared partition keys between users (tests/unit/test_shared_keys.py)")
+    report.heading("11. Shared partition keys between users (tests/unit/test_shared_keys.py)")
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "tests/unit/test_shared_keys.py"],
         capture_output=True,
