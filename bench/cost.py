@@ -145,14 +145,13 @@ def measure(dynamo: Dynamo, cold: dict[str, float], runs: int) -> list[Flow]:
     """The three flows through their real handlers (their Lambda events, as API Gateway sends them)."""
     from bench import roundtrips, units
     from bench.bcrypt_cost import template_defaults
+    from buildtools.openapi import route_map
     from functions.account import app as account
     from functions.authorizer import app as authorizer
     from localdev.workers import LambdaContext
     from shared import container
     from shared.domain import ClientInfo
     from shared.services.accounts import RegisterCommand
-
-    from buildtools.openapi import route_map
 
     os.environ["ROUTE_REQUIREMENTS"] = json.dumps(route_map())  # what the build writes beside the authorizer
     authorizer.route_maps.cache_clear()
