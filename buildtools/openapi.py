@@ -206,7 +206,8 @@ def route_map(doc: dict[str, Any] | None = None, template: Path = TEMPLATE) -> d
         for path, item in (doc.get("paths") or {}).items()
         for method, operation in item.items()
     }
-    deployed = {(e.method, e.path): e for e in events(template) if e.function in code_dirs(template)}
+    functions = code_dirs(template)
+    deployed = {(e.method, e.path): e for e in events(template) if e.function in functions}
     problems = [f"{m} {p}: in template.yaml, no handler" for (m, p) in deployed if (m, p) not in operations]
     problems += [f"{m} {p}: a handler, not in template.yaml" for (m, p) in operations if (m, p) not in deployed]
     routes: dict[str, str] = {}

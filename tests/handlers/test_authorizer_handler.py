@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -21,10 +22,15 @@ SAMPLE = json.loads((Path(__file__).resolve().parents[2] / "events" / "authorize
 ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/dev"
 
 
+@functools.cache
+def template_routes() -> str:
+    return json.dumps(route_map())  # a few seconds: the OpenAPI document of every route, the template
+
+
 @pytest.fixture(autouse=True)
 def template_route_map(monkeypatch: pytest.MonkeyPatch):
     """The authorizer reads the route map generated from template.yaml (as its build does)."""
-    monkeypatch.setenv("ROUTE_REQUIREMENTS", json.dumps(route_map()))
+    monkeypatch.setenv("ROUTE_REQUIREMENTS", template_routes())
     get_settings.cache_clear()
     authorizer.route_requirements.cache_clear()
     authorizer.route_maps.cache_clear()
