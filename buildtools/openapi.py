@@ -85,7 +85,7 @@ class Event:
     protected: bool
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(yaml.CSafeLoader):
     """Reads CloudFormation's short tags (``!Ref`` ...) as plain values; only the events are used."""
 
 
