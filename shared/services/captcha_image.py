@@ -3,7 +3,7 @@
 Pillow and its libraries were 19 MB of the 49 MB shared layer, loaded by every function for one route.
 This draws the answer in a 5x7 dot-matrix font, each character scaled, turned and moved at random, in
 its own dark colour, on a light noisy background, bent by a wave, crossed by two curves and sprinkled
-with dots; then encodes it as an RGB PNG (filter 0 rows, deflated). A few milliseconds in pure Python.
+with dots; then encodes it as an RGB PNG (filter 0 rows, deflated): 30-40 ms in pure Python.
 A captcha only slows scripts down (sign-in lockouts and rate limits do the real work), so the aim is a
 picture people read at once and a script must at least segment and unbend.
 """
