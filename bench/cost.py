@@ -43,11 +43,10 @@ DYNAMO_GB_MONTH = 0.25 + 0.20  # storage + point-in-time recovery
 LOG_GB = 0.50 + 0.03  # ingestion + a month of storage
 XRAY_TRACE = 5.00 / 1e6 * 0.05  # 5 % of requests sampled (plus one a second, left out)
 PLATFORM_LOG_BYTES = 330  # Lambda's START, END and REPORT lines per invocation
-FIXED_MONTH = {  # CloudWatch: 29 alarms (metric-math and anomaly alarms count each metric), 1 dashboard,
-    "alarms": 0.10 * 53,  # ~20 custom metrics (ServerErrors per function, sign-ins, providers)
-    "dashboard": 3.00,
-    "custom metrics": 0.30 * 20,
-}
+ALARM_METRIC = 0.10  # a month, per metric an alarm reads (an anomaly band counts three)
+DASHBOARD = 3.00
+CUSTOM_METRIC = 0.30
+CUSTOM_METRICS = 20  # ServerErrors per function, sign-ins, codes, providers, the authorizer's denials
 COGNITO = {  # per MAU a month, by tier, after the first 10,000 MAU (free); tiers since 2024-11-22
     "Lite": ((100_000, 0.0055), (1_000_000, 0.0046), (10_000_000, 0.00325), (math.inf, 0.0025)),
     "Essentials": ((math.inf, 0.015),),
@@ -212,6 +211,27 @@ def measure(dynamo: Dynamo, cold: dict[str, float], runs: int) -> list[Flow]:
         container.override(None)
 
 
+def alarm_metrics() -> int:
+    """The metrics template.yaml's alarms read, as CloudWatch bills alarms (an anomaly band: three)."""
+    from localdev.template import load
+
+    count = 0
+    for resource in load()["Resources"].values():
+        if resource["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        props = resource["Properties"]
+        metrics = props.get("Metrics", [])
+        read = 1 if "MetricName" in props else sum(1 for m in metrics if "MetricStat" in m)
+        band = any("ANOMALY_DETECTION_BAND" in m.get("Expression", "") for m in metrics)
+        count += read * 3 if band else read
+    return count
+
+
+def fixed_month() -> dict[str, float]:
+    """What the stack costs a month whatever its traffic: its alarms, dashboard and custom metrics."""
+    return {"alarms": alarm_metrics() * ALARM_METRIC, "dashboard": DASHBOARD, "metrics": CUSTOM_METRICS * CUSTOM_METRIC}
+
+
 def cognito_month(mau: int, tier: str) -> float:
     """Cognito's price of a month with ``mau`` active users (the first ``COGNITO_FREE_MAU`` free)."""
     total, lower = 0.0, float(COGNITO_FREE_MAU)
@@ -252,7 +272,7 @@ def run(dynamo: Dynamo, cold: dict[str, float], runs: int = 15) -> None:
         f"{calls:,} authorized calls, {CACHE_HIT:.0%} from the authorizer cache): ${per_user:.6f} "
         f"(${uncached:.6f} with no cache hit)"
     )
-    fixed = sum(FIXED_MONTH.values())
+    fixed = sum(fixed_month().values())
     print()
     table = []
     for mau in (10_000, 100_000, 1_000_000):
