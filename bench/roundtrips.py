@@ -63,11 +63,16 @@ def _on_send(event_name: str = "", **_: Any) -> None:
             recorder.operations.append(operation)
 
 
+_installed: list[bool] = []
+
+
 def install() -> None:
-    """Hook every DynamoDB client botocore creates from now on (idempotent)."""
-    original = BotocoreSession.create_client
-    if getattr(original, "_bench_hooked", False):
+    """Hook every DynamoDB client botocore creates from now on (idempotent: once per process, whatever
+    other hooks wrapped ``create_client`` since)."""
+    if _installed:
         return
+    _installed.append(True)
+    original = BotocoreSession.create_client
 
     @functools.wraps(original)
     def create_client(self: BotocoreSession, service_name: str, *args: Any, **kwargs: Any) -> Any:
@@ -79,7 +84,6 @@ def install() -> None:
                     recorder.clients += 1
         return client
 
-    create_client._bench_hooked = True  # type: ignore[attr-defined]
     BotocoreSession.create_client = create_client  # type: ignore[method-assign]
 
 

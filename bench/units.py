@@ -88,11 +88,15 @@ def _after_call(parsed: dict[str, Any], model: Any, context: dict[str, Any], **_
             reads.add(parsed.get("Items") or [], bool(params.get("ConsistentRead")), together=True)
 
 
+_installed: list[bool] = []
+
+
 def install() -> None:
-    """Hook every DynamoDB client botocore creates from now on (idempotent)."""
-    original = BotocoreSession.create_client
-    if getattr(original, "_units_hooked", False):
+    """Hook every DynamoDB client botocore creates from now on (idempotent: once per process)."""
+    if _installed:
         return
+    _installed.append(True)
+    original = BotocoreSession.create_client
 
     def create_client(self: BotocoreSession, service_name: str, *args: Any, **kwargs: Any) -> Any:
         client = original(self, service_name, *args, **kwargs)
@@ -101,7 +105,6 @@ def install() -> None:
             client.meta.events.register("after-call.dynamodb", _after_call)
         return client
 
-    create_client._units_hooked = True  # type: ignore[attr-defined]
     BotocoreSession.create_client = create_client  # type: ignore[method-assign]
 
 

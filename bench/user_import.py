@@ -98,7 +98,7 @@ def run(quick: bool) -> None:
     from localdev import child
 
     count = QUICK_USERS if quick else USERS
-    report.heading(f"9b. Import {count:,} users with scripts/users.py against `make run`'s server (batches of {BATCH})")
+    report.heading(f"8b. Import {count:,} users with scripts/users.py against `make run`'s server (batches of {BATCH})")
     with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
         workdir = Path(tmp)
         source, resend = workdir / "users.jsonl", workdir / "again.jsonl"
