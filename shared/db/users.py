@@ -769,12 +769,7 @@ class UserRepository:
         actions += [getattr(UserItem, name).set(value) for name, value in fields.items()]
         try:
             with self.table.transaction() as tx:
-                claim_all(tx, claims, user_id)
-                tx.update(
-                    UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE),
-                    actions=actions,
-                    condition=UserItem.pk.exists() & is_version(UserItem.ver, record.ver),
-                )
+                claim_and_update(tx, claims, user_id, actions, record.ver)
                 for grant in grants:
                     tx.save(grant_item(user_id, grant, float(audit["at"])))
                 tx.save(self._audit_item(user_id, audit))
@@ -817,12 +812,7 @@ class UserRepository:
                 actions.append(UserItem.union_id.set(union_id))
             try:
                 with self.table.transaction() as tx:
-                    claim_all(tx, claims, user_id)
-                    tx.update(
-                        UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE),
-                        actions=actions,
-                        condition=UserItem.pk.exists() & is_version(UserItem.ver, record.ver),
-                    )
+                    claim_and_update(tx, claims, user_id, actions, record.ver)
                 return
             except TransactWriteError as exc:
                 failed = failed_indexes(exc)
@@ -1090,6 +1080,17 @@ def audit_item(user_id: str, audit: dict[str, Any]) -> AuditItem:
         ip=audit.get("ip"),
         detail=audit.get("detail"),
         ttl=audit.get("ttl"),
+    )
+
+
+def claim_and_update(tx: Any, claims: list[str], user_id: str, actions: list[Action], ver: int) -> None:
+    """Claim keys for a user and change its item in one transaction, only if the item is still at
+    ``ver`` (claims first: a lost one cancels at its position, ``claims[i]``)."""
+    claim_all(tx, claims, user_id)
+    tx.update(
+        UserItem(pk=keys.user_pk(user_id), sk=keys.PROFILE),
+        actions=actions,
+        condition=UserItem.pk.exists() & is_version(UserItem.ver, ver),
     )
 
 
